@@ -1,0 +1,25 @@
+//! Pure document processing for corpusminer: WARC records -> pages -> text -> features -> scores.
+//!
+//! This crate does no I/O beyond `std::io::Read` and knows nothing of storage or databases, so
+//! every stage is unit-testable on bytes. The stages, in data-flow order:
+//!
+//! - [`warc`]: WARC/1.x records out of a (multi-member gzip or plain) byte stream, with each
+//!   record's gzip-member offset and length as Common Crawl's index gives them.
+//! - [`http`]: the HTTP response inside a `response` record: status, headers, body with
+//!   chunked transfer-encoding and content-encoding undone.
+//! - [`extract`]: charset decoding and main-content text with mathematics kept as LaTeX.
+//! - [`classify`]: fastText training on seed positives and negatives, and scoring.
+//! - [`text`]: the text normalisation shared by training and scoring, and token counting.
+//! - [`domain`]: host and registrable domain of a URL (the domain of the paper's 10% rule).
+//! - [`histogram`]: score buckets spaced in log-odds, threshold selection by token budget.
+//! - [`stats`]: mergeable counters of seen, kept and skipped-by-reason items.
+
+pub mod classify;
+pub mod domain;
+pub mod extract;
+pub mod histogram;
+pub mod http;
+pub mod page;
+pub mod stats;
+pub mod text;
+pub mod warc;
