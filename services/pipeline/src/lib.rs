@@ -21,5 +21,6 @@ pub mod histogram;
 pub mod http;
 pub mod page;
 pub mod stats;
+pub mod testdata;
 pub mod text;
 pub mod warc;
