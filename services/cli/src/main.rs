@@ -1,1 +1,16 @@
-fn main() {}
+//! `corpusminer`: mines a math corpus out of Common Crawl (arXiv 2402.03300 §2.1).
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = corpusminer_cli::Cli::parse();
+    corpusminer_cli::init_logging(cli.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(corpusminer_cli::execute(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

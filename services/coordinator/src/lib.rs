@@ -1,1 +1,19 @@
-//! (in progress)
+//! The control plane of one iteration (arXiv 2402.03300 §2.1, steps 1 and 3–4):
+//!
+//! - [`inputs`]: shard sources (paths, globs, `s3://`, `https://`, a crawl's `warc.paths.gz`).
+//! - [`training`]: seed and negative documents in, a fastText classifier out (or a given model).
+//! - [`selection`]: the threshold from the merged score histogram, and per-host kept ratios.
+//! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
+//! - [`report`]: what the iteration saw, skipped, kept and measured.
+//! - [`iteration`]: `prepare` (shards + model) and `finish` (selection + corpus + report); the
+//!   worker runs between the two, in this process or elsewhere.
+
+pub mod corpus;
+pub mod inputs;
+pub mod iteration;
+pub mod report;
+pub mod selection;
+pub mod training;
+
+pub use iteration::{finish, prepare, Prepared, RunConfig, Selector, TrainOverrides};
+pub use report::Report;

@@ -17,14 +17,19 @@ pub const LOGIT_RANGE: f64 = 18.0;
 
 /// The bucket of a score `p` in [0, 1] (values outside are clamped; NaN goes to bucket 0).
 pub fn bucket_of(score: f32) -> usize {
-    let p = score as f64;
+    bucket_of_f64(score as f64)
+}
+
+/// [`bucket_of`] for an `f64` score. A bucket's own lower edge ([`bucket_lower_edge`]) maps back
+/// to that bucket: positions are nudged up by 1e-9 of a bucket so rounding never drops a level.
+pub fn bucket_of_f64(p: f64) -> usize {
     if p.is_nan() {
         return 0;
     }
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     let logit = (p / (1.0 - p)).ln().clamp(-LOGIT_RANGE, LOGIT_RANGE);
     let width = 2.0 * LOGIT_RANGE / BUCKETS as f64;
-    (((logit + LOGIT_RANGE) / width) as usize).min(BUCKETS - 1)
+    (((logit + LOGIT_RANGE) / width + 1e-9) as usize).min(BUCKETS - 1)
 }
 
 /// The lowest score that falls in bucket `b`, as a probability (0 for bucket 0).
@@ -125,7 +130,7 @@ impl ScoreHistogram {
 
     /// Selection by absolute score: keeps the bucket holding `score` and all above it.
     pub fn select_score(&self, score: f64) -> Selection {
-        self.select_bucket(bucket_of(score as f32))
+        self.select_bucket(bucket_of_f64(score))
     }
 
     /// Selection by token budget: the lowest threshold whose kept tokens fit in `budget`.
@@ -164,6 +169,11 @@ mod tests {
         assert_eq!(bucket_of(1.0), BUCKETS - 1);
         assert_eq!(bucket_of(f32::NAN), 0);
         assert_eq!(bucket_of(0.5), BUCKETS / 2);
+        for b in [1, 7, 1000, 1200, 2399] {
+            assert_eq!(bucket_of_f64(bucket_lower_edge(b)), b, "an edge belongs to its own bucket");
+            let text = bucket_lower_edge(b).to_string();
+            assert_eq!(bucket_of_f64(text.parse().unwrap()), b, "and survives printing");
+        }
     }
 
     #[test]

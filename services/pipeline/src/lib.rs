@@ -12,6 +12,7 @@
 //! - [`text`]: the text normalisation shared by training and scoring, and token counting.
 //! - [`domain`]: host and registrable domain of a URL (the domain of the paper's 10% rule).
 //! - [`histogram`]: score buckets spaced in log-odds, threshold selection by token budget.
+//! - [`scored`]: the per-shard scored-page and text files (JSONL + zstd) and their rows.
 //! - [`stats`]: mergeable counters of seen, kept and skipped-by-reason items.
 
 pub mod classify;
@@ -20,6 +21,7 @@ pub mod extract;
 pub mod histogram;
 pub mod http;
 pub mod page;
+pub mod scored;
 pub mod stats;
 pub mod testdata;
 pub mod text;

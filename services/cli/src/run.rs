@@ -1,0 +1,230 @@
+//! `corpusminer run`: one iteration in one process, coordinator and workers together.
+
+use clap::Args;
+use corpusminer_coordinator::{finish, prepare, Report, RunConfig, Selector, TrainOverrides};
+use corpusminer_pipeline::classify::TextFields;
+use corpusminer_storage::object_store::{RetryPolicy, StorageConfig};
+use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `corpusminer run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Seed (positive) documents: JSONL (plain, .gz, .zst) or text files. Repeatable.
+    #[arg(long = "seed", value_name = "FILE", num_args = 1.., required_unless_present = "model")]
+    pub seeds: Vec<String>,
+    /// Negative documents, same formats as --seed. Repeatable.
+    #[arg(long = "negatives", value_name = "FILE", num_args = 1.., required_unless_present = "model")]
+    pub negatives: Vec<String>,
+    /// Shards: local paths or globs, s3://bucket/key, or https:// URLs. Repeatable.
+    #[arg(long = "input", value_name = "SHARD", num_args = 1..)]
+    pub inputs: Vec<String>,
+    /// Read this crawl's shard listing (warc.paths.gz), e.g. CC-MAIN-2024-10.
+    #[arg(long, value_name = "CC-MAIN-YYYY-WW")]
+    pub crawl: Option<String>,
+    /// Where --crawl listings and shards are read from: Common Crawl's HTTPS host, or a mirror
+    /// (s3://commoncrawl/, a local folder with the same layout).
+    #[arg(long, default_value = corpusminer_coordinator::inputs::COMMON_CRAWL_BASE, env = "CORPUSMINER_CRAWL_BASE")]
+    pub crawl_base: String,
+    /// Take only N shards of --crawl, drawn at random with --random-seed.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// Name recorded as the crawl of --input shards.
+    #[arg(long)]
+    pub crawl_name: Option<String>,
+    /// Output folder (or s3:// prefix with --db): corpus/, report.json, iterations/.
+    #[arg(long, default_value = "out")]
+    pub out: String,
+    /// Metastore: sqlite://FILE or postgres://USER@HOST/DB. Default: SQLite in --out.
+    #[arg(long, env = "CORPUSMINER_DB")]
+    pub db: Option<String>,
+    /// Keep the best pages whose tokens fit in N.
+    #[arg(long, value_name = "N", conflicts_with = "threshold")]
+    pub token_budget: Option<u64>,
+    /// Keep pages scoring at least S (P(math), 0..1). Without this or --token-budget, the
+    /// threshold that maximised F1 on the classifier's validation split is used.
+    #[arg(long, value_name = "S")]
+    pub threshold: Option<f64>,
+    /// Reuse a trained fastText model (.bin) instead of training one.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<String>,
+    /// Labels TSV (columns url and label = math|nonmath): the report adds precision and recall.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<String>,
+    /// Propose a host for annotation when more than this share of its pages is kept.
+    #[arg(long, default_value_t = 0.10)]
+    pub domain_ratio: f64,
+    /// Store the text of pages scoring at least this (0: all pages). Lower than any threshold
+    /// you will select at.
+    #[arg(long, default_value_t = 0.0)]
+    pub text_floor: f32,
+    /// Seed of every random draw: shard sample, training split, fastText.
+    #[arg(long, default_value_t = 42)]
+    pub random_seed: u64,
+    /// JSON fields holding a document's text, tried in order; `a+b` joins two fields.
+    #[arg(long, value_delimiter = ',', default_value = "text,question+answer,Q+A,problem+solution")]
+    pub text_fields: Vec<String>,
+    /// Start from the paper's fastText settings (dim 256, lr 0.1, wordNgrams 3, minCount 3,
+    /// epoch 3, 2M buckets) instead of settings adapted to the seed's size.
+    #[arg(long)]
+    pub paper_settings: bool,
+    /// fastText embedding dimension.
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// fastText learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// fastText epochs.
+    #[arg(long)]
+    pub epoch: Option<usize>,
+    /// fastText word n-gram length.
+    #[arg(long)]
+    pub word_ngrams: Option<usize>,
+    /// fastText minimum word count.
+    #[arg(long)]
+    pub min_count: Option<usize>,
+    /// fastText hash buckets (model size = buckets x dim x 4 bytes).
+    #[arg(long)]
+    pub bucket: Option<usize>,
+    /// fastText training threads (1 keeps training reproducible).
+    #[arg(long)]
+    pub train_threads: Option<usize>,
+    /// Shards scored at once (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// S3 endpoint for S3-compatible servers (path-style addressing). AWS_ENDPOINT_URL also works.
+    #[arg(long, env = "CORPUSMINER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Attempts to resume a broken shard stream before the shard fails.
+    #[arg(long, default_value_t = 8)]
+    pub retries: u32,
+}
+
+impl RunArgs {
+    /// The typed config of this run.
+    pub fn config(&self) -> RunConfig {
+        let selector = match (self.token_budget, self.threshold) {
+            (Some(n), _) => Some(Selector::TokenBudget(n)),
+            (None, Some(s)) => Some(Selector::Threshold(s)),
+            (None, None) => None,
+        };
+        let mut storage = StorageConfig::default();
+        storage.s3_endpoint = self.s3_endpoint.clone();
+        RunConfig {
+            seeds: self.seeds.clone(),
+            negatives: self.negatives.clone(),
+            inputs: self.inputs.clone(),
+            crawl: self.crawl.clone(),
+            crawl_base: self.crawl_base.clone(),
+            shards: self.shards,
+            sample_seed: self.random_seed,
+            crawl_name: self.crawl_name.clone(),
+            out: self.out.clone(),
+            db: self.db.clone(),
+            selector,
+            model: self.model.clone(),
+            labels: self.labels.clone(),
+            domain_ratio: self.domain_ratio,
+            text_floor: self.text_floor,
+            paper_settings: self.paper_settings,
+            train: TrainOverrides {
+                dim: self.dim,
+                lr: self.lr,
+                epoch: self.epoch,
+                word_ngrams: self.word_ngrams,
+                min_count: self.min_count,
+                bucket: self.bucket,
+                threads: self.train_threads,
+            },
+            fields: TextFields::from_specs(&self.text_fields),
+            storage,
+            workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Runs one iteration; with `show_progress` a progress bar on stderr.
+pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
+    let cfg = args.config();
+    let mut printable = serde_json::to_value(&cfg)?;
+    if let Some(db) = &cfg.db {
+        printable["db"] = serde_json::Value::String(redact(db));
+    }
+    tracing::info!(config = %printable, "corpusminer run");
+
+    let prepared = prepare(&cfg).await?;
+    let progress = Arc::new(Progress::default());
+    let ctx = ShardContext { classifier: prepared.model.classifier.clone(), text_floor: cfg.text_floor, progress: progress.clone() };
+    let worker = WorkerConfig {
+        iteration: prepared.iteration,
+        name: format!("{}:{}", hostname(), std::process::id()),
+        out_store: prepared.out_store.clone(),
+        out_prefix: prepared.iteration_prefix.clone(),
+        storage: cfg.storage.clone(),
+        retry: RetryPolicy { max_attempts: cfg_retries(&args), ..RetryPolicy::default() },
+        lease: Duration::from_secs(3600),
+        concurrency: cfg.workers,
+    };
+    let bar = if show_progress { ProgressBar::new(prepared.shards.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} scoring [{bar:30}] {pos}/{len} shards {msg} ({elapsed})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                let (pages, bytes) = (progress.pages.load(Ordering::Relaxed), progress.bytes.load(Ordering::Relaxed));
+                bar.set_position(progress.shards.load(Ordering::Relaxed));
+                bar.set_message(format!("{pages} pages, {:.1} MB, {:.0} pages/s", bytes as f64 / 1e6, pages as f64 / secs));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let summary = run_worker(prepared.metastore.clone(), worker, ctx).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let summary = summary?;
+    let scoring_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(done = summary.shards_done, failed = summary.shards_failed, seconds = scoring_seconds, "scoring finished");
+    finish(&prepared, &cfg, scoring_seconds, cfg.workers).await
+}
+
+fn cfg_retries(args: &RunArgs) -> u32 {
+    args.retries.max(1)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "worker".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}

@@ -1,0 +1,176 @@
+//! The async lease loop: lease a shard, stream it, write its files, commit its aggregates.
+
+use crate::shard::{process_shard, ShardContext, ShardOutput};
+use bytes::Bytes;
+use corpusminer_pipeline::scored::encode_rows;
+use corpusminer_storage::metastore::{HostBucket, Lease, Metastore, MetastoreError, ShardResult};
+use corpusminer_storage::object_store::{open_resumable, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::io::SyncIoBridge;
+
+/// Where a worker finds its work and leaves its output.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The iteration whose shards to process.
+    pub iteration: i64,
+    /// Name recorded on leases (host:pid:n).
+    pub name: String,
+    /// The object store receiving `scored/` and `texts/` files, and the key prefix in it.
+    pub out_store: Arc<dyn ObjectStore>,
+    /// Key prefix of this iteration's files in `out_store` (e.g. `iterations/3`).
+    pub out_prefix: String,
+    /// How shard URIs are resolved (S3 endpoint and the like).
+    pub storage: StorageConfig,
+    /// Retries of a broken shard stream.
+    pub retry: RetryPolicy,
+    /// How long a lease lasts before another worker may take the shard over.
+    pub lease: Duration,
+    /// Shards processed at once (one CPU thread each).
+    pub concurrency: usize,
+}
+
+/// What one worker did.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerSummary {
+    /// Shards this worker completed.
+    pub shards_done: u64,
+    /// Shards this worker marked failed.
+    pub shards_failed: u64,
+    /// Completions refused because the lease was lost (another worker owns the shard now).
+    pub leases_lost: u64,
+}
+
+/// Worker errors that stop the loop (a failing shard does not: it is marked failed).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The metastore failed.
+    #[error("metastore: {0}")]
+    Metastore(#[from] MetastoreError),
+    /// The output store failed.
+    #[error("object store: {0}")]
+    Storage(#[from] StorageError),
+}
+
+/// The file-name-safe key of a shard: its id and the last path segment of its URI.
+pub fn shard_key(shard_id: i64, uri: &str) -> String {
+    let base = uri.rsplit('/').next().unwrap_or(uri);
+    let base = base.strip_suffix(".gz").unwrap_or(base);
+    let base = base.strip_suffix(".warc").unwrap_or(base);
+    let safe: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    format!("{shard_id:06}-{safe}")
+}
+
+/// Runs `config.concurrency` lease loops until no shard is left to lease.
+pub async fn run_worker(
+    metastore: Metastore,
+    config: WorkerConfig,
+    ctx: ShardContext,
+) -> Result<WorkerSummary, WorkerError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..config.concurrency.max(1) {
+        let (metastore, config, ctx) = (metastore.clone(), config.clone(), ctx.clone());
+        tasks.spawn(async move { lease_loop(metastore, config, ctx, n).await });
+    }
+    let mut summary = WorkerSummary::default();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("worker task panicked") {
+            Ok(s) => {
+                summary.shards_done += s.shards_done;
+                summary.shards_failed += s.shards_failed;
+                summary.leases_lost += s.leases_lost;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+async fn lease_loop(
+    metastore: Metastore,
+    config: WorkerConfig,
+    ctx: ShardContext,
+    n: usize,
+) -> Result<WorkerSummary, WorkerError> {
+    let name = format!("{}:{n}", config.name);
+    let mut summary = WorkerSummary::default();
+    while let Some(lease) = metastore.lease_shard(config.iteration, &name, config.lease).await? {
+        tracing::info!(shard = %lease.uri, attempt = lease.attempts, "leased shard");
+        match process_leased(&config, &ctx, &lease).await {
+            Ok(result) => match metastore.complete_shard(&lease, &result).await {
+                Ok(()) => summary.shards_done += 1,
+                Err(MetastoreError::LeaseLost { .. }) => {
+                    tracing::warn!(shard = %lease.uri, "lease lost before completion; not counted");
+                    summary.leases_lost += 1;
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => {
+                tracing::error!(shard = %lease.uri, error = %e, "shard failed");
+                metastore.fail_shard(&lease, &e.to_string()).await?;
+                summary.shards_failed += 1;
+            }
+        }
+        ctx.progress.shards.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(summary)
+}
+
+/// Streams the leased shard, writes its files, and returns the aggregates to commit.
+async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease) -> Result<ShardResult, StorageError> {
+    let (store, key) = resolve(&lease.uri, &config.storage)?;
+    let reader = open_resumable(store, key, config.retry.clone()).await?;
+    let ctx2 = ctx.clone();
+    let out: ShardOutput = tokio::task::spawn_blocking(move || process_shard(SyncIoBridge::new(reader), &ctx2))
+        .await
+        .expect("shard processing panicked");
+    let skey = shard_key(lease.shard_id, &lease.uri);
+    let scored_key = format!("{}/scored/{skey}.jsonl.zst", config.out_prefix);
+    let texts_key = format!("{}/texts/{skey}.jsonl.zst", config.out_prefix);
+    let (scored, texts) = (encode_rows(&out.pages), encode_rows(&out.texts));
+    config.out_store.put(&texts_key, Bytes::from(texts)).await?;
+    config.out_store.put(&scored_key, Bytes::from(scored)).await?;
+    Ok(ShardResult {
+        scored_uri: scored_key,
+        records: out.records as i64,
+        pages: out.pages.len() as i64,
+        bytes_in: out.bytes_in as i64,
+        histogram: out.histogram.rows(),
+        hosts: out
+            .hosts
+            .iter()
+            .map(|((host, domain, bucket), cell)| HostBucket {
+                host: host.clone(),
+                domain: domain.clone(),
+                bucket: *bucket as i64,
+                pages: cell.pages as i64,
+                tokens: cell.tokens as i64,
+            })
+            .collect(),
+        skips: out.counters.0.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_key;
+
+    #[test]
+    fn shard_keys_are_safe_and_unique_per_id() {
+        assert_eq!(
+            shard_key(3, "s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/x/warc/CC-MAIN-2024-00001.warc.gz"),
+            "000003-CC-MAIN-2024-00001"
+        );
+        assert_eq!(shard_key(12, "/data/a b?.warc"), "000012-a_b_");
+    }
+}

@@ -1,0 +1,151 @@
+//! One shard through the pipeline: records -> pages -> text -> score, on one thread.
+
+use corpusminer_pipeline::classify::Classifier;
+use corpusminer_pipeline::domain::host_domain;
+use corpusminer_pipeline::extract::extract;
+use corpusminer_pipeline::histogram::{bucket_of, ScoreHistogram};
+use corpusminer_pipeline::page::Pages;
+use corpusminer_pipeline::scored::{PageText, ScoredPage};
+use corpusminer_pipeline::stats::Counters;
+use corpusminer_pipeline::text::count_tokens;
+use corpusminer_pipeline::warc::WarcReader;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Live counters a progress bar can poll while shards run (all monotonic).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Compressed shard bytes read so far.
+    pub bytes: AtomicU64,
+    /// HTML pages scored so far.
+    pub pages: AtomicU64,
+    /// Shards finished (done or failed).
+    pub shards: AtomicU64,
+}
+
+/// What every shard of an iteration shares: the model, and where to report progress.
+#[derive(Debug, Clone)]
+pub struct ShardContext {
+    /// The classifier, loaded once per process and shared by all worker threads.
+    pub classifier: Arc<Classifier>,
+    /// Pages whose score is at least this keep their text in the shard's text file (0 = all).
+    pub text_floor: f32,
+    /// Progress counters.
+    pub progress: Arc<Progress>,
+}
+
+/// Pages and tokens of one (host, bucket) cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// Pages.
+    pub pages: u64,
+    /// Tokens.
+    pub tokens: u64,
+}
+
+/// Everything one shard produced.
+#[derive(Debug, Default)]
+pub struct ShardOutput {
+    /// One row per scored page, in shard order.
+    pub pages: Vec<ScoredPage>,
+    /// Text of the pages at or above the text floor.
+    pub texts: Vec<PageText>,
+    /// Tokens and pages per score bucket.
+    pub histogram: ScoreHistogram,
+    /// Per (host, registrable domain, bucket): pages and tokens.
+    pub hosts: BTreeMap<(String, String, usize), Cell>,
+    /// Records seen by type, pages skipped by reason, and pipeline counters.
+    pub counters: Counters,
+    /// WARC records read.
+    pub records: u64,
+    /// Compressed bytes read.
+    pub bytes_in: u64,
+}
+
+/// Counts bytes read through it into the shard output and the shared progress.
+struct CountingReader<R> {
+    inner: R,
+    bytes: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The document id of a page: the UUID of its WARC-Record-ID, else a hash of URL and date.
+pub fn document_id(record_id: &str, url: &str, date: Option<&str>) -> String {
+    let rid = record_id.trim().trim_start_matches('<').trim_end_matches('>');
+    let rid = rid.strip_prefix("urn:uuid:").unwrap_or(rid);
+    if !rid.is_empty() {
+        return rid.to_string();
+    }
+    let mut h = Sha256::new();
+    h.update(url.as_bytes());
+    h.update([0]);
+    h.update(date.unwrap_or("").as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Hex of the first 16 bytes of the SHA-256 of `text`: the exact-duplicate key.
+pub fn content_hash(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
+
+/// Streams one shard (gzip or plain WARC bytes) through the pipeline. Never fails: unreadable
+/// records and unusable pages are counted under their reason in `counters`.
+pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counting = CountingReader { inner: reader, bytes: bytes.clone(), progress: ctx.progress.clone() };
+    let mut out = ShardOutput::default();
+    let mut pages = Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, counting)));
+    for page in pages.by_ref() {
+        let Some(hd) = host_domain(&page.url) else {
+            out.counters.incr("bad_url");
+            continue;
+        };
+        let extracted = match extract(&page.body, page.content_type.as_deref()) {
+            Ok(x) => x,
+            Err(e) => {
+                out.counters.incr(e.reason());
+                continue;
+            }
+        };
+        let score = ctx.classifier.score(&extracted.text);
+        let tokens = count_tokens(&extracted.text);
+        let id = document_id(&page.record_id, &page.url, page.date.as_deref());
+        out.histogram.add(score, tokens);
+        let cell = out.hosts.entry((hd.host.clone(), hd.domain.clone(), bucket_of(score))).or_default();
+        cell.pages += 1;
+        cell.tokens += tokens;
+        out.counters.incr("pages_scored");
+        if score >= ctx.text_floor {
+            out.texts.push(PageText { id: id.clone(), text: extracted.text.clone() });
+        }
+        out.pages.push(ScoredPage {
+            id,
+            url: page.url,
+            host: hd.host,
+            domain: hd.domain,
+            score,
+            tokens,
+            content_hash: content_hash(&extracted.text),
+            warc_offset: page.warc_offset,
+            warc_length: page.warc_length,
+            date: page.date,
+        });
+        ctx.progress.pages.fetch_add(1, Ordering::Relaxed);
+    }
+    out.records = pages.records_read();
+    out.counters.merge(pages.counters());
+    out.bytes_in = bytes.load(Ordering::Relaxed);
+    out
+}
