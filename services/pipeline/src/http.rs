@@ -253,7 +253,7 @@ enum Dechunked {
 }
 
 /// Undoes chunked transfer coding. Broken framing (a size line that is not hex, or chunk data
-/// not followed by a line end) gives `Bad`; running out of bytes gives `Truncated` with what was
+/// not followed by CRLF) gives `Bad`; running out of bytes gives `Truncated` with what was
 /// read.
 fn dechunk(mut b: &[u8]) -> Dechunked {
     let mut out = Vec::with_capacity(b.len());
@@ -284,8 +284,6 @@ fn dechunk(mut b: &[u8]) -> Dechunked {
         b = &b[size..];
         if b.starts_with(b"\r\n") {
             b = &b[2..];
-        } else if b.starts_with(b"\n") {
-            b = &b[1..];
         } else if b.is_empty() || b == b"\r" {
             return Dechunked::Truncated(out);
         } else {
@@ -366,7 +364,8 @@ fn inflate(input: &[u8], zlib: bool, max: usize) -> Decoded {
             return Decoded::Ok(out, true);
         }
         if out.capacity() == out.len() {
-            out.reserve((out.len()).clamp(4096, max - out.len()));
+            // Double, at least 4 KiB, never past the cap (max > out.len() here).
+            out.reserve(out.len().max(4096).min(max - out.len()));
         }
         let consumed = d.total_in() as usize;
         let before = out.len();

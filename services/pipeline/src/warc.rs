@@ -272,6 +272,8 @@ struct Member {
     decoded_end: Option<u64>,
     comp_start: u64,
     comp_end: Option<u64>,
+    /// The member failed its CRC-32 / ISIZE check or its deflate data: its bytes are unreliable.
+    corrupt: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,6 +289,8 @@ struct Source<R> {
     gzip: bool,
     state: GzState,
     inflate: Decompress,
+    /// CRC-32 of the current member's decoded bytes (checked against its trailer).
+    crc: crc32fast::Hasher,
     /// Absolute number of decoded bytes produced so far.
     decoded: u64,
     members: VecDeque<Member>,
@@ -351,6 +355,7 @@ impl<R: Read> Source<R> {
             gzip,
             state: GzState::Header,
             inflate: Decompress::new(false),
+            crc: crc32fast::Hasher::new(),
             decoded: 0,
             members: VecDeque::new(),
             breaks: VecDeque::new(),
@@ -369,6 +374,7 @@ impl<R: Read> Source<R> {
                 m.decoded_end = Some(self.decoded);
                 m.comp_end = Some(self.raw.abs());
             }
+            m.corrupt = true;
         }
         if more_follows {
             self.breaks.push_back(self.decoded);
@@ -422,7 +428,9 @@ impl<R: Read> Source<R> {
                                 decoded_end: None,
                                 comp_start: start,
                                 comp_end: None,
+                                corrupt: false,
                             });
+                            self.crc = crc32fast::Hasher::new();
                             self.state = GzState::Body;
                         }
                         HeaderParse::NeedMore => {
@@ -474,6 +482,7 @@ impl<R: Read> Source<R> {
                     let produced = (self.inflate.total_out() - before_out) as usize;
                     self.raw.consume(used);
                     self.decoded += produced as u64;
+                    self.crc.update(&dst[..produced]);
                     match res {
                         Ok(Status::StreamEnd) => {
                             self.state = GzState::Trailer;
@@ -522,11 +531,34 @@ impl<R: Read> Source<R> {
                 GzState::Trailer => {
                     let ok = self.raw.ensure(8);
                     let n = 8.min(self.raw.end - self.raw.pos);
+                    let trailer = &self.raw.buf[self.raw.pos..self.raw.pos + n];
+                    let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+                    let bad = ok && {
+                        let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+                        let want_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+                        let m = self.members.back().map_or(0, |m| m.decoded_start);
+                        want_crc != crc || want_len != (self.decoded - m) as u32
+                    };
                     self.raw.consume(n);
                     let end = self.raw.abs();
+                    let mut start = 0;
                     if let Some(m) = self.members.back_mut() {
                         m.decoded_end = Some(self.decoded);
                         m.comp_end = Some(end);
+                        m.corrupt = bad;
+                        start = m.comp_start;
+                    }
+                    if bad {
+                        self.push_skip(
+                            skip::CORRUPT_GZIP_MEMBER,
+                            start,
+                            format!("CRC-32 or length mismatch in the gzip member at {start}"),
+                        );
+                        // Its true end is unknown: look for the next member from its start on.
+                        self.breaks.push_back(self.decoded);
+                        if self.raw.rewind_to(start + 1) {
+                            self.raw.seek_magic();
+                        }
                     }
                     self.raw.mark = None;
                     if !ok {
@@ -569,6 +601,23 @@ impl<R: Read> Source<R> {
     /// First break strictly inside `(from, to)`.
     fn break_in(&self, from: u64, to: u64) -> Option<u64> {
         self.breaks.iter().copied().find(|&b| b > from && b < to)
+    }
+
+    /// Decoded start of the first member starting after decoded position `p`.
+    fn next_member_start_after(&self, p: u64) -> Option<u64> {
+        let i = self.members.partition_point(|m| m.decoded_start <= p);
+        self.members.get(i).map(|m| m.decoded_start)
+    }
+
+    /// Decoded end of the first corrupt member overlapping decoded `[from, to)`.
+    fn corrupt_end_in(&self, from: u64, to: u64) -> Option<u64> {
+        let i = self.members.partition_point(|m| m.decoded_start <= from).saturating_sub(1);
+        self.members
+            .iter()
+            .skip(i)
+            .take_while(|m| m.decoded_start < to)
+            .find(|m| m.corrupt && m.decoded_end.is_none_or(|e| e > from))
+            .map(|m| m.decoded_end.unwrap_or(to))
     }
 
     /// Forgets members and breaks wholly before decoded position `p`.
@@ -703,6 +752,10 @@ impl<R: Read> WarcReader<R> {
     fn resync(&mut self, from: usize) -> u64 {
         let begin = self.abs(self.start);
         let mut from = from.min(self.buffered());
+        // Never search past a gzip member start: a record may begin there.
+        if let Some(m) = self.src.next_member_start_after(begin) {
+            from = from.min((m - begin) as usize);
+        }
         let mut accept_at_start = from == 0;
         loop {
             let found = {
@@ -872,7 +925,14 @@ impl<R: Read> WarcReader<R> {
         }
         let block_end = header_end + clen as usize;
         let total = block_end + 4;
-        self.ensure(total);
+        loop {
+            if let Some(e) = self.src.corrupt_end_in(rec_start, self.abs(self.end)) {
+                return self.cut_at_corrupt(rec_start, rec_off, e);
+            }
+            if self.buffered() >= total || !self.fill_more() {
+                break;
+            }
+        }
         if self.buffered() < block_end {
             let have = self.buffered() - header_end;
             if let Some(b) = self.src.break_in(rec_start, rec_start + self.buffered() as u64 + 1) {
@@ -917,6 +977,9 @@ impl<R: Read> WarcReader<R> {
         let block = self.buf[self.start + header_end..self.start + block_end].to_vec();
         let rec_end = rec_start + rec_end_rel as u64;
         let (offset, length, whole) = self.placement(rec_start, rec_end, good_term);
+        if let Some(e) = self.src.corrupt_end_in(rec_start, rec_end) {
+            return self.cut_at_corrupt(rec_start, rec_off, e);
+        }
         self.pending.push_back(ReadEvent::Record(Record {
             version,
             headers,
@@ -938,6 +1001,19 @@ impl<R: Read> WarcReader<R> {
                 detail: format!("{n} stray bytes after the {clen}-byte block"),
             });
         }
+        Step::Continue
+    }
+
+    /// Drops the record starting at decoded `rec_start` because its bytes overlap a corrupt
+    /// member that ends at decoded `corrupt_end`; reading resumes after that member.
+    fn cut_at_corrupt(&mut self, rec_start: u64, rec_off: u64, corrupt_end: u64) -> Step {
+        let n = (corrupt_end.max(rec_start + 1) - rec_start) as usize;
+        self.consume(n);
+        self.skip_event(
+            skip::RECORD_CUT_BY_GZIP_ERROR,
+            rec_off,
+            "record bytes overlap a corrupt gzip member".into(),
+        );
         Step::Continue
     }
 
