@@ -26,3 +26,7 @@ pub mod stats;
 pub mod testdata;
 pub mod text;
 pub mod warc;
+
+pub use http::{parse_response, HttpResponse};
+pub use page::{Page, Pages};
+pub use warc::{ReadEvent, Record, RecordReader, WarcReader};
