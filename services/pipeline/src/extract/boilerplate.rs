@@ -35,10 +35,13 @@ pub struct Analysis {
 }
 
 const DROP_TAGS: &[&str] = &[
-    "head", "style", "template", "iframe", "object", "embed", "canvas", "button", "select", "input", "textarea", "nav", "aside",
-    "footer", "form", "audio", "video", "map", "dialog", "noembed", "noframes", "link", "meta", "svg", "label", "option", "datalist",
-    "header", "menu", "figcaption", "picture", "source", "title",
+    "head", "style", "template", "iframe", "object", "embed", "canvas", "button", "select", "input", "textarea", "audio", "video",
+    "map", "noembed", "noframes", "link", "meta", "svg", "option", "datalist", "figcaption", "picture", "source", "title",
 ];
+
+/// Tags that are usually boilerplate but sometimes wrap a whole page (ASP.NET's page-wide
+/// `<form>`): dropped like a bad class/id, unless they hold most of the text.
+const SOFT_DROP_TAGS: &[&str] = &["nav", "aside", "footer", "form", "header", "menu", "dialog", "label"];
 
 const DROP_ROLES: &[&str] =
     &["navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog", "alertdialog", "toolbar", "tablist"];
@@ -166,7 +169,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
         if is_hidden(dom, id) {
             hidden[id] = true;
         }
-        if class_id_bad(dom, id) {
+        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id) {
             class_bad[id] = true;
         }
     }
@@ -174,6 +177,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let mut text_len = vec![0u32; n];
     let mut link_len = vec![0u32; n];
     let mut formulas = vec![0u32; n];
+    let mut para_len = vec![0u32; n];
     for id in (1..n).rev() {
         if skip[id] {
             continue;
@@ -189,6 +193,9 @@ pub fn analyse(dom: &Dom) -> Analysis {
                 let name: &str = name;
                 if name == "a" {
                     link_len[id] = text_len[id];
+                }
+                if matches!(name, "p" | "pre" | "blockquote") {
+                    para_len[id] = text_len[id] - link_len[id].min(text_len[id]);
                 }
                 if name == "math" || is_tex_script(dom, id) || dom.attr(id, "data-tex").is_some() {
                     formulas[id] = 1;
@@ -209,12 +216,18 @@ pub fn analyse(dom: &Dom) -> Analysis {
         text_len[p] += text_len[id];
         link_len[p] += link_len[id];
         formulas[p] += formulas[id];
+        para_len[p] += para_len[id];
     }
     // Class/id boilerplate: drop unless the element holds most of the page's text.
-    let total = text_len[body].max(1);
+    let total = text_len[body].max(1) as f64;
+    let total_para = para_len[body].max(1) as f64;
+    let total_f = formulas[body].max(1) as f64;
     let mut dropped_any = false;
     for id in 1..n {
-        if class_bad[id] && !skip[id] && (text_len[id] as f64) < 0.5 * total as f64 {
+        let protected = text_len[id] as f64 >= 0.5 * total
+            || para_len[id] as f64 >= 0.5 * total_para
+            || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
+        if class_bad[id] && !skip[id] && !protected {
             skip[id] = true;
             dropped_any = true;
         }
