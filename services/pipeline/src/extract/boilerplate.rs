@@ -52,7 +52,7 @@ const BAD_PARTS: &[&str] = &[
     "sponsor", "promo", "newsletter", "subscri", "signup", "sign-up", "footer", "masthead", "navbar", "breadcrumb", "pagination",
     "pager", "popup", "modal", "overlay", "widget", "toolbar", "disqus", "outbrain", "taboola", "trending", "most-popular",
     "mostpopular", "more-stories", "read-more", "readmore", "skip-link", "skiplink", "visually-hidden", "sr-only", "screen-reader",
-    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "breaking-news", "login", "paywall", "inline-ad", "ad-container",
+    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "login", "paywall", "inline-ad", "ad-container",
     "adwrap", "ad-wrap", "ad-slot", "adslot", "rail", "teaser", "caption", "credit", "print-only", "hidden-print", "toc", "jump-link",
     "meta-data", "post-meta", "entry-meta", "article-meta", "infobox", "navbox", "catlinks", "mw-editsection", "reflist", "references",
     "noprint", "menu", "offcanvas", "hatnote", "vote", "post-menu", "user-info", "signature", "badge", "gravatar", "mw-jump",
@@ -178,6 +178,8 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let mut link_len = vec![0u32; n];
     let mut formulas = vec![0u32; n];
     let mut para_len = vec![0u32; n];
+    // Subtree holds an `[itemprop=articleBody]`: never dropped by class/id.
+    let mut holds_body = vec![false; n];
     for id in (1..n).rev() {
         if skip[id] {
             continue;
@@ -187,6 +189,9 @@ pub fn analyse(dom: &Dom) -> Analysis {
                 if !hidden[id] {
                     text_len[id] = nonws_len(t);
                     formulas[id] = count_text_formulas(t);
+                    if text_len[id] >= 40 {
+                        para_len[id] = text_len[id];
+                    }
                 }
             }
             NodeData::Element { name, .. } => {
@@ -194,8 +199,8 @@ pub fn analyse(dom: &Dom) -> Analysis {
                 if name == "a" {
                     link_len[id] = text_len[id];
                 }
-                if matches!(name, "p" | "pre" | "blockquote") {
-                    para_len[id] = text_len[id] - link_len[id].min(text_len[id]);
+                if name == "a" {
+                    para_len[id] = 0;
                 }
                 if name == "math" || is_tex_script(dom, id) || dom.attr(id, "data-tex").is_some() {
                     formulas[id] = 1;
@@ -217,6 +222,10 @@ pub fn analyse(dom: &Dom) -> Analysis {
         link_len[p] += link_len[id];
         formulas[p] += formulas[id];
         para_len[p] += para_len[id];
+        if dom.attr(id, "itemprop").is_some_and(|v| v.to_ascii_lowercase().contains("articlebody")) {
+            holds_body[id] = true;
+        }
+        holds_body[p] |= holds_body[id];
     }
     // Class/id boilerplate: drop unless the element holds most of the page's text.
     let total = text_len[body].max(1) as f64;
@@ -224,7 +233,8 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let total_f = formulas[body].max(1) as f64;
     let mut dropped_any = false;
     for id in 1..n {
-        let protected = text_len[id] as f64 >= 0.5 * total
+        let protected = holds_body[id]
+            || text_len[id] as f64 >= 0.5 * total
             || para_len[id] as f64 >= 0.5 * total_para
             || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
         if class_bad[id] && !skip[id] && !protected {
