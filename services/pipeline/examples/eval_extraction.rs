@@ -15,6 +15,18 @@ fn main() {
         .map(PathBuf::from)
         .or_else(corpusminer_pipeline::testdata::shared_data_dir)
         .expect("shared data dir");
+    if let Some(f) = args.iter().position(|a| a == "--missing").and_then(|i| args.get(i + 1)) {
+        let mut body = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(f).unwrap()).read_to_end(&mut body).unwrap();
+        let text = extract(&body, None).map(|x| x.text).unwrap_or_default();
+        let ours = corpusminer_pipeline::extract::math::collapse_ws(&text);
+        for m in eval::source_formulas(&String::from_utf8_lossy(&body)) {
+            if !ours.contains(m.as_str()) {
+                println!("MISSING {m:?}");
+            }
+        }
+        return;
+    }
     let report = eval::evaluate(&dir).expect("evaluate");
     println!("{report}");
     if let Some(out) = dump {

@@ -311,13 +311,12 @@ pub fn choose_roots(dom: &Dom, a: &Analysis) -> Vec<NodeId> {
     };
     // Widen while the parent adds formulas.
     let mut c = top;
-    while c != body && c != 0 {
-        let p = dom.nodes[c].parent;
+    let mut p = top;
+    while p != body && p != 0 {
+        p = dom.nodes[p].parent;
         let extra = a.formulas[p].saturating_sub(a.formulas[c]);
         if extra >= 1 && extra as f64 >= 0.1 * a.formulas[p] as f64 {
             c = p;
-        } else {
-            break;
         }
     }
     vec![c]

@@ -231,7 +231,8 @@ pub fn source_formulas(html: &str) -> Vec<String> {
         let open = &lower[s..s + gt];
         let cs = s + gt + 1;
         let Some(ce) = lower[cs..].find("</annotation") else { break };
-        if open.contains("tex") {
+        let enc = open.split("encoding=").nth(1).unwrap_or("").trim_start_matches(['"', '\'']);
+        if enc.starts_with("application/x-tex") || enc.starts_with("tex") || enc.starts_with("text/x-latex") || enc.starts_with("latex") {
             add(&html[cs..cs + ce]);
         }
         i = cs + ce;

@@ -96,12 +96,18 @@ pub fn carried_tex(dom: &Dom, math: NodeId) -> Option<String> {
 /// First `<annotation encoding="application/x-tex">` (or `TeX`, `text/x-latex`) under `id`.
 pub fn find_tex_annotation(dom: &Dom, id: NodeId) -> Option<NodeId> {
     if dom.name(id) == "annotation" {
-        let enc = dom.attr(id, "encoding").unwrap_or("").to_ascii_lowercase();
-        if enc.contains("tex") {
+        if dom.attr(id, "encoding").is_some_and(is_tex_encoding) {
             return Some(id);
         }
     }
     dom.children(id).iter().find_map(|&c| find_tex_annotation(dom, c))
+}
+
+/// True for annotation encodings that mean TeX: `application/x-tex`, `TeX`, `LaTeX`,
+/// `text/x-latex`, ...
+pub fn is_tex_encoding(enc: &str) -> bool {
+    let e = enc.trim().to_ascii_lowercase();
+    e.contains("x-tex") || e == "tex" || e.contains("latex")
 }
 
 /// Converts presentation MathML rooted at `math` to LaTeX (whitespace-collapsed).
