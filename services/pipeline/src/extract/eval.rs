@@ -205,7 +205,8 @@ pub fn source_formulas(html: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut add = |s: &str| {
         let f = collapse_ws(strip_style_wrapper(&decode_entities(s)));
-        if !f.is_empty() && !found.contains(&f) {
+        let macro_def = ["\\newcommand", "\\renewcommand", "\\def\\", "\\DeclareMathOperator"].iter().any(|m| f.starts_with(m));
+        if !f.is_empty() && !macro_def && !found.contains(&f) {
             found.push(f);
         }
     };
@@ -256,7 +257,11 @@ pub fn source_formulas(html: &str) -> Vec<String> {
         if let Some(a) = tl.find(" alt=\"") {
             let vs = a + 6;
             if let Some(ve) = tag[vs..].find('"') {
-                add(&tag[vs..vs + ve]);
+                let alt = &tag[vs..vs + ve];
+                // A sentence describing a figure is not TeX.
+                if alt.len() <= 24 || alt.contains(['\\', '^', '_', '{', '=']) {
+                    add(alt);
+                }
             }
         }
     }

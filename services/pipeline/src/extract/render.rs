@@ -207,6 +207,15 @@ impl Renderer<'_> {
             if class.split_ascii_whitespace().any(|c| c == "katex-html") {
                 return;
             }
+            if class.split_ascii_whitespace().any(|c| c == "katex-mathml") && dom.find(id, "math").is_none() {
+                // MathML tags stripped by the site (CSDN): the annotation's TeX is the last text.
+                let text = dom.text_content(id);
+                if let Some(tex) = text.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+                    let display = self.in_display(id);
+                    self.out.formula(tex, display);
+                }
+                return;
+            }
             if class.split_ascii_whitespace().any(|c| MATHJAX_RENDER_CLASSES.contains(&c)) {
                 if !self.a.has_tex_scripts {
                     if let Some(m) = dom.find(id, "math") {
@@ -252,7 +261,7 @@ impl Renderer<'_> {
             if id == 0 {
                 return false;
             }
-            if self.dom.attr(id, "class").is_some_and(|c| c.contains("katex-display") || c.contains("mwe-math-mathml-display")) {
+            if self.dom.attr(id, "class").is_some_and(|c| c.contains("katex-display") || c.contains("katex--display") || c.contains("mwe-math-mathml-display")) {
                 return true;
             }
         }
