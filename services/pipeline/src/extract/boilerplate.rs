@@ -1,0 +1,438 @@
+//! Boilerplate removal and choice of the main container.
+//!
+//! Per element, in document order: dropped by tag (`nav`, `footer`, `form`, `aside`, ...),
+//! ARIA role (`navigation`, `banner`, `contentinfo`, `complementary`, ...), or class/id tokens
+//! naming boilerplate (comments, sidebars, share widgets, related links, cookie banners, ads),
+//! unless that element holds most of the page's text. Hidden elements (`hidden`, `display:none`)
+//! are rendered for their mathematics only. Then, bottom-up: text length, link-text length and
+//! formula count of every subtree; the main container is the largest `[itemprop=articleBody]`,
+//! `<article>` or `<main>` holding enough of the text, else the best Readability-style candidate
+//! (paragraph scores of 1 + commas + length/100 up to 3, credited to parent and half to
+//! grandparent, scaled by 1 - link density). The container is then widened while its parent adds
+//! formulas, because on a math page the formulas mark the content (answers below a question).
+
+use super::dom::{Dom, NodeData, NodeId};
+use super::math;
+
+/// Per-node facts the renderer needs. Vectors are indexed by [`NodeId`].
+#[derive(Debug)]
+pub struct Analysis {
+    /// Subtree dropped as boilerplate or non-content.
+    pub skip: Vec<bool>,
+    /// Element hidden (`hidden`, `display:none`, `visibility:hidden`): only its math is kept.
+    pub hidden: Vec<bool>,
+    /// Visible non-whitespace characters in the subtree (formula sources included).
+    pub text_len: Vec<u32>,
+    /// The part of `text_len` inside `<a>` elements.
+    pub link_len: Vec<u32>,
+    /// Formulas in the subtree (structured math and TeX-delimited text).
+    pub formulas: Vec<u32>,
+    /// The page carries MathJax v2 `<script type="math/tex">`, so MathJax's rendered spans are
+    /// duplicates to skip.
+    pub has_tex_scripts: bool,
+    /// The `<body>` element (or the document node).
+    pub body: NodeId,
+}
+
+const DROP_TAGS: &[&str] = &[
+    "head", "style", "template", "iframe", "object", "embed", "canvas", "button", "select", "input", "textarea", "audio", "video",
+    "map", "noembed", "noframes", "link", "meta", "svg", "option", "datalist", "figcaption", "picture", "source", "title",
+];
+
+/// Tags that are usually boilerplate but sometimes wrap a whole page (ASP.NET's page-wide
+/// `<form>`): dropped like a bad class/id, unless they hold most of the text.
+const SOFT_DROP_TAGS: &[&str] = &["nav", "aside", "footer", "form", "header", "menu", "dialog", "label"];
+
+const DROP_ROLES: &[&str] =
+    &["navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog", "alertdialog", "toolbar", "tablist"];
+
+/// Substrings of class/id tokens that mark boilerplate.
+const BAD_PARTS: &[&str] = &[
+    "comment", "sidebar", "share", "sharing", "social", "related", "recommend", "cookie", "consent", "gdpr", "banner", "advert",
+    "sponsor", "promo", "newsletter", "subscri", "signup", "sign-up", "footer", "masthead", "navbar", "breadcrumb", "pagination",
+    "pager", "popup", "modal", "overlay", "widget", "toolbar", "disqus", "outbrain", "taboola", "trending", "most-popular",
+    "mostpopular", "more-stories", "read-more", "readmore", "skip-link", "skiplink", "visually-hidden", "sr-only", "screen-reader",
+    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "login", "paywall", "inline-ad", "ad-container",
+    "adwrap", "ad-wrap", "ad-slot", "adslot", "rail", "teaser", "caption", "credit", "print-only", "hidden-print", "toc", "jump-link",
+    "meta-data", "post-meta", "entry-meta", "article-meta", "infobox", "navbox", "catlinks", "mw-editsection", "reflist", "references",
+    "noprint", "menu", "offcanvas", "hatnote", "vote", "post-menu", "user-info", "signature", "badge", "gravatar", "mw-jump",
+];
+
+/// Tokens that mark content and protect an element from the class/id rule.
+const GOOD_PARTS: &[&str] = &["article-body", "articlebody", "post-text", "post-body", "entry-content", "story-body", "s-prose", "mw-parser-output", "js-post-body"];
+
+fn token_is_bad(t: &str) -> bool {
+    let t = t.to_ascii_lowercase();
+    if t == "ad" || t == "ads" || t.starts_with("ad-") || t.starts_with("ads-") || t.ends_with("-ad") || t.ends_with("-ads") || t.starts_with("advert") || t.starts_with("google-ad") {
+        return true;
+    }
+    if GOOD_PARTS.iter().any(|g| t.contains(g)) {
+        return false;
+    }
+    BAD_PARTS.iter().any(|b| {
+        if *b == "rail" || *b == "toc" || *b == "tags" || *b == "vote" || *b == "menu" || *b == "badge" {
+            t == *b || t.starts_with(&format!("{b}-")) || t.ends_with(&format!("-{b}")) || t.starts_with(&format!("{b}_"))
+        } else {
+            t.contains(b)
+        }
+    })
+}
+
+fn class_id_bad(dom: &Dom, id: NodeId) -> bool {
+    let class = dom.attr(id, "class").unwrap_or("");
+    let idv = dom.attr(id, "id").unwrap_or("");
+    if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(|t| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g))) {
+        return false;
+    }
+    class.split_ascii_whitespace().any(token_is_bad) || (!idv.is_empty() && token_is_bad(idv))
+}
+
+fn is_hidden(dom: &Dom, id: NodeId) -> bool {
+    if dom.attr(id, "hidden").is_some() {
+        return true;
+    }
+    if let Some(style) = dom.attr(id, "style") {
+        let s: String = style.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        if s.contains("display:none") || s.contains("visibility:hidden") {
+            return true;
+        }
+    }
+    false
+}
+
+/// Is this element a MathJax v2 math script?
+pub fn is_tex_script(dom: &Dom, id: NodeId) -> bool {
+    dom.name(id) == "script" && dom.attr(id, "type").is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("math/tex"))
+}
+
+/// Counts TeX-delimited formulas in a text run: `\(`, `\[`, `$$..$$` pairs, `\begin{`.
+pub fn count_text_formulas(t: &str) -> u32 {
+    let b = t.as_bytes();
+    if memchr::memchr2(b'\\', b'$', b).is_none() {
+        return 0;
+    }
+    let mut n = 0u32;
+    n += memchr::memmem::find_iter(b, b"\\(").count() as u32;
+    n += memchr::memmem::find_iter(b, b"\\[").count() as u32;
+    n += memchr::memmem::find_iter(b, b"\\begin{").count() as u32;
+    let dd = memchr::memmem::find_iter(b, b"$$").count() as u32;
+    n += dd / 2;
+    let single = memchr::memchr_iter(b'$', b).count() as u32 - 2 * dd;
+    n + single / 2
+}
+
+fn nonws_len(t: &str) -> u32 {
+    t.chars().filter(|c| !c.is_whitespace()).count() as u32
+}
+
+/// Analyses `dom` (see the module doc).
+pub fn analyse(dom: &Dom) -> Analysis {
+    let n = dom.nodes.len();
+    let mut skip = vec![false; n];
+    let mut hidden = vec![false; n];
+    let mut class_bad = vec![false; n];
+    let mut has_tex_scripts = false;
+    let mut body = 0;
+    for id in 1..n {
+        let parent = dom.nodes[id].parent;
+        if skip[parent] {
+            skip[id] = true;
+            continue;
+        }
+        hidden[id] = hidden[parent];
+        let NodeData::Element { name, .. } = &dom.nodes[id].data else { continue };
+        let name: &str = name;
+        match name {
+            "body" => body = id,
+            "script" => {
+                if is_tex_script(dom, id) {
+                    has_tex_scripts = true;
+                } else {
+                    skip[id] = true;
+                }
+                continue;
+            }
+            "noscript" if in_head(dom, id) => skip[id] = true,
+            "math" => continue,
+            _ => {}
+        }
+        if DROP_TAGS.contains(&name) {
+            skip[id] = true;
+            continue;
+        }
+        if let Some(role) = dom.attr(id, "role") {
+            if DROP_ROLES.contains(&role.trim()) {
+                skip[id] = true;
+                continue;
+            }
+        }
+        if is_hidden(dom, id) {
+            hidden[id] = true;
+        }
+        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id) {
+            class_bad[id] = true;
+        }
+    }
+    // Bottom-up sizes (children have larger ids than parents).
+    let mut text_len = vec![0u32; n];
+    let mut link_len = vec![0u32; n];
+    let mut formulas = vec![0u32; n];
+    let mut para_len = vec![0u32; n];
+    // Subtree holds an `[itemprop=articleBody]`: never dropped by class/id.
+    let mut holds_body = vec![false; n];
+    for id in (1..n).rev() {
+        if skip[id] {
+            continue;
+        }
+        match &dom.nodes[id].data {
+            NodeData::Text(t) => {
+                if !hidden[id] {
+                    text_len[id] = nonws_len(t);
+                    formulas[id] = count_text_formulas(t);
+                    if text_len[id] >= 40 {
+                        para_len[id] = text_len[id];
+                    }
+                }
+            }
+            NodeData::Element { name, .. } => {
+                let name: &str = name;
+                if name == "a" {
+                    link_len[id] = text_len[id];
+                }
+                if name == "a" {
+                    para_len[id] = 0;
+                }
+                if name == "math" || is_tex_script(dom, id) || dom.attr(id, "data-tex").is_some() {
+                    formulas[id] = 1;
+                    if name == "math" {
+                        text_len[id] = text_len[id].min(dom.attr(id, "alttext").map_or(text_len[id], nonws_len));
+                    }
+                } else if name == "img" {
+                    let alt = dom.attr(id, "alt").unwrap_or("");
+                    if !alt.trim().is_empty() && math::img_is_formula(dom.attr(id, "src").unwrap_or(""), dom.attr(id, "class").unwrap_or("")) {
+                        formulas[id] = 1;
+                        text_len[id] = nonws_len(alt);
+                    }
+                }
+            }
+            NodeData::Document => {}
+        }
+        let p = dom.nodes[id].parent;
+        text_len[p] += text_len[id];
+        link_len[p] += link_len[id];
+        formulas[p] += formulas[id];
+        para_len[p] += para_len[id];
+        if dom.attr(id, "itemprop").is_some_and(|v| v.to_ascii_lowercase().contains("articlebody")) {
+            holds_body[id] = true;
+        }
+        holds_body[p] |= holds_body[id];
+    }
+    // Class/id boilerplate: drop unless the element holds most of the page's text.
+    let total = text_len[body].max(1) as f64;
+    let total_para = para_len[body].max(1) as f64;
+    let total_f = formulas[body].max(1) as f64;
+    let mut dropped_any = false;
+    for id in 1..n {
+        let protected = holds_body[id]
+            || text_len[id] as f64 >= 0.5 * total
+            || para_len[id] as f64 >= 0.5 * total_para
+            || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
+        if class_bad[id] && !skip[id] && !protected {
+            skip[id] = true;
+            dropped_any = true;
+        }
+    }
+    if dropped_any {
+        // Re-propagate skips and sizes.
+        for id in 1..n {
+            if skip[dom.nodes[id].parent] {
+                skip[id] = true;
+            }
+        }
+        for v in [&mut text_len, &mut link_len, &mut formulas] {
+            for id in (1..n).rev() {
+                if skip[id] {
+                    let x = v[id];
+                    // subtract from all ancestors that are not skipped, once, at the skipped root
+                    if !skip[dom.nodes[id].parent] {
+                        let mut a = dom.nodes[id].parent;
+                        loop {
+                            v[a] = v[a].saturating_sub(x);
+                            if a == 0 {
+                                break;
+                            }
+                            a = dom.nodes[a].parent;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Analysis { skip, hidden, text_len, link_len, formulas, has_tex_scripts, body }
+}
+
+fn in_head(dom: &Dom, mut id: NodeId) -> bool {
+    while id != 0 {
+        id = dom.nodes[id].parent;
+        if dom.name(id) == "head" {
+            return true;
+        }
+    }
+    false
+}
+
+/// The roots to render, in document order: the main container (see the module doc).
+pub fn choose_roots(dom: &Dom, a: &Analysis) -> Vec<NodeId> {
+    let body = a.body;
+    let total = a.text_len[body];
+    let n = dom.nodes.len();
+    let live = |id: NodeId| !a.skip[id] && a.text_len[id] > 0;
+    let mut chosen: Option<NodeId> = None;
+    let kinds: [&dyn Fn(NodeId) -> bool; 3] = [
+        &|id| dom.attr(id, "itemprop").is_some_and(|v| v.to_ascii_lowercase().contains("articlebody")),
+        &|id| dom.name(id) == "article",
+        &|id| dom.name(id) == "main" || dom.attr(id, "role") == Some("main"),
+    ];
+    for kind in kinds {
+        let els: Vec<NodeId> = (1..n).filter(|&id| matches!(dom.nodes[id].data, NodeData::Element { .. }) && kind(id) && live(id)).collect();
+        let Some(&best) = els.iter().max_by_key(|&&id| a.text_len[id]) else { continue };
+        if a.text_len[best] < 150 || (a.text_len[best] as f64) < 0.25 * total as f64 {
+            continue;
+        }
+        // Several of them sharing the text (forum posts): take their common ancestor.
+        let big: Vec<NodeId> = els.iter().copied().filter(|&id| a.text_len[id] as f64 >= 0.3 * a.text_len[best] as f64).collect();
+        let outer: Vec<NodeId> = big.iter().copied().filter(|&id| !big.iter().any(|&o| o != id && is_ancestor(dom, o, id))).collect();
+        chosen = Some(if outer.len() > 1 { outer.iter().skip(1).fold(outer[0], |acc, &x| lca(dom, acc, x)) } else { best });
+        break;
+    }
+    let top = match chosen {
+        Some(c) => c,
+        None => readability_top(dom, a).unwrap_or(body),
+    };
+    // Widen while the parent adds formulas.
+    let mut c = top;
+    let mut p = top;
+    while p != body && p != 0 {
+        p = dom.nodes[p].parent;
+        let extra = a.formulas[p].saturating_sub(a.formulas[c]);
+        if extra >= 1 && extra as f64 >= 0.1 * a.formulas[p] as f64 {
+            c = p;
+        }
+    }
+    vec![c]
+}
+
+fn is_ancestor(dom: &Dom, anc: NodeId, mut id: NodeId) -> bool {
+    while id != 0 {
+        id = dom.nodes[id].parent;
+        if id == anc {
+            return true;
+        }
+    }
+    anc == 0
+}
+
+fn lca(dom: &Dom, x: NodeId, y: NodeId) -> NodeId {
+    let mut path = Vec::new();
+    let mut i = x;
+    path.push(i);
+    while i != 0 {
+        i = dom.nodes[i].parent;
+        path.push(i);
+    }
+    let mut j = y;
+    loop {
+        if path.contains(&j) {
+            return j;
+        }
+        if j == 0 {
+            return 0;
+        }
+        j = dom.nodes[j].parent;
+    }
+}
+
+fn direct_text_len(dom: &Dom, a: &Analysis, id: NodeId) -> u32 {
+    dom.children(id).iter().filter(|&&c| matches!(dom.nodes[c].data, NodeData::Text(_))).map(|&c| a.text_len[c]).sum()
+}
+
+fn class_weight(dom: &Dom, id: NodeId) -> f64 {
+    let s = format!("{} {}", dom.attr(id, "class").unwrap_or(""), dom.attr(id, "id").unwrap_or("")).to_ascii_lowercase();
+    let mut w = 0.0;
+    if ["article", "body", "content", "entry", "main", "page", "post", "text", "blog", "story"].iter().any(|p| s.contains(p)) {
+        w += 25.0;
+    }
+    if ["comment", "meta", "foot", "footer", "sidebar", "sponsor", "share", "related", "widget", "masthead"].iter().any(|p| s.contains(p)) {
+        w -= 25.0;
+    }
+    w
+}
+
+fn readability_top(dom: &Dom, a: &Analysis) -> Option<NodeId> {
+    let n = dom.nodes.len();
+    let mut score = vec![0f64; n];
+    let mut is_cand = vec![false; n];
+    for id in 1..n {
+        if a.skip[id] || a.hidden[id] {
+            continue;
+        }
+        let name = dom.name(id);
+        let para = matches!(name, "p" | "pre" | "td" | "blockquote")
+            || (matches!(name, "div" | "section" | "li" | "dd") && direct_text_len(dom, a, id) >= 25);
+        if !para || a.text_len[id] < 25 {
+            continue;
+        }
+        let commas = dom.text_content(id).matches([',', '，', '、']).count() as f64;
+        let s = 1.0 + commas.min(30.0) + (a.text_len[id] as f64 / 100.0).min(3.0);
+        let p = dom.nodes[id].parent;
+        let g = dom.nodes[p].parent;
+        if p != 0 {
+            if !is_cand[p] {
+                is_cand[p] = true;
+                score[p] += class_weight(dom, p);
+            }
+            score[p] += s;
+        }
+        if g != 0 {
+            if !is_cand[g] {
+                is_cand[g] = true;
+                score[g] += class_weight(dom, g);
+            }
+            score[g] += s / 2.0;
+        }
+    }
+    let mut best: Option<(NodeId, f64)> = None;
+    for id in 1..n {
+        if !is_cand[id] {
+            continue;
+        }
+        let ld = if a.text_len[id] > 0 { a.link_len[id] as f64 / a.text_len[id] as f64 } else { 0.0 };
+        let s = score[id] * (1.0 - ld);
+        if best.is_none_or(|(_, b)| s > b) {
+            best = Some((id, s));
+        }
+    }
+    let (top, top_score) = best?;
+    // Readability's sibling step, as a climb: when the top candidate's siblings are strong
+    // candidates too, the parent is the container.
+    let p = dom.nodes[top].parent;
+    if p != 0 && p != a.body {
+        let strong = dom
+            .children(p)
+            .iter()
+            .filter(|&&c| c != top && is_cand[c] && score[c] * (1.0 - ld_of(a, c)) >= (0.2 * top_score).max(10.0))
+            .count();
+        if strong >= 1 {
+            return Some(p);
+        }
+    }
+    Some(top)
+}
+
+fn ld_of(a: &Analysis, id: NodeId) -> f64 {
+    if a.text_len[id] > 0 {
+        a.link_len[id] as f64 / a.text_len[id] as f64
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,195 @@
+//! Character encoding of a page: which source decides it, and decoding to UTF-8.
+//!
+//! Order (as the corpusminer brief fixes it, close to WHATWG HTML §13.2.3.1 "determining the
+//! character encoding"): the HTTP `Content-Type` charset parameter, else a byte-order mark, else
+//! a `<meta charset>` / `<meta http-equiv="Content-Type" content="...; charset=...">` in the
+//! first [`META_PRESCAN_BYTES`] bytes, else detection with `chardetng`. Labels are resolved with
+//! the WHATWG Encoding Standard (`encoding_rs`), so `iso-8859-1` means windows-1252, `gb2312`
+//! means GBK, and a meta-declared UTF-16 means UTF-8 (§13.2.3.2).
+
+use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, X_USER_DEFINED, WINDOWS_1252};
+use std::borrow::Cow;
+
+/// How many leading bytes are scanned for a `<meta>` charset declaration. The spec says 1024;
+/// real pages put long `<head>` material first, so more is scanned.
+pub const META_PRESCAN_BYTES: usize = 16 * 1024;
+
+/// How many leading bytes `chardetng` sees when nothing declares the encoding.
+pub const DETECT_BYTES: usize = 64 * 1024;
+
+/// Which source decided the encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharsetSource {
+    /// The HTTP `Content-Type` header's `charset` parameter.
+    Header,
+    /// A UTF-8 / UTF-16 byte-order mark.
+    Bom,
+    /// A `<meta>` declaration in the page.
+    Meta,
+    /// Guessed from the bytes by `chardetng`.
+    Detected,
+}
+
+impl CharsetSource {
+    /// Stable snake_case name for counters and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CharsetSource::Header => "header",
+            CharsetSource::Bom => "bom",
+            CharsetSource::Meta => "meta",
+            CharsetSource::Detected => "detected",
+        }
+    }
+}
+
+/// The encoding of `body` and where it came from (see the module doc for the order).
+pub fn sniff(body: &[u8], http_content_type: Option<&str>) -> (&'static Encoding, CharsetSource) {
+    if let Some(enc) = http_content_type.and_then(charset_param).and_then(|l| Encoding::for_label(l.as_bytes())) {
+        return (enc, CharsetSource::Header);
+    }
+    if let Some((enc, _)) = Encoding::for_bom(body) {
+        return (enc, CharsetSource::Bom);
+    }
+    if let Some(enc) = meta_charset(&body[..body.len().min(META_PRESCAN_BYTES)]) {
+        return (enc, CharsetSource::Meta);
+    }
+    let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    let head = &body[..body.len().min(DETECT_BYTES)];
+    det.feed(head, head.len() == body.len());
+    (det.guess(None, chardetng::Utf8Detection::Allow), CharsetSource::Detected)
+}
+
+/// Decodes `body` as `enc`, dropping a leading BOM of that encoding; malformed sequences become
+/// U+FFFD (never an error).
+pub fn decode<'a>(body: &'a [u8], enc: &'static Encoding) -> Cow<'a, str> {
+    let (text, _had_errors) = enc.decode_with_bom_removal(body);
+    text
+}
+
+/// The `charset` parameter of a `Content-Type` value (`text/html; charset="utf-8"`), unquoted.
+pub fn charset_param(content_type: &str) -> Option<&str> {
+    let lower_pos = find_ci(content_type.as_bytes(), b"charset")?;
+    let rest = content_type[lower_pos + 7..].trim_start();
+    let rest = rest.strip_prefix('=')?.trim_start();
+    let rest = rest.trim_start_matches(['"', '\'']);
+    let end = rest.find(|c: char| c == ';' || c == '"' || c == '\'' || c.is_whitespace()).unwrap_or(rest.len());
+    let label = &rest[..end];
+    (!label.is_empty()).then_some(label)
+}
+
+fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The encoding named by the first `<meta>` charset declaration in `head`, per the prescan's
+/// rules: UTF-16 labels become UTF-8, `x-user-defined` becomes windows-1252.
+pub fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'<', &head[i..]) {
+        let start = i + off;
+        i = start + 1;
+        let rest = &head[start..];
+        if rest.starts_with(b"<!--") {
+            match memchr::memmem::find(&rest[4..], b"-->") {
+                Some(e) => i = start + 4 + e + 3,
+                None => return None,
+            }
+            continue;
+        }
+        if rest.len() < 6 || !rest[1..5].eq_ignore_ascii_case(b"meta") || !(rest[5].is_ascii_whitespace() || rest[5] == b'/') {
+            continue;
+        }
+        let end = memchr::memchr(b'>', rest).unwrap_or(rest.len());
+        let tag = &rest[5..end];
+        let Ok(tag) = std::str::from_utf8(tag).or_else(|e| std::str::from_utf8(&tag[..e.valid_up_to()])) else {
+            continue;
+        };
+        let attrs = parse_attrs(tag);
+        let get = |k: &str| attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| *v);
+        let label = if let Some(cs) = get("charset") {
+            Some(cs.trim())
+        } else if get("http-equiv").is_some_and(|v| v.trim().eq_ignore_ascii_case("content-type")) {
+            get("content").and_then(charset_param)
+        } else {
+            None
+        };
+        if let Some(enc) = label.and_then(|l| Encoding::for_label(l.as_bytes())) {
+            return Some(if enc == UTF_16LE || enc == UTF_16BE {
+                UTF_8
+            } else if enc == X_USER_DEFINED {
+                WINDOWS_1252
+            } else {
+                enc
+            });
+        }
+        i = start + end;
+    }
+    None
+}
+
+/// Attribute name/value pairs of the inside of a tag (after its name); lenient.
+fn parse_attrs(s: &str) -> Vec<(&str, &str)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        let ns = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
+            i += 1;
+        }
+        let name = &s[ns..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut value = "";
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let q = b[i];
+                let vs = i + 1;
+                let ve = b[vs..].iter().position(|&c| c == q).map_or(b.len(), |p| vs + p);
+                value = &s[vs..ve];
+                i = (ve + 1).min(b.len());
+            } else {
+                let vs = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                value = &s[vs..i];
+            }
+        }
+        if !name.is_empty() {
+            out.push((name, value));
+        } else if ns == i {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_charset_param() {
+        assert_eq!(charset_param("text/html; charset=\"UTF-8\""), Some("UTF-8"));
+        assert_eq!(charset_param("text/html;Charset=windows-1251"), Some("windows-1251"));
+        assert_eq!(charset_param("text/html"), None);
+    }
+
+    #[test]
+    fn meta_forms() {
+        assert_eq!(meta_charset(b"<html><head><meta charset=gb2312>").map(|e| e.name()), Some("GBK"));
+        let h = b"<!-- <meta charset=koi8-r> --><META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=Shift_JIS\">";
+        assert_eq!(meta_charset(h).map(|e| e.name()), Some("Shift_JIS"));
+        assert_eq!(meta_charset(b"<meta charset='utf-16le'>"), Some(UTF_8));
+        assert_eq!(meta_charset(b"<metadata charset=koi8-r>"), None);
+    }
+}

@@ -1,0 +1,379 @@
+//! Extraction quality on the shared labelled pages (the `corpusminer eval-extraction` command).
+//!
+//! - Token F1 (as the peer baselines measure it): the bag of lowercased whitespace tokens of our
+//!   text against `articleBody` of `html-extraction/ground-truth.json`, per page, averaged.
+//! - Formula recall: for each `html-math` page labelled `math`, the TeX formulas found in the
+//!   page's source by an independent, simple scanner ([`source_formulas`]) and the share of them
+//!   present in our text (whitespace collapsed), averaged over pages with at least one formula.
+//! - Throughput of [`extract`](super::extract) over all pages read (pages/s, MB/s of HTML).
+
+use super::extract;
+use super::math::{collapse_ws, strip_style_wrapper};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Errors reading the evaluation data.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// A file could not be read or decompressed.
+    #[error("reading {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// `ground-truth.json` or `INDEX.tsv` is malformed.
+    #[error("malformed {path}: {why}")]
+    Format { path: PathBuf, why: String },
+}
+
+/// One page's figures.
+#[derive(Debug, Clone)]
+pub struct PageScore {
+    /// File name (ground-truth key or `INDEX.tsv` path).
+    pub page: String,
+    /// Token F1 (article pages), 0..1.
+    pub f1: Option<f64>,
+    /// (formulas found in our text, formulas in the source) on math pages.
+    pub formulas: Option<(usize, usize)>,
+    /// Extraction error reason, if extraction failed.
+    pub error: Option<&'static str>,
+}
+
+/// The evaluation's result.
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    /// Per-page figures, article pages then math pages.
+    pub pages: Vec<PageScore>,
+    /// Mean token F1 over article pages (0..1).
+    pub mean_f1: f64,
+    /// Mean formula recall over math pages with at least one source formula (0..1).
+    pub formula_recall: f64,
+    /// Math pages counted in `formula_recall`.
+    pub math_pages: usize,
+    /// Pages extracted in the throughput measurement (every page read).
+    pub timed_pages: usize,
+    /// Total uncompressed HTML bytes of those pages.
+    pub timed_bytes: u64,
+    /// Time spent inside `extract` for them.
+    pub extract_time: Duration,
+}
+
+impl EvalReport {
+    /// Pages per second of `extract` (one thread).
+    pub fn pages_per_sec(&self) -> f64 {
+        self.timed_pages as f64 / self.extract_time.as_secs_f64().max(1e-9)
+    }
+    /// Megabytes (10^6 bytes) of HTML per second of `extract`.
+    pub fn mb_per_sec(&self) -> f64 {
+        self.timed_bytes as f64 / 1e6 / self.extract_time.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<60} {:>6} {:>10}", "page", "F1", "formulas")?;
+        for p in &self.pages {
+            let f1 = p.f1.map_or("-".to_string(), |v| format!("{v:.3}"));
+            let fm = p.formulas.map_or("-".to_string(), |(a, b)| format!("{a}/{b}"));
+            let err = p.error.map_or(String::new(), |e| format!("  [{e}]"));
+            writeln!(f, "{:<60} {:>6} {:>10}{}", p.page, f1, fm, err)?;
+        }
+        writeln!(f, "mean token F1 {:.4} over {} article pages", self.mean_f1, self.pages.iter().filter(|p| p.f1.is_some()).count())?;
+        writeln!(f, "mean formula recall {:.4} over {} math pages with TeX in the source", self.formula_recall, self.math_pages)?;
+        write!(
+            f,
+            "extract: {} pages, {:.1} MB in {:.3} s = {:.0} pages/s, {:.1} MB/s",
+            self.timed_pages,
+            self.timed_bytes as f64 / 1e6,
+            self.extract_time.as_secs_f64(),
+            self.pages_per_sec(),
+            self.mb_per_sec()
+        )
+    }
+}
+
+fn read_gz(path: &Path) -> Result<Vec<u8>, EvalError> {
+    let f = std::fs::File::open(path).map_err(|source| EvalError::Io { path: path.into(), source })?;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(f).read_to_end(&mut out).map_err(|source| EvalError::Io { path: path.into(), source })?;
+    Ok(out)
+}
+
+/// Token F1 of `ours` against `truth`: bags of lowercased whitespace tokens. 1.0 when both are
+/// empty.
+pub fn token_f1(ours: &str, truth: &str) -> f64 {
+    let bag = |s: &str| {
+        let mut m: HashMap<String, i64> = HashMap::new();
+        for t in s.split_whitespace() {
+            *m.entry(t.to_lowercase()).or_default() += 1;
+        }
+        m
+    };
+    let (a, b) = (bag(ours), bag(truth));
+    let (na, nb): (i64, i64) = (a.values().sum(), b.values().sum());
+    if na == 0 && nb == 0 {
+        return 1.0;
+    }
+    let common: i64 = a.iter().map(|(k, v)| (*v).min(*b.get(k).unwrap_or(&0))).sum();
+    if common == 0 {
+        return 0.0;
+    }
+    let p = common as f64 / na as f64;
+    let r = common as f64 / nb as f64;
+    2.0 * p * r / (p + r)
+}
+
+/// Evaluates [`extract`] on `data_dir` (the shared data folder holding `html-extraction/` and
+/// `html-math/`). Reads files; the extraction itself is timed separately from the reading.
+pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
+    let mut pages = Vec::new();
+    let mut timed_pages = 0usize;
+    let mut timed_bytes = 0u64;
+    let mut extract_time = Duration::ZERO;
+    let mut run = |body: &[u8]| {
+        let t0 = Instant::now();
+        let r = extract(body, None);
+        extract_time += t0.elapsed();
+        timed_pages += 1;
+        timed_bytes += body.len() as u64;
+        r
+    };
+
+    let gt_path = data_dir.join("html-extraction/ground-truth.json");
+    let gt_bytes = std::fs::read(&gt_path).map_err(|source| EvalError::Io { path: gt_path.clone(), source })?;
+    let gt: serde_json::Value = serde_json::from_slice(&gt_bytes).map_err(|e| EvalError::Format { path: gt_path.clone(), why: e.to_string() })?;
+    let gt = gt.as_object().ok_or_else(|| EvalError::Format { path: gt_path.clone(), why: "not an object".into() })?;
+    let mut keys: Vec<&String> = gt.keys().collect();
+    keys.sort();
+    let mut f1s = Vec::new();
+    for key in keys {
+        let truth = gt[key.as_str()]["articleBody"].as_str().unwrap_or("");
+        let body = read_gz(&data_dir.join("html-extraction/html").join(format!("{key}.html.gz")))?;
+        let (f1, error) = match run(&body) {
+            Ok(x) => (token_f1(&x.text, truth), None),
+            Err(e) => (token_f1("", truth), Some(e.reason())),
+        };
+        f1s.push(f1);
+        pages.push(PageScore { page: key.clone(), f1: Some(f1), formulas: None, error });
+    }
+
+    let idx_path = data_dir.join("html-math/INDEX.tsv");
+    let idx = std::fs::read_to_string(&idx_path).map_err(|source| EvalError::Io { path: idx_path.clone(), source })?;
+    let mut recalls = Vec::new();
+    for line in idx.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 2 {
+            return Err(EvalError::Format { path: idx_path.clone(), why: format!("short row {line:?}") });
+        }
+        let body = read_gz(&data_dir.join("html-math").join(cols[0]))?;
+        let res = run(&body);
+        if cols[1] != "math" {
+            continue;
+        }
+        let source = source_formulas(&String::from_utf8_lossy(&body));
+        let (found, error) = match &res {
+            Ok(x) => {
+                let ours = collapse_ws(&x.text);
+                (source.iter().filter(|f| ours.contains(f.as_str())).count(), None)
+            }
+            Err(e) => (0, Some(e.reason())),
+        };
+        if !source.is_empty() {
+            recalls.push(found as f64 / source.len() as f64);
+        }
+        pages.push(PageScore { page: cols[0].to_string(), f1: None, formulas: Some((found, source.len())), error });
+    }
+    let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    Ok(EvalReport {
+        pages,
+        mean_f1: mean(&f1s),
+        formula_recall: mean(&recalls),
+        math_pages: recalls.len(),
+        timed_pages,
+        timed_bytes,
+        extract_time,
+    })
+}
+
+/// The distinct TeX formulas in raw HTML, found without a parser: contents of
+/// `<script type="math/tex...">`, `<annotation encoding="application/x-tex">`, MathML `alttext`,
+/// `alt` of `<img>` whose `src`/`class` name a TeX renderer, and `\(..\)`, `\[..\]`, `$$..$$`,
+/// `$..$` in the text outside tags, scripts and styles. Entities `&lt; &gt; &amp; &quot; &#39;`
+/// and numeric ones are decoded; `{\displaystyle ..}` wrappers dropped; whitespace collapsed.
+/// Formulas shorter than 1 character are ignored.
+pub fn source_formulas(html: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        let f = collapse_ws(strip_style_wrapper(&decode_entities(s)));
+        let macro_def = ["\\newcommand", "\\renewcommand", "\\def\\", "\\DeclareMathOperator"].iter().any(|m| f.starts_with(m));
+        if !f.is_empty() && !macro_def && !found.contains(&f) {
+            found.push(f);
+        }
+    };
+    let lower = html.to_ascii_lowercase();
+    // math/tex scripts
+    let mut i = 0;
+    while let Some(p) = lower[i..].find("<script") {
+        let s = i + p;
+        let Some(gt) = lower[s..].find('>') else { break };
+        let open = &lower[s..s + gt];
+        let cs = s + gt + 1;
+        let Some(ce) = lower[cs..].find("</script") else { break };
+        if open.contains("math/tex") {
+            add(&html[cs..cs + ce]);
+        }
+        i = cs + ce;
+    }
+    // x-tex annotations
+    let mut i = 0;
+    while let Some(p) = lower[i..].find("<annotation") {
+        let s = i + p;
+        let Some(gt) = lower[s..].find('>') else { break };
+        let open = &lower[s..s + gt];
+        let cs = s + gt + 1;
+        let Some(ce) = lower[cs..].find("</annotation") else { break };
+        let enc = open.split("encoding=").nth(1).unwrap_or("").trim_start_matches(['"', '\'']);
+        if enc.starts_with("application/x-tex") || enc.starts_with("tex") || enc.starts_with("text/x-latex") || enc.starts_with("latex") {
+            add(&html[cs..cs + ce]);
+        }
+        i = cs + ce;
+    }
+    // alttext
+    for (p, _) in lower.match_indices("alttext=\"") {
+        let vs = p + 9;
+        if let Some(ve) = html[vs..].find('"') {
+            add(&html[vs..vs + ve]);
+        }
+    }
+    // formula images
+    for (p, _) in lower.match_indices("<img") {
+        let Some(gt) = lower[p..].find('>') else { continue };
+        let tag = &html[p..p + gt];
+        let tl = &lower[p..p + gt];
+        let is_formula = ["latex", "codecogs", "mimetex", "mathtex", "mwe-math-fallback"].iter().any(|k| tl.contains(k));
+        if !is_formula {
+            continue;
+        }
+        if let Some(a) = tl.find(" alt=\"") {
+            let vs = a + 6;
+            if let Some(ve) = tag[vs..].find('"') {
+                let alt = &tag[vs..vs + ve];
+                // A sentence describing a figure is not TeX.
+                if alt.len() <= 24 || alt.contains(['\\', '^', '_', '{', '=']) {
+                    add(alt);
+                }
+            }
+        }
+    }
+    // TeX delimiters in the text outside tags/scripts/styles/comments.
+    let text = strip_markup(html, &lower);
+    let text = decode_entities(&text);
+    for (open, close) in [("\\(", "\\)"), ("\\[", "\\]"), ("$$", "$$")] {
+        let mut i = 0;
+        while let Some(p) = text[i..].find(open) {
+            let s = i + p + open.len();
+            let Some(e) = text[s..].find(close) else { break };
+            let inner = &text[s..s + e];
+            if !inner.trim().is_empty() && inner.len() < 2000 {
+                add(inner);
+            }
+            i = s + e + close.len();
+        }
+    }
+    // single-dollar inline math: $..$ on one line, non-space at both ends, not money.
+    let t2 = text.replace("$$", "\u{1}\u{1}");
+    let b = t2.as_bytes();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'$', &b[i..]) {
+        let s = i + p + 1;
+        let Some(e) = memchr::memchr2(b'$', b'\n', &b[s..]) else { break };
+        if b[s + e] == b'\n' {
+            i = s + e;
+            continue;
+        }
+        let inner = &t2[s..s + e];
+        let ok = !inner.is_empty()
+            && inner.len() <= 300
+            && !inner.starts_with(char::is_whitespace)
+            && !inner.ends_with(char::is_whitespace)
+            && !inner.chars().next().is_some_and(|c| c.is_ascii_digit() && inner.contains(' '));
+        if ok && (i == 0 || b[i + p - 1] != b'\\') {
+            add(inner);
+            i = s + e + 1;
+        } else {
+            i = s + e;
+        }
+    }
+    found
+}
+
+fn strip_markup(html: &str, lower: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let b = html.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'<' {
+            let rest = &lower[i..];
+            let skip_to = if rest.starts_with("<!--") {
+                rest.find("-->").map(|e| i + e + 3)
+            } else if rest.starts_with("<script") {
+                rest.find("</script").map(|e| i + e + 8)
+            } else if rest.starts_with("<style") {
+                rest.find("</style").map(|e| i + e + 7)
+            } else {
+                None
+            };
+            let next = match skip_to {
+                Some(n) => n,
+                None => rest.find('>').map_or(b.len(), |e| i + e + 1),
+            };
+            out.push(' ');
+            i = next;
+        } else {
+            let n = lower[i..].find('<').map_or(b.len(), |e| i + e);
+            out.push_str(&html[i..n]);
+            i = n;
+        }
+    }
+    out
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        rest = &rest[p..];
+        let end = rest.as_bytes()[..rest.len().min(12)].iter().position(|&b| b == b';');
+        let decoded = end.and_then(|e| {
+            let ent = &rest[1..e];
+            let c = match ent {
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some('\u{a0}'),
+                _ if ent.starts_with("#x") || ent.starts_with("#X") => u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32),
+                _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            c.map(|c| (c, e + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
