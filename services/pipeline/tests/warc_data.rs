@@ -467,6 +467,23 @@ fn damage_anywhere_never_loses_untouched_members() {
         let untouched = sp.iter().filter(|s| !touched(s)).count();
         assert!(recs.len() >= untouched, "damage at {at}+{n}: {} < {untouched}", recs.len());
     }
+    // Other layouts: a whole file in one member, a record over 3 members, a truncated member.
+    for f in [
+        "warc-edge/warcio-example-bad-non-chunked.warc.gz",
+        "warc-edge/warcio-example-wrong-chunks.warc.gz",
+        "warc-edge/resiliparse-clipped.warc.gz",
+    ] {
+        let bytes = std::fs::read(d.join(f)).unwrap();
+        for i in 0..60 {
+            let at = (i * 7919) % bytes.len();
+            let mut bad = bytes.clone();
+            for b in &mut bad[at..(at + 1 + i % 40).min(bytes.len())] {
+                *b = b.wrapping_mul(31).wrapping_add(7);
+            }
+            let _ = read_bytes(&bad);
+            let _ = read_bytes(&bytes[..at]);
+        }
+    }
     // Plain file: damaged version lines and lengths.
     let plain = std::fs::read(d.join("warc-edge/warcio-standard-torture-validate-record.warc")).unwrap();
     for at in (0..plain.len()).step_by(7) {
@@ -474,6 +491,64 @@ fn damage_anywhere_never_loses_untouched_members() {
         bad[at] = b'#';
         let _ = read_bytes(&bad);
         let _ = read_bytes(&plain[..at]);
+    }
+}
+
+#[test]
+fn bad_content_length_and_non_utf8_fields_on_real_records() {
+    let Some(d) = data() else { return };
+    let plain = std::fs::read(d.join("warc-edge/warcio-example-iana.org-chunked.warc")).unwrap();
+    let (good, _) = read_bytes(&plain);
+    assert_eq!(good.len(), 3);
+    let find = |hay: &[u8], pat: &[u8]| hay.windows(pat.len()).position(|w| w == pat).unwrap();
+    // The response record's Content-Length made unparseable: that record is skipped, counted,
+    // and the request after it is still read.
+    let resp_at = find(&plain, b"WARC-Type: response");
+    let cl = resp_at + find(&plain[resp_at..], b"Content-Length: ") + 16;
+    let mut bad = plain.clone();
+    bad[cl] = b'x';
+    let (recs, skips) = read_bytes(&bad);
+    assert_eq!(skips.get(skip::BAD_CONTENT_LENGTH), 1, "{skips:?}");
+    let types: Vec<_> = recs.iter().map(|r| r.warc_type().unwrap().to_string()).collect();
+    assert_eq!(types, ["warcinfo", "request"]);
+    // The field removed altogether: same.
+    let mut bad = plain.clone();
+    bad[cl - 16..cl - 1].copy_from_slice(b"X-Not-A-Length:");
+    let (recs, skips) = read_bytes(&bad);
+    assert_eq!((recs.len(), skips.get(skip::BAD_CONTENT_LENGTH)), (2, 1));
+    // Non-UTF-8 bytes in a header value: decoded lossily, the record intact.
+    let uri = find(&plain, b"WARC-Target-URI: ") + 20;
+    let mut bad = plain.clone();
+    bad[uri] = 0xff;
+    let (recs, skips) = read_bytes(&bad);
+    assert!(skips.is_empty());
+    assert_eq!(recs.len(), 3);
+    assert!(recs.iter().any(|r| r.target_uri().is_some_and(|u| u.contains('\u{FFFD}'))));
+    assert_eq!(recs[1].block(), good[1].block());
+}
+
+#[test]
+fn oversized_records_are_skipped_without_buffering() {
+    let Some(d) = data() else { return };
+    let bytes = std::fs::read(d.join("warc/dolma-sample-0000.warc.gz")).unwrap();
+    let (all, _) = read_bytes(&bytes);
+    let limit = 2000;
+    let mut kept = Vec::new();
+    let mut skipped = 0;
+    for ev in WarcReader::new(&bytes[..]).with_max_block(limit) {
+        match ev {
+            ReadEvent::Record(r) => kept.push(r),
+            ReadEvent::Skip { reason, .. } => {
+                assert_eq!(reason, skip::RECORD_TOO_LARGE);
+                skipped += 1;
+            }
+        }
+    }
+    let small: Vec<_> = all.iter().filter(|r| r.block().len() as u64 <= limit).collect();
+    assert!(skipped > 0 && !small.is_empty());
+    assert_eq!(kept.len() + skipped, all.len());
+    for (a, b) in kept.iter().zip(small) {
+        assert_eq!((a.offset, a.length, a.block()), (b.offset, b.length, b.block()));
     }
 }
 
@@ -528,6 +603,17 @@ fn measure_minicrawl_read_rate() {
         }
     }
     let secs2 = t2.elapsed().as_secs_f64();
+    // CPU seconds of this thread (the machine may be shared: wall time then overstates).
+    let cpu = std::fs::read_to_string("/proc/thread-self/stat").ok().and_then(|s| {
+        let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+        Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+    });
+    if let Some(cpu) = cpu {
+        println!(
+            "cpu: {cpu:.2}s for both passes: {:.1} gzip MB per CPU-second",
+            (2 * gz * reps) as f64 / 1e6 / cpu
+        );
+    }
     println!(
         "pages: {n} pages in {secs:.2}s: {:.0} pages/s, {:.1} gzip MB/s, {:.1} decoded MB/s; records only: {:.1} gzip MB/s ({recs} events)",
         n as f64 / secs,
