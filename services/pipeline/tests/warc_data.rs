@@ -34,7 +34,8 @@ fn read_file(path: &Path) -> (Vec<Record>, Counters) {
 fn by_type(recs: &[Record]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in recs {
-        *m.entry(r.warc_type().unwrap_or("-").to_string()).or_insert(0) += 1;
+        *m.entry(r.warc_type().unwrap_or("-").to_string())
+            .or_insert(0) += 1;
     }
     m
 }
@@ -130,7 +131,8 @@ fn every_file_matches_the_provenance_table() {
         let path = d.join(e.file);
         let (recs, skips) = read_file(&path);
         assert_eq!(recs.len(), e.records, "{}: records", e.file);
-        let want: BTreeMap<String, usize> = e.types.iter().map(|(t, n)| (t.to_string(), *n)).collect();
+        let want: BTreeMap<String, usize> =
+            e.types.iter().map(|(t, n)| (t.to_string(), *n)).collect();
         assert_eq!(by_type(&recs), want, "{}: records by type", e.file);
 
         let mut p = pages(std::fs::File::open(&path).unwrap());
@@ -148,7 +150,11 @@ fn every_file_matches_the_provenance_table() {
             assert_eq!(c.get(r), want, "{}: skip {r} in page counters", e.file);
         }
         // Every record counted by type in the page counters.
-        let typed: u64 = c.0.iter().filter(|(k, _)| k.starts_with("record_")).map(|(_, v)| v).sum();
+        let typed: u64 =
+            c.0.iter()
+                .filter(|(k, _)| k.starts_with("record_"))
+                .map(|(_, v)| v)
+                .sum();
         assert_eq!(typed, e.records as u64, "{}", e.file);
     }
 }
@@ -187,7 +193,11 @@ fn offsets_reread_exactly_one_record() {
         assert!(!recs.is_empty(), "{f}");
         let mut next = recs[0].offset;
         for r in &recs {
-            assert!(r.whole_members, "{f}: record at {} not whole members", r.offset);
+            assert!(
+                r.whole_members,
+                "{f}: record at {} not whole members",
+                r.offset
+            );
             assert_eq!(r.offset, next, "{f}: records tile the file");
             next = r.offset + r.length;
             let span = &bytes[r.offset as usize..(r.offset + r.length) as usize];
@@ -211,8 +221,14 @@ fn records_spanning_or_sharing_members_are_placed_by_member() {
     // One record split over 3 members; the 3rd also holds a request record.
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-wrong-chunks.warc.gz"));
     // Its block (by Content-Length) ends in member 2, 5 bytes before the CRLF CRLF in member 3.
-    assert_eq!((recs[0].offset, recs[0].length, recs[0].whole_members), (0, 1130, false));
-    assert_eq!((recs[1].offset, recs[1].length, recs[1].whole_members), (1130, 445, false));
+    assert_eq!(
+        (recs[0].offset, recs[0].length, recs[0].whole_members),
+        (0, 1130, false)
+    );
+    assert_eq!(
+        (recs[1].offset, recs[1].length, recs[1].whole_members),
+        (1130, 445, false)
+    );
     assert!(recs[0].block().windows(15).any(|w| w == b"<!doctype html>"));
     // A whole file in one member: all records start at member 0.
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-bad-non-chunked.warc.gz"));
@@ -226,17 +242,33 @@ fn versions_and_target_uris() {
     let (recs, _) = read_file(&d.join("warc-edge/resiliparse-clueweb-quirk.warc.gz"));
     assert!(recs.iter().all(|r| r.version == "0.18"));
     let (recs, _) = read_file(&d.join("warc-edge/resiliparse-block-sized-records.warc.gz"));
-    assert!(recs.iter().all(|r| r.version == "1.1" && r.block().len() > 16_000));
-    let (recs, _) = read_file(&d.join("warc-edge/ukwa-IAH-20080430204825-00000-blackbook-truncated.warc.gz"));
+    assert!(recs
+        .iter()
+        .all(|r| r.version == "1.1" && r.block().len() > 16_000));
+    let (recs, _) =
+        read_file(&d.join("warc-edge/ukwa-IAH-20080430204825-00000-blackbook-truncated.warc.gz"));
     assert_eq!(recs[0].version, "0.17");
 
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-wget-bad-target-uri.warc.gz"));
     let uris: Vec<String> = recs.iter().filter_map(|r| r.target_uri()).collect();
     assert!(!uris.is_empty());
-    assert!(uris.iter().all(|u| !u.starts_with('<') && !u.ends_with('>')), "{uris:?}");
-    assert!(uris.iter().any(|u| u.starts_with("http://example.com/")), "{uris:?}");
-    let raw = recs.iter().find_map(|r| r.header("warc-target-uri")).unwrap();
-    assert!(raw.starts_with('<'), "case-insensitive lookup of the raw field: {raw}");
+    assert!(
+        uris.iter()
+            .all(|u| !u.starts_with('<') && !u.ends_with('>')),
+        "{uris:?}"
+    );
+    assert!(
+        uris.iter().any(|u| u.starts_with("http://example.com/")),
+        "{uris:?}"
+    );
+    let raw = recs
+        .iter()
+        .find_map(|r| r.header("warc-target-uri"))
+        .unwrap();
+    assert!(
+        raw.starts_with('<'),
+        "case-insensitive lookup of the raw field: {raw}"
+    );
 
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-space-in-target-uri.warc.gz"));
     let u = recs[1].target_uri().unwrap();
@@ -246,7 +278,14 @@ fn versions_and_target_uris() {
     let (recs, _) = read_file(&d.join("warc-edge/warcio-standard-torture-validate-field.warc"));
     assert_eq!(recs[0].warc_type(), Some("does-not-exist"));
     assert_eq!(recs[0].target_uri().as_deref(), Some("http://example.com/"));
-    assert_eq!(recs[0].headers.iter().filter(|(n, _)| n == "WARC-Type").count(), 2);
+    assert_eq!(
+        recs[0]
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "WARC-Type")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -256,11 +295,13 @@ fn minicrawl_has_229_pages_with_the_labelled_urls() {
     let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in labels.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        want.entry(cols[0].to_string()).or_default().push(cols[1].to_string());
+        want.entry(cols[0].to_string())
+            .or_default()
+            .push(cols[1].to_string());
     }
     let mut total = 0;
     for (shard, urls) in &mut want {
-        let mut p = pages(std::fs::File::open(d.join("minicrawl").join(&*shard)).unwrap());
+        let mut p = pages(std::fs::File::open(d.join("minicrawl").join(shard)).unwrap());
         let mut got: Vec<String> = Vec::new();
         for page in p.by_ref() {
             assert_eq!(page.status, 200);
@@ -288,7 +329,8 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
         .filter(|r| r.warc_type() == Some("response"))
         .filter(|r| {
             let resp = parse_response(r.block()).unwrap();
-            resp.header("X-Crawler-Transfer-Encoding").is_some_and(|v| v.contains("chunked"))
+            resp.header("X-Crawler-Transfer-Encoding")
+                .is_some_and(|v| v.contains("chunked"))
         })
         .collect();
     assert_eq!(crawler_chunked.len(), 7);
@@ -296,7 +338,10 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
     assert_eq!(ps.len(), 16);
     for r in crawler_chunked {
         let uri = r.target_uri().unwrap();
-        let p = ps.iter().find(|p| p.url == uri).expect("chunked original is a page");
+        let p = ps
+            .iter()
+            .find(|p| p.url == uri)
+            .expect("chunked original is a page");
         // The crawler already de-chunked: the body is the record's payload, untouched.
         let resp = parse_response(r.block()).unwrap();
         assert!(resp.notes.is_empty(), "{:?}", resp.notes);
@@ -305,8 +350,13 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
     }
     let declares = |cs: &str| {
         ps.iter().any(|p| {
-            p.content_type.as_deref().is_some_and(|t| t.to_ascii_lowercase().contains(cs))
-                || p.body.to_ascii_lowercase().windows(cs.len()).any(|w| w == cs.as_bytes())
+            p.content_type
+                .as_deref()
+                .is_some_and(|t| t.to_ascii_lowercase().contains(cs))
+                || p.body
+                    .to_ascii_lowercase()
+                    .windows(cs.len())
+                    .any(|w| w == cs.as_bytes())
         })
     };
     assert!(declares("windows-1251"));
@@ -317,7 +367,10 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
         let span = &bytes[p.warc_offset as usize..(p.warc_offset + p.warc_length) as usize];
         let again: Vec<_> = pages(span).collect();
         assert_eq!(again.len(), 1);
-        assert_eq!((&again[0].url, again[0].warc_length), (&p.url, p.warc_length));
+        assert_eq!(
+            (&again[0].url, again[0].warc_length),
+            (&p.url, p.warc_length)
+        );
         assert!(again[0].body == p.body, "{}", p.url);
     }
 }
@@ -327,18 +380,27 @@ fn http_edge_cases_on_real_records() {
     let Some(d) = data() else { return };
     let first_response = |f: &str| -> Record {
         let (recs, _) = read_file(&d.join(f));
-        recs.into_iter().find(|r| r.warc_type() == Some("response")).unwrap()
+        recs.into_iter()
+            .find(|r| r.warc_type() == Some("response"))
+            .unwrap()
     };
     // Chunk "3" with 2 bytes: framing broken, raw body kept and noted.
     let r = first_response("warc-edge/warcat-bad_http_chunked_content.warc");
     let h = parse_response(r.block()).unwrap();
     assert_eq!(h.status, 200);
     assert_eq!(h.notes, vec![note::BAD_CHUNKED_ENCODING]);
-    assert_eq!(h.body, b"3\r\naa\r\n0", "the block is 73 bytes: it ends after the \"0\"");
+    assert_eq!(
+        h.body, b"3\r\naa\r\n0",
+        "the block is 73 bytes: it ends after the \"0\""
+    );
     // 0xFF in a header value: decoded lossily, the rest parsed.
     let r = first_response("warc-edge/warcat-not_utf8_http_header.warc");
     let h = parse_response(r.block()).unwrap();
-    assert!(h.headers.iter().any(|(_, v)| v.contains('\u{FFFD}')), "{:?}", h.headers);
+    assert!(
+        h.headers.iter().any(|(_, v)| v.contains('\u{FFFD}')),
+        "{:?}",
+        h.headers
+    );
     // Empty reason phrase, CR CR LF line ends.
     let r = first_response("warc-edge/pywb-missing-status-text.warc");
     let h = parse_response(r.block()).unwrap();
@@ -348,12 +410,20 @@ fn http_edge_cases_on_real_records() {
     let r = first_response("warc-edge/warcio-example-iana.org-chunked.warc");
     let h = parse_response(r.block()).unwrap();
     assert!(h.notes.is_empty(), "{:?}", h.notes);
-    assert!(h.body.starts_with(b"<!doctype html>"), "{:?}", String::from_utf8_lossy(&h.body[..40]));
+    assert!(
+        h.body.starts_with(b"<!doctype html>"),
+        "{:?}",
+        String::from_utf8_lossy(&h.body[..40])
+    );
     assert!(h.body.trim_ascii_end().ends_with(b"</html>"));
     // gzip Content-Encoding body (its record is 2 bytes longer than Content-Length): decoded.
     let r = first_response("warc-edge/warcio-example-trunc.warc");
     let h = parse_response(r.block()).unwrap();
-    assert!(h.body.starts_with(b"<!doctype html>"), "{:?}", &h.body[..20.min(h.body.len())]);
+    assert!(
+        h.body.starts_with(b"<!doctype html>"),
+        "{:?}",
+        &h.body[..20.min(h.body.len())]
+    );
     // ClueWeb09: header says gzip, body already decoded: kept, noted.
     let r = first_response("warc-edge/resiliparse-clueweb-quirk.warc.gz");
     let h = parse_response(r.block()).unwrap();
@@ -374,7 +444,8 @@ fn decoded_size_is_capped() {
     let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(&vec![b'a'; 8 << 20]).unwrap();
     let gz = enc.finish().unwrap();
-    let mut msg = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n".to_vec();
+    let mut msg =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n".to_vec();
     msg.extend_from_slice(&gz);
     let h = parse_response_with(&msg, HttpLimits { max_body: 1 << 20 }).unwrap();
     assert_eq!(h.body.len(), 1 << 20);
@@ -387,7 +458,11 @@ fn decoded_size_is_capped() {
 
 /// Member spans `(offset, length)` of a per-record gzip file, from the reader itself.
 fn spans(bytes: &[u8]) -> Vec<(usize, usize)> {
-    read_bytes(bytes).0.iter().map(|r| (r.offset as usize, r.length as usize)).collect()
+    read_bytes(bytes)
+        .0
+        .iter()
+        .map(|r| (r.offset as usize, r.length as usize))
+        .collect()
 }
 
 #[test]
@@ -406,7 +481,11 @@ fn corrupt_member_costs_only_its_record() {
     assert_eq!(skips.get(skip::CORRUPT_GZIP_MEMBER), 1, "{skips:?}");
     assert_eq!(recs.len(), 342, "{skips:?}");
     assert!(recs.iter().all(|r| r.offset != off as u64));
-    assert_eq!(recs[k].offset, sp[k + 1].0 as u64, "next member read in full");
+    assert_eq!(
+        recs[k].offset,
+        sp[k + 1].0 as u64,
+        "next member read in full"
+    );
     assert!(recs.iter().all(|r| r.whole_members));
 }
 
@@ -465,7 +544,11 @@ fn damage_anywhere_never_loses_untouched_members() {
         let (recs, _) = read_bytes(&bad);
         let touched = |&(o, l): &(usize, usize)| at < o + l && o < at + n;
         let untouched = sp.iter().filter(|s| !touched(s)).count();
-        assert!(recs.len() >= untouched, "damage at {at}+{n}: {} < {untouched}", recs.len());
+        assert!(
+            recs.len() >= untouched,
+            "damage at {at}+{n}: {} < {untouched}",
+            recs.len()
+        );
     }
     // Other layouts: a whole file in one member, a record over 3 members, a truncated member.
     for f in [
@@ -485,7 +568,8 @@ fn damage_anywhere_never_loses_untouched_members() {
         }
     }
     // Plain file: damaged version lines and lengths.
-    let plain = std::fs::read(d.join("warc-edge/warcio-standard-torture-validate-record.warc")).unwrap();
+    let plain =
+        std::fs::read(d.join("warc-edge/warcio-standard-torture-validate-record.warc")).unwrap();
     for at in (0..plain.len()).step_by(7) {
         let mut bad = plain.clone();
         bad[at] = b'#';
@@ -509,7 +593,10 @@ fn bad_content_length_and_non_utf8_fields_on_real_records() {
     bad[cl] = b'x';
     let (recs, skips) = read_bytes(&bad);
     assert_eq!(skips.get(skip::BAD_CONTENT_LENGTH), 1, "{skips:?}");
-    let types: Vec<_> = recs.iter().map(|r| r.warc_type().unwrap().to_string()).collect();
+    let types: Vec<_> = recs
+        .iter()
+        .map(|r| r.warc_type().unwrap().to_string())
+        .collect();
     assert_eq!(types, ["warcinfo", "request"]);
     // The field removed altogether: same.
     let mut bad = plain.clone();
@@ -523,7 +610,9 @@ fn bad_content_length_and_non_utf8_fields_on_real_records() {
     let (recs, skips) = read_bytes(&bad);
     assert!(skips.is_empty());
     assert_eq!(recs.len(), 3);
-    assert!(recs.iter().any(|r| r.target_uri().is_some_and(|u| u.contains('\u{FFFD}'))));
+    assert!(recs
+        .iter()
+        .any(|r| r.target_uri().is_some_and(|u| u.contains('\u{FFFD}'))));
     assert_eq!(recs[1].block(), good[1].block());
 }
 
@@ -544,11 +633,17 @@ fn oversized_records_are_skipped_without_buffering() {
             }
         }
     }
-    let small: Vec<_> = all.iter().filter(|r| r.block().len() as u64 <= limit).collect();
+    let small: Vec<_> = all
+        .iter()
+        .filter(|r| r.block().len() as u64 <= limit)
+        .collect();
     assert!(skipped > 0 && !small.is_empty());
     assert_eq!(kept.len() + skipped, all.len());
     for (a, b) in kept.iter().zip(small) {
-        assert_eq!((a.offset, a.length, a.block()), (b.offset, b.length, b.block()));
+        assert_eq!(
+            (a.offset, a.length, a.block()),
+            (b.offset, b.length, b.block())
+        );
     }
 }
 
@@ -561,11 +656,14 @@ fn pages_adapter_counts_reader_skips_and_is_swappable() {
     assert_eq!(p.counters().get(skip::TRUNCATED_RECORD), 1);
     // Any iterator of events is a RecordReader.
     let (recs, _) = read_file(&d.join("commoncrawl/whirlwind-CC-MAIN-2024-22/whirlwind.warc.gz"));
-    let events = recs.into_iter().map(ReadEvent::Record).chain([ReadEvent::Skip {
-        reason: "made_up",
-        offset: 0,
-        detail: String::new(),
-    }]);
+    let events = recs
+        .into_iter()
+        .map(ReadEvent::Record)
+        .chain([ReadEvent::Skip {
+            reason: "made_up",
+            offset: 0,
+            detail: String::new(),
+        }]);
     let mut p = Pages::new(events);
     let got: Vec<_> = p.by_ref().collect();
     assert_eq!(got.len(), 1);
@@ -604,10 +702,12 @@ fn measure_minicrawl_read_rate() {
     }
     let secs2 = t2.elapsed().as_secs_f64();
     // CPU seconds of this thread (the machine may be shared: wall time then overstates).
-    let cpu = std::fs::read_to_string("/proc/thread-self/stat").ok().and_then(|s| {
-        let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
-        Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
-    });
+    let cpu = std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|s| {
+            let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        });
     if let Some(cpu) = cpu {
         println!(
             "cpu: {cpu:.2}s for both passes: {:.1} gzip MB per CPU-second",
