@@ -118,7 +118,16 @@ impl<R: RecordReader> Pages<R> {
             return None;
         }
         let content_type = resp.header("Content-Type").map(str::to_string);
-        if !is_html(content_type.as_deref(), &resp.body) {
+        // Common Crawl's detected type (WARC-Identified-Payload-Type) decides when the server's
+        // type is missing or generic.
+        let identified = rec
+            .header("WARC-Identified-Payload-Type")
+            .filter(|t| !t.trim().is_empty());
+        let html = match (is_generic(content_type.as_deref()), identified) {
+            (true, Some(t)) => is_html(Some(t), &resp.body),
+            _ => is_html(content_type.as_deref(), &resp.body),
+        };
+        if !html {
             self.counters.incr("not_html");
             return None;
         }
@@ -166,7 +175,30 @@ pub fn pages<R: std::io::Read>(reader: R) -> Pages<crate::warc::WarcReader<R>> {
 /// `text/plain`, `unknown/unknown`, ...) and the body's first 1024 bytes, after a BOM and
 /// whitespace, start with `<!doctype html` or `<html`, or contain `<html` near the start.
 pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    let mime = content_type
+    match mime_of(content_type).as_str() {
+        "text/html" | "application/xhtml+xml" => true,
+        m if GENERIC_TYPES.contains(&m) => sniff_html(body),
+        _ => false,
+    }
+}
+
+/// MIME types that say nothing about the payload: the body is sniffed instead.
+const GENERIC_TYPES: &[&str] = &[
+    "",
+    "application/octet-stream",
+    "binary/octet-stream",
+    "application/unknown",
+    "unknown/unknown",
+    "*/*",
+    "text/plain",
+    "application/x-unknown-content-type",
+    "none",
+    "text",
+];
+
+/// The lowercased MIME type of a Content-Type value (before `;`), empty when absent.
+fn mime_of(content_type: Option<&str>) -> String {
+    content_type
         .map(|v| {
             v.split(';')
                 .next()
@@ -174,21 +206,11 @@ pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
                 .trim()
                 .to_ascii_lowercase()
         })
-        .unwrap_or_default();
-    match mime.as_str() {
-        "text/html" | "application/xhtml+xml" => true,
-        ""
-        | "application/octet-stream"
-        | "binary/octet-stream"
-        | "application/unknown"
-        | "unknown/unknown"
-        | "*/*"
-        | "text/plain"
-        | "application/x-unknown-content-type"
-        | "none"
-        | "text" => sniff_html(body),
-        _ => false,
-    }
+        .unwrap_or_default()
+}
+
+fn is_generic(content_type: Option<&str>) -> bool {
+    GENERIC_TYPES.contains(&mime_of(content_type).as_str())
 }
 
 fn sniff_html(body: &[u8]) -> bool {

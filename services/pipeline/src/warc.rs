@@ -89,6 +89,25 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record from its parts (for other [`RecordReader`] implementations and tests).
+    pub fn new(
+        version: String,
+        headers: Vec<(String, String)>,
+        block: Vec<u8>,
+        offset: u64,
+        length: u64,
+        whole_members: bool,
+    ) -> Self {
+        Record {
+            version,
+            headers,
+            block,
+            offset,
+            length,
+            whole_members,
+        }
+    }
+
     /// The value of the first field named `name` (ASCII case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

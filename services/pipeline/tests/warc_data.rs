@@ -648,6 +648,45 @@ fn oversized_records_are_skipped_without_buffering() {
 }
 
 #[test]
+fn identified_payload_type_decides_when_the_server_type_is_generic() {
+    let Some(d) = data() else { return };
+    let (recs, _) = read_file(&d.join("commoncrawl/whirlwind-CC-MAIN-2024-22/whirlwind.warc.gz"));
+    let resp = recs
+        .iter()
+        .find(|r| r.warc_type() == Some("response"))
+        .unwrap();
+    assert!(resp.header("WARC-Identified-Payload-Type").is_some());
+    // Same record, the server's type made generic and the body made unsniffable.
+    let block = resp.block();
+    let h = parse_response(block).unwrap();
+    let head_len = block.len() - h.body.len();
+    let head = String::from_utf8_lossy(&block[..head_len]).into_owned();
+    let ct = h.header("Content-Type").unwrap();
+    let head = head.replace(ct, "application/octet-stream");
+    let with = |identified: &str| {
+        let mut b = head.clone().into_bytes();
+        b.extend_from_slice(b"\x00");
+        b.extend_from_slice(&h.body);
+        let mut headers = resp.headers.clone();
+        for (n, v) in &mut headers {
+            if n.eq_ignore_ascii_case("WARC-Identified-Payload-Type") {
+                *v = identified.to_string();
+            }
+        }
+        let r = Record::new(resp.version.clone(), headers, b, 0, 0, false);
+        let mut p = Pages::new(std::iter::once(ReadEvent::Record(r)));
+        (p.by_ref().count(), p.into_counters().get("not_html"))
+    };
+    assert_eq!(with("text/html"), (1, 0));
+    assert_eq!(with("image/png"), (0, 1));
+    assert_eq!(
+        with(""),
+        (0, 1),
+        "no identified type: sniffing fails on the NUL byte"
+    );
+}
+
+#[test]
 fn pages_adapter_counts_reader_skips_and_is_swappable() {
     let Some(d) = data() else { return };
     let bytes = std::fs::read(d.join("warc-edge/resiliparse-clipped.warc.gz")).unwrap();
