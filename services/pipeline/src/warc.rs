@@ -987,6 +987,19 @@ impl<R: Read> WarcReader<R> {
             if let Some(e) = self.src.corrupt_end_in(rec_start, self.abs(self.end)) {
                 return self.cut_at_corrupt(rec_start, rec_off, e);
             }
+            // A block that runs into a later gzip member starting with a version line: the
+            // Content-Length is wrong (too large); resume at that member, do not swallow it.
+            let scan_to = self.abs(self.end).min(rec_start + block_end as u64);
+            if let Some(m) = self.record_member_within(rec_start, scan_to) {
+                let n = (m - rec_start) as usize;
+                self.consume(n);
+                self.skip_event(
+                    skip::BAD_CONTENT_LENGTH,
+                    rec_off,
+                    format!("Content-Length {clen} runs into the next record's gzip member"),
+                );
+                return Step::Continue;
+            }
             if self.buffered() >= total || !self.fill_more() {
                 break;
             }
@@ -1066,6 +1079,28 @@ impl<R: Read> WarcReader<R> {
             });
         }
         Step::Continue
+    }
+
+    /// The decoded start of the first gzip member in `(from, to)` whose bytes begin with a valid
+    /// `WARC/x.y` version line (a record start). Gzip input only.
+    fn record_member_within(&self, from: u64, to: u64) -> Option<u64> {
+        if !self.src.gzip {
+            return None;
+        }
+        let mut p = from;
+        while let Some(m) = self.src.next_member_start_after(p) {
+            if m >= to {
+                return None;
+            }
+            let i = (m - self.base) as usize;
+            let hay = &self.buf[i.min(self.end)..self.end];
+            let line = memchr::memchr(b'\n', &hay[..hay.len().min(64)]).map(|e| &hay[..e]);
+            if line.is_some_and(|l| parse_version(l).is_some()) {
+                return Some(m);
+            }
+            p = m;
+        }
+        None
     }
 
     /// Drops the record starting at decoded `rec_start` because its bytes overlap a corrupt

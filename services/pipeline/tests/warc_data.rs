@@ -616,6 +616,58 @@ fn bad_content_length_and_non_utf8_fields_on_real_records() {
     assert_eq!(recs[1].block(), good[1].block());
 }
 
+/// Re-gzips member `k` of a per-record gzip file after `edit` on its decoded record.
+fn edit_member(bytes: &[u8], k: usize, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let sp = spans(bytes);
+    let (off, len) = sp[k];
+    let mut rec = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[off..off + len])
+        .read_to_end(&mut rec)
+        .unwrap();
+    edit(&mut rec);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&rec).unwrap();
+    let mut out = bytes[..off].to_vec();
+    out.extend_from_slice(&enc.finish().unwrap());
+    out.extend_from_slice(&bytes[off + len..]);
+    out
+}
+
+#[test]
+fn wrong_content_length_costs_only_its_record() {
+    let Some(d) = data() else { return };
+    let bytes = std::fs::read(d.join("warc/dolma-sample-0000.warc.gz")).unwrap();
+    let (good, _) = read_bytes(&bytes);
+    let k = 5;
+    let clen = good[k].header("Content-Length").unwrap().to_string();
+    let replace = |by: String| {
+        let clen = clen.clone();
+        move |rec: &mut Vec<u8>| {
+            let s = String::from_utf8_lossy(rec).into_owned();
+            let at = s.find("Content-Length: ").unwrap() + 16;
+            let mut out = rec[..at].to_vec();
+            out.extend_from_slice(by.as_bytes());
+            out.extend_from_slice(&rec[at + clen.len()..]);
+            *rec = out;
+        }
+    };
+    // Too large: the block would swallow the following members.
+    let big: u64 = clen.parse::<u64>().unwrap() + 5000;
+    let (recs, skips) = read_bytes(&edit_member(&bytes, k, replace(big.to_string())));
+    assert_eq!(skips.get(skip::BAD_CONTENT_LENGTH), 1, "{skips:?}");
+    assert_eq!(skips.total(), 1, "{skips:?}");
+    assert_eq!(recs.len(), good.len() - 1);
+    assert_eq!(recs[k].block(), good[k + 1].block());
+    // Too small: the record is kept as its Content-Length says, the rest counted.
+    let small: u64 = clen.parse::<u64>().unwrap() - 10;
+    let (recs, skips) = read_bytes(&edit_member(&bytes, k, replace(small.to_string())));
+    assert_eq!(skips.get(skip::BAD_RECORD_TERMINATOR), 1, "{skips:?}");
+    assert_eq!(recs.len(), good.len());
+    assert_eq!(recs[k].block(), &good[k].block()[..small as usize]);
+    assert_eq!(recs[k + 1].block(), good[k + 1].block());
+}
+
 #[test]
 fn oversized_records_are_skipped_without_buffering() {
     let Some(d) = data() else { return };
