@@ -38,6 +38,8 @@ pub mod skip {
     pub const GZIP_GARBAGE: &str = "gzip_garbage";
     /// A record whose block ends beyond the end of the input (or of a readable gzip run).
     pub const TRUNCATED_RECORD: &str = "truncated_record";
+    /// The underlying reader failed (I/O error); reading stops there, like a truncation.
+    pub const READ_ERROR: &str = "read_error";
     /// A record whose bytes straddle a corrupt or truncated gzip member: its block is unreliable.
     pub const RECORD_CUT_BY_GZIP_ERROR: &str = "record_cut_by_gzip_error";
     /// A record whose block is not followed by CRLF CRLF (Content-Length wrong, stray bytes):
@@ -616,7 +618,7 @@ impl<R: Read> Source<R> {
     fn note_io_error(&mut self) {
         if let Some(e) = self.raw.io_error.take() {
             let at = self.raw.abs();
-            self.push_skip(skip::TRUNCATED_GZIP_MEMBER, at, format!("read error: {e}"));
+            self.push_skip(skip::READ_ERROR, at, format!("read error: {e}"));
         }
     }
 

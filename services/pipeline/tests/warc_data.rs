@@ -102,6 +102,7 @@ const READER_SKIPS: &[&str] = &[
     skip::BAD_CONTENT_LENGTH,
     skip::HEADER_TOO_LONG,
     skip::RECORD_TOO_LARGE,
+    skip::READ_ERROR,
 ];
 
 #[test]
@@ -666,6 +667,46 @@ fn wrong_content_length_costs_only_its_record() {
     assert_eq!(recs.len(), good.len());
     assert_eq!(recs[k].block(), &good[k].block()[..small as usize]);
     assert_eq!(recs[k + 1].block(), good[k + 1].block());
+}
+
+/// A reader that fails with an I/O error after `ok` bytes.
+struct FailAfter<'a> {
+    bytes: &'a [u8],
+    ok: usize,
+}
+
+impl std::io::Read for FailAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("connection reset"));
+        }
+        let n = buf.len().min(self.ok).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn read_error_keeps_the_records_before_it() {
+    let Some(d) = data() else { return };
+    let bytes = std::fs::read(d.join("warc/dolma-sample-0001.warc.gz")).unwrap();
+    let sp = spans(&bytes);
+    let (off, len) = sp[20];
+    let mut recs = 0;
+    let mut reasons = Vec::new();
+    for ev in WarcReader::new(FailAfter {
+        bytes: &bytes,
+        ok: off + len / 2,
+    }) {
+        match ev {
+            ReadEvent::Record(_) => recs += 1,
+            ReadEvent::Skip { reason, .. } => reasons.push(reason),
+        }
+    }
+    assert_eq!(recs, 20);
+    assert!(reasons.contains(&skip::READ_ERROR), "{reasons:?}");
 }
 
 #[test]
