@@ -12,10 +12,22 @@ fn main() {
                 ReadEvent::Record(r) => {
                     n += 1;
                     if std::env::var_os("VERBOSE").is_some() {
-                        println!("  rec {:?} v{} off={} len={} whole={} block={}", r.warc_type(), r.version, r.offset, r.length, r.whole_members, r.block().len());
+                        println!(
+                            "  rec {:?} v{} off={} len={} whole={} block={}",
+                            r.warc_type(),
+                            r.version,
+                            r.offset,
+                            r.length,
+                            r.whole_members,
+                            r.block().len()
+                        );
                     }
                 }
-                ReadEvent::Skip { reason, offset, detail } => println!("  skip {reason} @{offset}: {detail}"),
+                ReadEvent::Skip {
+                    reason,
+                    offset,
+                    detail,
+                } => println!("  skip {reason} @{offset}: {detail}"),
             }
         }
         let mut p = pages(std::fs::File::open(&path).expect("open"));

@@ -128,7 +128,12 @@ pub fn parse_response_with(block: &[u8], limits: HttpLimits) -> Result<HttpRespo
             ));
         }
     }
-    let mut resp = HttpResponse { status, headers, body: Vec::new(), notes: Vec::new() };
+    let mut resp = HttpResponse {
+        status,
+        headers,
+        body: Vec::new(),
+        notes: Vec::new(),
+    };
     let raw_body = rest;
 
     let chunked = !has(&resp, "X-Crawler-Transfer-Encoding")
@@ -158,7 +163,8 @@ pub fn parse_response_with(block: &[u8], limits: HttpLimits) -> Result<HttpRespo
     let encoding = if has(&resp, "X-Crawler-Content-Encoding") {
         None
     } else {
-        resp.header("Content-Encoding").map(|v| v.trim().to_ascii_lowercase())
+        resp.header("Content-Encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
     };
     if let Some(enc) = encoding {
         // Only the last coding applied matters for the common single-coding case.
@@ -259,19 +265,40 @@ fn dechunk(mut b: &[u8]) -> Dechunked {
     let mut out = Vec::with_capacity(b.len());
     loop {
         if b.is_empty() {
-            return if out.is_empty() { Dechunked::Bad } else { Dechunked::Truncated(out) };
+            return if out.is_empty() {
+                Dechunked::Bad
+            } else {
+                Dechunked::Truncated(out)
+            };
         }
         let Some(nl) = memchr::memchr(b'\n', b) else {
-            return if out.is_empty() { Dechunked::Bad } else { Dechunked::Truncated(out) };
+            return if out.is_empty() {
+                Dechunked::Bad
+            } else {
+                Dechunked::Truncated(out)
+            };
         };
         let line = &b[..nl];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let size_part = line.split(|&c| c == b';').next().unwrap_or(b"").trim_ascii();
-        if size_part.is_empty() || size_part.len() > 15 || !size_part.iter().all(u8::is_ascii_hexdigit) {
-            return if out.is_empty() { Dechunked::NotChunked } else { Dechunked::Bad };
+        let size_part = line
+            .split(|&c| c == b';')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii();
+        if size_part.is_empty()
+            || size_part.len() > 15
+            || !size_part.iter().all(u8::is_ascii_hexdigit)
+        {
+            return if out.is_empty() {
+                Dechunked::NotChunked
+            } else {
+                Dechunked::Bad
+            };
         }
         let size = usize::from_str_radix(std::str::from_utf8(size_part).unwrap_or("x"), 16);
-        let Ok(size) = size else { return Dechunked::Bad };
+        let Ok(size) = size else {
+            return Dechunked::Bad;
+        };
         b = &b[nl + 1..];
         if size == 0 {
             return Dechunked::Ok(out); // trailer fields, if any, are ignored
@@ -311,7 +338,9 @@ fn decode(body: &[u8], gz: bool, max: usize) -> Decoded {
             }
             return Decoded::NotEncoded;
         }
-        let Some(h) = gzip_header_len(body) else { return Decoded::NotEncoded };
+        let Some(h) = gzip_header_len(body) else {
+            return Decoded::NotEncoded;
+        };
         return inflate(&body[h..], false, max);
     }
     if body.starts_with(&[0x1f, 0x8b]) {
@@ -377,11 +406,19 @@ fn inflate(input: &[u8], zlib: bool, max: usize) -> Decoded {
             Ok(_) => {
                 let used = d.total_in() as usize - consumed;
                 if produced == 0 && used == 0 {
-                    return if out.is_empty() { Decoded::NotEncoded } else { Decoded::Partial(out) };
+                    return if out.is_empty() {
+                        Decoded::NotEncoded
+                    } else {
+                        Decoded::Partial(out)
+                    };
                 }
             }
             Err(_) => {
-                return if out.is_empty() { Decoded::NotEncoded } else { Decoded::Partial(out) };
+                return if out.is_empty() {
+                    Decoded::NotEncoded
+                } else {
+                    Decoded::Partial(out)
+                };
             }
         }
     }

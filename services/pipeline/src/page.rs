@@ -58,7 +58,11 @@ pub struct Pages<R> {
 impl<R: RecordReader> Pages<R> {
     /// Pages of `reader`, with fresh counters and [`HttpLimits::default`].
     pub fn new(reader: R) -> Self {
-        Pages { reader, counters: Counters::default(), limits: HttpLimits::default() }
+        Pages {
+            reader,
+            counters: Counters::default(),
+            limits: HttpLimits::default(),
+        }
     }
 
     /// Sets the limits used to decode HTTP bodies.
@@ -91,8 +95,14 @@ impl<R: RecordReader> Pages<R> {
             return None;
         }
         let block = rec.block();
-        let start = block.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(block.len());
-        if !block[start..].get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/")) {
+        let start = block
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(block.len());
+        if !block[start..]
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
+        {
             self.counters.incr("not_http_response");
             return None;
         }
@@ -108,7 +118,16 @@ impl<R: RecordReader> Pages<R> {
             return None;
         }
         let content_type = resp.header("Content-Type").map(str::to_string);
-        if !is_html(content_type.as_deref(), &resp.body) {
+        // Common Crawl's detected type (WARC-Identified-Payload-Type) decides when the server's
+        // type is missing or generic.
+        let identified = rec
+            .header("WARC-Identified-Payload-Type")
+            .filter(|t| !t.trim().is_empty());
+        let html = match (is_generic(content_type.as_deref()), identified) {
+            (true, Some(t)) => is_html(Some(t), &resp.body),
+            _ => is_html(content_type.as_deref(), &resp.body),
+        };
+        if !html {
             self.counters.incr("not_html");
             return None;
         }
@@ -156,23 +175,53 @@ pub fn pages<R: std::io::Read>(reader: R) -> Pages<crate::warc::WarcReader<R>> {
 /// `text/plain`, `unknown/unknown`, ...) and the body's first 1024 bytes, after a BOM and
 /// whitespace, start with `<!doctype html` or `<html`, or contain `<html` near the start.
 pub fn is_html(content_type: Option<&str>, body: &[u8]) -> bool {
-    let mime = content_type
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    match mime.as_str() {
+    match mime_of(content_type).as_str() {
         "text/html" | "application/xhtml+xml" => true,
-        "" | "application/octet-stream" | "binary/octet-stream" | "application/unknown"
-        | "unknown/unknown" | "*/*" | "text/plain" | "application/x-unknown-content-type"
-        | "none" | "text" => sniff_html(body),
+        m if GENERIC_TYPES.contains(&m) => sniff_html(body),
         _ => false,
     }
+}
+
+/// MIME types that say nothing about the payload: the body is sniffed instead.
+const GENERIC_TYPES: &[&str] = &[
+    "",
+    "application/octet-stream",
+    "binary/octet-stream",
+    "application/unknown",
+    "unknown/unknown",
+    "*/*",
+    "text/plain",
+    "application/x-unknown-content-type",
+    "none",
+    "text",
+];
+
+/// The lowercased MIME type of a Content-Type value (before `;`), empty when absent.
+fn mime_of(content_type: Option<&str>) -> String {
+    content_type
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+fn is_generic(content_type: Option<&str>) -> bool {
+    GENERIC_TYPES.contains(&mime_of(content_type).as_str())
 }
 
 fn sniff_html(body: &[u8]) -> bool {
     let b = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     let head = &b[..b.len().min(1024)];
     let trimmed = head.trim_ascii_start();
-    let starts = |p: &[u8]| trimmed.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p));
+    let starts = |p: &[u8]| {
+        trimmed
+            .get(..p.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(p))
+    };
     if starts(b"<!doctype html") || starts(b"<html") {
         return true;
     }

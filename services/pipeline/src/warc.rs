@@ -12,6 +12,13 @@
 //! reports member offsets, resynchronises after corrupt members, and counts what it skips.
 //! Any `Iterator<Item = ReadEvent>` is a [`RecordReader`], so another reader can replace this one.
 //!
+//! Throughput (release build, the 4 minicrawl shards read 10 times, `cargo test --release -p
+//! corpusminer-pipeline --test warc_data -- --ignored --nocapture`): records alone about 100 MB/s
+//! of gzip input, records plus HTTP parsing plus page selection about 80 MB/s (2,170 pages/s,
+//! 430 MB/s of decoded bodies), about 135 MB of gzip per CPU-second over both, peak RSS 8 MB.
+//! Measured on a shared 2-core machine under load (fastwarc's read floor there: 85 MB/s).
+//! Inflate (zlib-rs) takes about 70% of the time, memory copies 9%, CRC-32 under 2%.
+//!
 //! Bad input never panics and never costs the readable records after it: it comes out as a
 //! [`ReadEvent::Skip`] with a stable snake_case reason (see [`skip`]), and reading resumes at the
 //! next gzip member magic (`1f 8b 08`) or the next line starting `WARC/`.
@@ -31,6 +38,8 @@ pub mod skip {
     pub const GZIP_GARBAGE: &str = "gzip_garbage";
     /// A record whose block ends beyond the end of the input (or of a readable gzip run).
     pub const TRUNCATED_RECORD: &str = "truncated_record";
+    /// The underlying reader failed (I/O error); reading stops there, like a truncation.
+    pub const READ_ERROR: &str = "read_error";
     /// A record whose bytes straddle a corrupt or truncated gzip member: its block is unreliable.
     pub const RECORD_CUT_BY_GZIP_ERROR: &str = "record_cut_by_gzip_error";
     /// A record whose block is not followed by CRLF CRLF (Content-Length wrong, stray bytes):
@@ -83,6 +92,25 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record from its parts (for other [`RecordReader`] implementations and tests).
+    pub fn new(
+        version: String,
+        headers: Vec<(String, String)>,
+        block: Vec<u8>,
+        offset: u64,
+        length: u64,
+        whole_members: bool,
+    ) -> Self {
+        Record {
+            version,
+            headers,
+            block,
+            offset,
+            length,
+            whole_members,
+        }
+    }
+
     /// The value of the first field named `name` (ASCII case-insensitive), if any.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -364,7 +392,11 @@ impl<R: Read> Source<R> {
     }
 
     fn push_skip(&mut self, reason: &'static str, offset: u64, detail: String) {
-        self.skips.push_back(ReadEvent::Skip { reason, offset, detail });
+        self.skips.push_back(ReadEvent::Skip {
+            reason,
+            offset,
+            detail,
+        });
     }
 
     /// The current member was cut by an error: close it and mark a discontinuity.
@@ -453,7 +485,11 @@ impl<R: Read> Source<R> {
                             self.raw.consume(1);
                             self.raw.seek_magic();
                             let skipped = self.raw.abs() - start;
-                            self.push_skip(reason, start, format!("{why}; skipped {skipped} bytes"));
+                            self.push_skip(
+                                reason,
+                                start,
+                                format!("{why}; skipped {skipped} bytes"),
+                            );
                             self.breaks.push_back(self.decoded);
                         }
                     }
@@ -534,8 +570,10 @@ impl<R: Read> Source<R> {
                     let trailer = &self.raw.buf[self.raw.pos..self.raw.pos + n];
                     let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
                     let bad = ok && {
-                        let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-                        let want_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+                        let want_crc =
+                            u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+                        let want_len =
+                            u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
                         let m = self.members.back().map_or(0, |m| m.decoded_start);
                         want_crc != crc || want_len != (self.decoded - m) as u32
                     };
@@ -580,7 +618,7 @@ impl<R: Read> Source<R> {
     fn note_io_error(&mut self) {
         if let Some(e) = self.raw.io_error.take() {
             let at = self.raw.abs();
-            self.push_skip(skip::TRUNCATED_GZIP_MEMBER, at, format!("read error: {e}"));
+            self.push_skip(skip::READ_ERROR, at, format!("read error: {e}"));
         }
     }
 
@@ -611,7 +649,10 @@ impl<R: Read> Source<R> {
 
     /// Decoded end of the first corrupt member overlapping decoded `[from, to)`.
     fn corrupt_end_in(&self, from: u64, to: u64) -> Option<u64> {
-        let i = self.members.partition_point(|m| m.decoded_start <= from).saturating_sub(1);
+        let i = self
+            .members
+            .partition_point(|m| m.decoded_start <= from)
+            .saturating_sub(1);
         self.members
             .iter()
             .skip(i)
@@ -736,14 +777,20 @@ impl<R: Read> WarcReader<R> {
 
     fn comp_offset_at(&self, p: u64) -> u64 {
         if self.src.gzip {
-            self.src.member_at(p).map_or(self.src.raw.abs(), |m| m.comp_start)
+            self.src
+                .member_at(p)
+                .map_or(self.src.raw.abs(), |m| m.comp_start)
         } else {
             p
         }
     }
 
     fn skip_event(&mut self, reason: &'static str, offset: u64, detail: String) {
-        self.pending.push_back(ReadEvent::Skip { reason, offset, detail });
+        self.pending.push_back(ReadEvent::Skip {
+            reason,
+            offset,
+            detail,
+        });
     }
 
     /// Consumes bytes up to the next line starting `WARC/` (or a gzip member start holding it),
@@ -803,7 +850,10 @@ impl<R: Read> WarcReader<R> {
                 return Step::Eof;
             }
             let hay = &self.buf[self.start..self.end];
-            let ws = hay.iter().take_while(|&&c| matches!(c, b'\r' | b'\n' | b' ' | b'\t' | 0)).count();
+            let ws = hay
+                .iter()
+                .take_while(|&&c| matches!(c, b'\r' | b'\n' | b' ' | b'\t' | 0))
+                .count();
             self.consume(ws);
             if self.buffered() > 0 {
                 break;
@@ -812,7 +862,11 @@ impl<R: Read> WarcReader<R> {
         if !self.ensure(5) || &self.buf[self.start..self.start + 5] != b"WARC/" {
             let at = self.comp_offset_at(self.abs(self.start));
             let n = self.resync(1);
-            self.skip_event(skip::GARBAGE_BEFORE_RECORD, at, format!("{n} bytes without a WARC/ line"));
+            self.skip_event(
+                skip::GARBAGE_BEFORE_RECORD,
+                at,
+                format!("{n} bytes without a WARC/ line"),
+            );
             return Step::Continue;
         }
         let rec_start = self.abs(self.start);
@@ -885,7 +939,11 @@ impl<R: Read> WarcReader<R> {
         if let Some(b) = self.src.break_in(rec_start, rec_start + header_end as u64) {
             let n = (b - rec_start) as usize;
             self.consume(n);
-            self.skip_event(skip::RECORD_CUT_BY_GZIP_ERROR, rec_off, "header cut by a gzip error".into());
+            self.skip_event(
+                skip::RECORD_CUT_BY_GZIP_ERROR,
+                rec_off,
+                "header cut by a gzip error".into(),
+            );
             return Step::Continue;
         }
 
@@ -919,7 +977,10 @@ impl<R: Read> WarcReader<R> {
             self.skip_event(
                 skip::RECORD_TOO_LARGE,
                 rec_off,
-                format!("Content-Length {clen} over the {} byte limit", self.max_block),
+                format!(
+                    "Content-Length {clen} over the {} byte limit",
+                    self.max_block
+                ),
             );
             return Step::Continue;
         }
@@ -929,13 +990,29 @@ impl<R: Read> WarcReader<R> {
             if let Some(e) = self.src.corrupt_end_in(rec_start, self.abs(self.end)) {
                 return self.cut_at_corrupt(rec_start, rec_off, e);
             }
+            // A block that runs into a later gzip member starting with a version line: the
+            // Content-Length is wrong (too large); resume at that member, do not swallow it.
+            let scan_to = self.abs(self.end).min(rec_start + block_end as u64);
+            if let Some(m) = self.record_member_within(rec_start, scan_to) {
+                let n = (m - rec_start) as usize;
+                self.consume(n);
+                self.skip_event(
+                    skip::BAD_CONTENT_LENGTH,
+                    rec_off,
+                    format!("Content-Length {clen} runs into the next record's gzip member"),
+                );
+                return Step::Continue;
+            }
             if self.buffered() >= total || !self.fill_more() {
                 break;
             }
         }
         if self.buffered() < block_end {
             let have = self.buffered() - header_end;
-            if let Some(b) = self.src.break_in(rec_start, rec_start + self.buffered() as u64 + 1) {
+            if let Some(b) = self
+                .src
+                .break_in(rec_start, rec_start + self.buffered() as u64 + 1)
+            {
                 let n = (b - rec_start) as usize;
                 self.consume(n.max(1));
                 self.skip_event(
@@ -967,7 +1044,10 @@ impl<R: Read> WarcReader<R> {
         // Terminator: CRLF CRLF. Tolerated without a count: fewer (or other) CR / LF bytes
         // followed by the next `WARC/` line or the end of input (hand-made and old files).
         let tail = &self.buf[self.start + block_end..self.end.min(self.start + total)];
-        let ws = tail.iter().take_while(|&&c| c == b'\r' || c == b'\n').count();
+        let ws = tail
+            .iter()
+            .take_while(|&&c| c == b'\r' || c == b'\n')
+            .count();
         let after = &self.buf[self.start + block_end + ws..self.end];
         let good_term = tail == b"\r\n\r\n"
             || (ws == tail.len() && self.eof)
@@ -1004,6 +1084,28 @@ impl<R: Read> WarcReader<R> {
         Step::Continue
     }
 
+    /// The decoded start of the first gzip member in `(from, to)` whose bytes begin with a valid
+    /// `WARC/x.y` version line (a record start). Gzip input only.
+    fn record_member_within(&self, from: u64, to: u64) -> Option<u64> {
+        if !self.src.gzip {
+            return None;
+        }
+        let mut p = from;
+        while let Some(m) = self.src.next_member_start_after(p) {
+            if m >= to {
+                return None;
+            }
+            let i = (m - self.base) as usize;
+            let hay = &self.buf[i.min(self.end)..self.end];
+            let line = memchr::memchr(b'\n', &hay[..hay.len().min(64)]).map(|e| &hay[..e]);
+            if line.is_some_and(|l| parse_version(l).is_some()) {
+                return Some(m);
+            }
+            p = m;
+        }
+        None
+    }
+
     /// Drops the record starting at decoded `rec_start` because its bytes overlap a corrupt
     /// member that ends at decoded `corrupt_end`; reading resumes after that member.
     fn cut_at_corrupt(&mut self, rec_start: u64, rec_off: u64, corrupt_end: u64) -> Step {
@@ -1026,7 +1128,10 @@ impl<R: Read> WarcReader<R> {
         // member closes or data beyond `q` shows that it continues.
         let last = q.saturating_sub(1).max(p);
         loop {
-            let open = self.src.member_at(last).is_none_or(|m| m.decoded_end.is_none());
+            let open = self
+                .src
+                .member_at(last)
+                .is_none_or(|m| m.decoded_end.is_none());
             if !open || self.abs(self.end) > q || !self.fill_more() {
                 break;
             }
@@ -1057,7 +1162,9 @@ fn parse_version(line: &[u8]) -> Option<String> {
 /// Parses the version line and fields of a record header (`header` ends with its empty line).
 /// Returns `None` as the version when the first line is not `WARC/<digits>.<digits>`.
 fn parse_header(header: &[u8]) -> (Option<String>, Vec<(String, String)>) {
-    let mut lines = header.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = header
+        .split(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let version = parse_version(lines.next().unwrap_or(b""));
     let mut headers: Vec<(String, String)> = Vec::with_capacity(16);
     for line in lines {

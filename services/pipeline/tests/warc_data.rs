@@ -34,7 +34,8 @@ fn read_file(path: &Path) -> (Vec<Record>, Counters) {
 fn by_type(recs: &[Record]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in recs {
-        *m.entry(r.warc_type().unwrap_or("-").to_string()).or_insert(0) += 1;
+        *m.entry(r.warc_type().unwrap_or("-").to_string())
+            .or_insert(0) += 1;
     }
     m
 }
@@ -101,6 +102,7 @@ const READER_SKIPS: &[&str] = &[
     skip::BAD_CONTENT_LENGTH,
     skip::HEADER_TOO_LONG,
     skip::RECORD_TOO_LARGE,
+    skip::READ_ERROR,
 ];
 
 #[test]
@@ -130,7 +132,8 @@ fn every_file_matches_the_provenance_table() {
         let path = d.join(e.file);
         let (recs, skips) = read_file(&path);
         assert_eq!(recs.len(), e.records, "{}: records", e.file);
-        let want: BTreeMap<String, usize> = e.types.iter().map(|(t, n)| (t.to_string(), *n)).collect();
+        let want: BTreeMap<String, usize> =
+            e.types.iter().map(|(t, n)| (t.to_string(), *n)).collect();
         assert_eq!(by_type(&recs), want, "{}: records by type", e.file);
 
         let mut p = pages(std::fs::File::open(&path).unwrap());
@@ -148,7 +151,11 @@ fn every_file_matches_the_provenance_table() {
             assert_eq!(c.get(r), want, "{}: skip {r} in page counters", e.file);
         }
         // Every record counted by type in the page counters.
-        let typed: u64 = c.0.iter().filter(|(k, _)| k.starts_with("record_")).map(|(_, v)| v).sum();
+        let typed: u64 =
+            c.0.iter()
+                .filter(|(k, _)| k.starts_with("record_"))
+                .map(|(_, v)| v)
+                .sum();
         assert_eq!(typed, e.records as u64, "{}", e.file);
     }
 }
@@ -187,7 +194,11 @@ fn offsets_reread_exactly_one_record() {
         assert!(!recs.is_empty(), "{f}");
         let mut next = recs[0].offset;
         for r in &recs {
-            assert!(r.whole_members, "{f}: record at {} not whole members", r.offset);
+            assert!(
+                r.whole_members,
+                "{f}: record at {} not whole members",
+                r.offset
+            );
             assert_eq!(r.offset, next, "{f}: records tile the file");
             next = r.offset + r.length;
             let span = &bytes[r.offset as usize..(r.offset + r.length) as usize];
@@ -211,8 +222,14 @@ fn records_spanning_or_sharing_members_are_placed_by_member() {
     // One record split over 3 members; the 3rd also holds a request record.
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-wrong-chunks.warc.gz"));
     // Its block (by Content-Length) ends in member 2, 5 bytes before the CRLF CRLF in member 3.
-    assert_eq!((recs[0].offset, recs[0].length, recs[0].whole_members), (0, 1130, false));
-    assert_eq!((recs[1].offset, recs[1].length, recs[1].whole_members), (1130, 445, false));
+    assert_eq!(
+        (recs[0].offset, recs[0].length, recs[0].whole_members),
+        (0, 1130, false)
+    );
+    assert_eq!(
+        (recs[1].offset, recs[1].length, recs[1].whole_members),
+        (1130, 445, false)
+    );
     assert!(recs[0].block().windows(15).any(|w| w == b"<!doctype html>"));
     // A whole file in one member: all records start at member 0.
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-bad-non-chunked.warc.gz"));
@@ -226,17 +243,33 @@ fn versions_and_target_uris() {
     let (recs, _) = read_file(&d.join("warc-edge/resiliparse-clueweb-quirk.warc.gz"));
     assert!(recs.iter().all(|r| r.version == "0.18"));
     let (recs, _) = read_file(&d.join("warc-edge/resiliparse-block-sized-records.warc.gz"));
-    assert!(recs.iter().all(|r| r.version == "1.1" && r.block().len() > 16_000));
-    let (recs, _) = read_file(&d.join("warc-edge/ukwa-IAH-20080430204825-00000-blackbook-truncated.warc.gz"));
+    assert!(recs
+        .iter()
+        .all(|r| r.version == "1.1" && r.block().len() > 16_000));
+    let (recs, _) =
+        read_file(&d.join("warc-edge/ukwa-IAH-20080430204825-00000-blackbook-truncated.warc.gz"));
     assert_eq!(recs[0].version, "0.17");
 
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-wget-bad-target-uri.warc.gz"));
     let uris: Vec<String> = recs.iter().filter_map(|r| r.target_uri()).collect();
     assert!(!uris.is_empty());
-    assert!(uris.iter().all(|u| !u.starts_with('<') && !u.ends_with('>')), "{uris:?}");
-    assert!(uris.iter().any(|u| u.starts_with("http://example.com/")), "{uris:?}");
-    let raw = recs.iter().find_map(|r| r.header("warc-target-uri")).unwrap();
-    assert!(raw.starts_with('<'), "case-insensitive lookup of the raw field: {raw}");
+    assert!(
+        uris.iter()
+            .all(|u| !u.starts_with('<') && !u.ends_with('>')),
+        "{uris:?}"
+    );
+    assert!(
+        uris.iter().any(|u| u.starts_with("http://example.com/")),
+        "{uris:?}"
+    );
+    let raw = recs
+        .iter()
+        .find_map(|r| r.header("warc-target-uri"))
+        .unwrap();
+    assert!(
+        raw.starts_with('<'),
+        "case-insensitive lookup of the raw field: {raw}"
+    );
 
     let (recs, _) = read_file(&d.join("warc-edge/warcio-example-space-in-target-uri.warc.gz"));
     let u = recs[1].target_uri().unwrap();
@@ -246,7 +279,14 @@ fn versions_and_target_uris() {
     let (recs, _) = read_file(&d.join("warc-edge/warcio-standard-torture-validate-field.warc"));
     assert_eq!(recs[0].warc_type(), Some("does-not-exist"));
     assert_eq!(recs[0].target_uri().as_deref(), Some("http://example.com/"));
-    assert_eq!(recs[0].headers.iter().filter(|(n, _)| n == "WARC-Type").count(), 2);
+    assert_eq!(
+        recs[0]
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "WARC-Type")
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -256,11 +296,13 @@ fn minicrawl_has_229_pages_with_the_labelled_urls() {
     let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in labels.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        want.entry(cols[0].to_string()).or_default().push(cols[1].to_string());
+        want.entry(cols[0].to_string())
+            .or_default()
+            .push(cols[1].to_string());
     }
     let mut total = 0;
     for (shard, urls) in &mut want {
-        let mut p = pages(std::fs::File::open(d.join("minicrawl").join(&*shard)).unwrap());
+        let mut p = pages(std::fs::File::open(d.join("minicrawl").join(shard)).unwrap());
         let mut got: Vec<String> = Vec::new();
         for page in p.by_ref() {
             assert_eq!(page.status, 200);
@@ -288,7 +330,8 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
         .filter(|r| r.warc_type() == Some("response"))
         .filter(|r| {
             let resp = parse_response(r.block()).unwrap();
-            resp.header("X-Crawler-Transfer-Encoding").is_some_and(|v| v.contains("chunked"))
+            resp.header("X-Crawler-Transfer-Encoding")
+                .is_some_and(|v| v.contains("chunked"))
         })
         .collect();
     assert_eq!(crawler_chunked.len(), 7);
@@ -296,7 +339,10 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
     assert_eq!(ps.len(), 16);
     for r in crawler_chunked {
         let uri = r.target_uri().unwrap();
-        let p = ps.iter().find(|p| p.url == uri).expect("chunked original is a page");
+        let p = ps
+            .iter()
+            .find(|p| p.url == uri)
+            .expect("chunked original is a page");
         // The crawler already de-chunked: the body is the record's payload, untouched.
         let resp = parse_response(r.block()).unwrap();
         assert!(resp.notes.is_empty(), "{:?}", resp.notes);
@@ -305,8 +351,13 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
     }
     let declares = |cs: &str| {
         ps.iter().any(|p| {
-            p.content_type.as_deref().is_some_and(|t| t.to_ascii_lowercase().contains(cs))
-                || p.body.to_ascii_lowercase().windows(cs.len()).any(|w| w == cs.as_bytes())
+            p.content_type
+                .as_deref()
+                .is_some_and(|t| t.to_ascii_lowercase().contains(cs))
+                || p.body
+                    .to_ascii_lowercase()
+                    .windows(cs.len())
+                    .any(|w| w == cs.as_bytes())
         })
     };
     assert!(declares("windows-1251"));
@@ -317,7 +368,10 @@ fn common_crawl_excerpt_pages_keep_charsets_and_chunked_originals() {
         let span = &bytes[p.warc_offset as usize..(p.warc_offset + p.warc_length) as usize];
         let again: Vec<_> = pages(span).collect();
         assert_eq!(again.len(), 1);
-        assert_eq!((&again[0].url, again[0].warc_length), (&p.url, p.warc_length));
+        assert_eq!(
+            (&again[0].url, again[0].warc_length),
+            (&p.url, p.warc_length)
+        );
         assert!(again[0].body == p.body, "{}", p.url);
     }
 }
@@ -327,18 +381,27 @@ fn http_edge_cases_on_real_records() {
     let Some(d) = data() else { return };
     let first_response = |f: &str| -> Record {
         let (recs, _) = read_file(&d.join(f));
-        recs.into_iter().find(|r| r.warc_type() == Some("response")).unwrap()
+        recs.into_iter()
+            .find(|r| r.warc_type() == Some("response"))
+            .unwrap()
     };
     // Chunk "3" with 2 bytes: framing broken, raw body kept and noted.
     let r = first_response("warc-edge/warcat-bad_http_chunked_content.warc");
     let h = parse_response(r.block()).unwrap();
     assert_eq!(h.status, 200);
     assert_eq!(h.notes, vec![note::BAD_CHUNKED_ENCODING]);
-    assert_eq!(h.body, b"3\r\naa\r\n0", "the block is 73 bytes: it ends after the \"0\"");
+    assert_eq!(
+        h.body, b"3\r\naa\r\n0",
+        "the block is 73 bytes: it ends after the \"0\""
+    );
     // 0xFF in a header value: decoded lossily, the rest parsed.
     let r = first_response("warc-edge/warcat-not_utf8_http_header.warc");
     let h = parse_response(r.block()).unwrap();
-    assert!(h.headers.iter().any(|(_, v)| v.contains('\u{FFFD}')), "{:?}", h.headers);
+    assert!(
+        h.headers.iter().any(|(_, v)| v.contains('\u{FFFD}')),
+        "{:?}",
+        h.headers
+    );
     // Empty reason phrase, CR CR LF line ends.
     let r = first_response("warc-edge/pywb-missing-status-text.warc");
     let h = parse_response(r.block()).unwrap();
@@ -348,12 +411,20 @@ fn http_edge_cases_on_real_records() {
     let r = first_response("warc-edge/warcio-example-iana.org-chunked.warc");
     let h = parse_response(r.block()).unwrap();
     assert!(h.notes.is_empty(), "{:?}", h.notes);
-    assert!(h.body.starts_with(b"<!doctype html>"), "{:?}", String::from_utf8_lossy(&h.body[..40]));
+    assert!(
+        h.body.starts_with(b"<!doctype html>"),
+        "{:?}",
+        String::from_utf8_lossy(&h.body[..40])
+    );
     assert!(h.body.trim_ascii_end().ends_with(b"</html>"));
     // gzip Content-Encoding body (its record is 2 bytes longer than Content-Length): decoded.
     let r = first_response("warc-edge/warcio-example-trunc.warc");
     let h = parse_response(r.block()).unwrap();
-    assert!(h.body.starts_with(b"<!doctype html>"), "{:?}", &h.body[..20.min(h.body.len())]);
+    assert!(
+        h.body.starts_with(b"<!doctype html>"),
+        "{:?}",
+        &h.body[..20.min(h.body.len())]
+    );
     // ClueWeb09: header says gzip, body already decoded: kept, noted.
     let r = first_response("warc-edge/resiliparse-clueweb-quirk.warc.gz");
     let h = parse_response(r.block()).unwrap();
@@ -374,7 +445,8 @@ fn decoded_size_is_capped() {
     let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::best());
     enc.write_all(&vec![b'a'; 8 << 20]).unwrap();
     let gz = enc.finish().unwrap();
-    let mut msg = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n".to_vec();
+    let mut msg =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n".to_vec();
     msg.extend_from_slice(&gz);
     let h = parse_response_with(&msg, HttpLimits { max_body: 1 << 20 }).unwrap();
     assert_eq!(h.body.len(), 1 << 20);
@@ -387,7 +459,11 @@ fn decoded_size_is_capped() {
 
 /// Member spans `(offset, length)` of a per-record gzip file, from the reader itself.
 fn spans(bytes: &[u8]) -> Vec<(usize, usize)> {
-    read_bytes(bytes).0.iter().map(|r| (r.offset as usize, r.length as usize)).collect()
+    read_bytes(bytes)
+        .0
+        .iter()
+        .map(|r| (r.offset as usize, r.length as usize))
+        .collect()
 }
 
 #[test]
@@ -406,7 +482,11 @@ fn corrupt_member_costs_only_its_record() {
     assert_eq!(skips.get(skip::CORRUPT_GZIP_MEMBER), 1, "{skips:?}");
     assert_eq!(recs.len(), 342, "{skips:?}");
     assert!(recs.iter().all(|r| r.offset != off as u64));
-    assert_eq!(recs[k].offset, sp[k + 1].0 as u64, "next member read in full");
+    assert_eq!(
+        recs[k].offset,
+        sp[k + 1].0 as u64,
+        "next member read in full"
+    );
     assert!(recs.iter().all(|r| r.whole_members));
 }
 
@@ -465,16 +545,238 @@ fn damage_anywhere_never_loses_untouched_members() {
         let (recs, _) = read_bytes(&bad);
         let touched = |&(o, l): &(usize, usize)| at < o + l && o < at + n;
         let untouched = sp.iter().filter(|s| !touched(s)).count();
-        assert!(recs.len() >= untouched, "damage at {at}+{n}: {} < {untouched}", recs.len());
+        assert!(
+            recs.len() >= untouched,
+            "damage at {at}+{n}: {} < {untouched}",
+            recs.len()
+        );
+    }
+    // Other layouts: a whole file in one member, a record over 3 members, a truncated member.
+    for f in [
+        "warc-edge/warcio-example-bad-non-chunked.warc.gz",
+        "warc-edge/warcio-example-wrong-chunks.warc.gz",
+        "warc-edge/resiliparse-clipped.warc.gz",
+    ] {
+        let bytes = std::fs::read(d.join(f)).unwrap();
+        for i in 0..60 {
+            let at = (i * 7919) % bytes.len();
+            let mut bad = bytes.clone();
+            for b in &mut bad[at..(at + 1 + i % 40).min(bytes.len())] {
+                *b = b.wrapping_mul(31).wrapping_add(7);
+            }
+            let _ = read_bytes(&bad);
+            let _ = read_bytes(&bytes[..at]);
+        }
     }
     // Plain file: damaged version lines and lengths.
-    let plain = std::fs::read(d.join("warc-edge/warcio-standard-torture-validate-record.warc")).unwrap();
+    let plain =
+        std::fs::read(d.join("warc-edge/warcio-standard-torture-validate-record.warc")).unwrap();
     for at in (0..plain.len()).step_by(7) {
         let mut bad = plain.clone();
         bad[at] = b'#';
         let _ = read_bytes(&bad);
         let _ = read_bytes(&plain[..at]);
     }
+}
+
+#[test]
+fn bad_content_length_and_non_utf8_fields_on_real_records() {
+    let Some(d) = data() else { return };
+    let plain = std::fs::read(d.join("warc-edge/warcio-example-iana.org-chunked.warc")).unwrap();
+    let (good, _) = read_bytes(&plain);
+    assert_eq!(good.len(), 3);
+    let find = |hay: &[u8], pat: &[u8]| hay.windows(pat.len()).position(|w| w == pat).unwrap();
+    // The response record's Content-Length made unparseable: that record is skipped, counted,
+    // and the request after it is still read.
+    let resp_at = find(&plain, b"WARC-Type: response");
+    let cl = resp_at + find(&plain[resp_at..], b"Content-Length: ") + 16;
+    let mut bad = plain.clone();
+    bad[cl] = b'x';
+    let (recs, skips) = read_bytes(&bad);
+    assert_eq!(skips.get(skip::BAD_CONTENT_LENGTH), 1, "{skips:?}");
+    let types: Vec<_> = recs
+        .iter()
+        .map(|r| r.warc_type().unwrap().to_string())
+        .collect();
+    assert_eq!(types, ["warcinfo", "request"]);
+    // The field removed altogether: same.
+    let mut bad = plain.clone();
+    bad[cl - 16..cl - 1].copy_from_slice(b"X-Not-A-Length:");
+    let (recs, skips) = read_bytes(&bad);
+    assert_eq!((recs.len(), skips.get(skip::BAD_CONTENT_LENGTH)), (2, 1));
+    // Non-UTF-8 bytes in a header value: decoded lossily, the record intact.
+    let uri = find(&plain, b"WARC-Target-URI: ") + 20;
+    let mut bad = plain.clone();
+    bad[uri] = 0xff;
+    let (recs, skips) = read_bytes(&bad);
+    assert!(skips.is_empty());
+    assert_eq!(recs.len(), 3);
+    assert!(recs
+        .iter()
+        .any(|r| r.target_uri().is_some_and(|u| u.contains('\u{FFFD}'))));
+    assert_eq!(recs[1].block(), good[1].block());
+}
+
+/// Re-gzips member `k` of a per-record gzip file after `edit` on its decoded record.
+fn edit_member(bytes: &[u8], k: usize, edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let sp = spans(bytes);
+    let (off, len) = sp[k];
+    let mut rec = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[off..off + len])
+        .read_to_end(&mut rec)
+        .unwrap();
+    edit(&mut rec);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&rec).unwrap();
+    let mut out = bytes[..off].to_vec();
+    out.extend_from_slice(&enc.finish().unwrap());
+    out.extend_from_slice(&bytes[off + len..]);
+    out
+}
+
+#[test]
+fn wrong_content_length_costs_only_its_record() {
+    let Some(d) = data() else { return };
+    let bytes = std::fs::read(d.join("warc/dolma-sample-0000.warc.gz")).unwrap();
+    let (good, _) = read_bytes(&bytes);
+    let k = 5;
+    let clen = good[k].header("Content-Length").unwrap().to_string();
+    let replace = |by: String| {
+        let clen = clen.clone();
+        move |rec: &mut Vec<u8>| {
+            let s = String::from_utf8_lossy(rec).into_owned();
+            let at = s.find("Content-Length: ").unwrap() + 16;
+            let mut out = rec[..at].to_vec();
+            out.extend_from_slice(by.as_bytes());
+            out.extend_from_slice(&rec[at + clen.len()..]);
+            *rec = out;
+        }
+    };
+    // Too large: the block would swallow the following members.
+    let big: u64 = clen.parse::<u64>().unwrap() + 5000;
+    let (recs, skips) = read_bytes(&edit_member(&bytes, k, replace(big.to_string())));
+    assert_eq!(skips.get(skip::BAD_CONTENT_LENGTH), 1, "{skips:?}");
+    assert_eq!(skips.total(), 1, "{skips:?}");
+    assert_eq!(recs.len(), good.len() - 1);
+    assert_eq!(recs[k].block(), good[k + 1].block());
+    // Too small: the record is kept as its Content-Length says, the rest counted.
+    let small: u64 = clen.parse::<u64>().unwrap() - 10;
+    let (recs, skips) = read_bytes(&edit_member(&bytes, k, replace(small.to_string())));
+    assert_eq!(skips.get(skip::BAD_RECORD_TERMINATOR), 1, "{skips:?}");
+    assert_eq!(recs.len(), good.len());
+    assert_eq!(recs[k].block(), &good[k].block()[..small as usize]);
+    assert_eq!(recs[k + 1].block(), good[k + 1].block());
+}
+
+/// A reader that fails with an I/O error after `ok` bytes.
+struct FailAfter<'a> {
+    bytes: &'a [u8],
+    ok: usize,
+}
+
+impl std::io::Read for FailAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("connection reset"));
+        }
+        let n = buf.len().min(self.ok).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn read_error_keeps_the_records_before_it() {
+    let Some(d) = data() else { return };
+    let bytes = std::fs::read(d.join("warc/dolma-sample-0001.warc.gz")).unwrap();
+    let sp = spans(&bytes);
+    let (off, len) = sp[20];
+    let mut recs = 0;
+    let mut reasons = Vec::new();
+    for ev in WarcReader::new(FailAfter {
+        bytes: &bytes,
+        ok: off + len / 2,
+    }) {
+        match ev {
+            ReadEvent::Record(_) => recs += 1,
+            ReadEvent::Skip { reason, .. } => reasons.push(reason),
+        }
+    }
+    assert_eq!(recs, 20);
+    assert!(reasons.contains(&skip::READ_ERROR), "{reasons:?}");
+}
+
+#[test]
+fn oversized_records_are_skipped_without_buffering() {
+    let Some(d) = data() else { return };
+    let bytes = std::fs::read(d.join("warc/dolma-sample-0000.warc.gz")).unwrap();
+    let (all, _) = read_bytes(&bytes);
+    let limit = 2000;
+    let mut kept = Vec::new();
+    let mut skipped = 0;
+    for ev in WarcReader::new(&bytes[..]).with_max_block(limit) {
+        match ev {
+            ReadEvent::Record(r) => kept.push(r),
+            ReadEvent::Skip { reason, .. } => {
+                assert_eq!(reason, skip::RECORD_TOO_LARGE);
+                skipped += 1;
+            }
+        }
+    }
+    let small: Vec<_> = all
+        .iter()
+        .filter(|r| r.block().len() as u64 <= limit)
+        .collect();
+    assert!(skipped > 0 && !small.is_empty());
+    assert_eq!(kept.len() + skipped, all.len());
+    for (a, b) in kept.iter().zip(small) {
+        assert_eq!(
+            (a.offset, a.length, a.block()),
+            (b.offset, b.length, b.block())
+        );
+    }
+}
+
+#[test]
+fn identified_payload_type_decides_when_the_server_type_is_generic() {
+    let Some(d) = data() else { return };
+    let (recs, _) = read_file(&d.join("commoncrawl/whirlwind-CC-MAIN-2024-22/whirlwind.warc.gz"));
+    let resp = recs
+        .iter()
+        .find(|r| r.warc_type() == Some("response"))
+        .unwrap();
+    assert!(resp.header("WARC-Identified-Payload-Type").is_some());
+    // Same record, the server's type made generic and the body made unsniffable.
+    let block = resp.block();
+    let h = parse_response(block).unwrap();
+    let head_len = block.len() - h.body.len();
+    let head = String::from_utf8_lossy(&block[..head_len]).into_owned();
+    let ct = h.header("Content-Type").unwrap();
+    let head = head.replace(ct, "application/octet-stream");
+    let with = |identified: &str| {
+        let mut b = head.clone().into_bytes();
+        b.extend_from_slice(b"\x00");
+        b.extend_from_slice(&h.body);
+        let mut headers = resp.headers.clone();
+        for (n, v) in &mut headers {
+            if n.eq_ignore_ascii_case("WARC-Identified-Payload-Type") {
+                *v = identified.to_string();
+            }
+        }
+        let r = Record::new(resp.version.clone(), headers, b, 0, 0, false);
+        let mut p = Pages::new(std::iter::once(ReadEvent::Record(r)));
+        (p.by_ref().count(), p.into_counters().get("not_html"))
+    };
+    assert_eq!(with("text/html"), (1, 0));
+    assert_eq!(with("image/png"), (0, 1));
+    assert_eq!(
+        with(""),
+        (0, 1),
+        "no identified type: sniffing fails on the NUL byte"
+    );
 }
 
 #[test]
@@ -486,11 +788,14 @@ fn pages_adapter_counts_reader_skips_and_is_swappable() {
     assert_eq!(p.counters().get(skip::TRUNCATED_RECORD), 1);
     // Any iterator of events is a RecordReader.
     let (recs, _) = read_file(&d.join("commoncrawl/whirlwind-CC-MAIN-2024-22/whirlwind.warc.gz"));
-    let events = recs.into_iter().map(ReadEvent::Record).chain([ReadEvent::Skip {
-        reason: "made_up",
-        offset: 0,
-        detail: String::new(),
-    }]);
+    let events = recs
+        .into_iter()
+        .map(ReadEvent::Record)
+        .chain([ReadEvent::Skip {
+            reason: "made_up",
+            offset: 0,
+            detail: String::new(),
+        }]);
     let mut p = Pages::new(events);
     let got: Vec<_> = p.by_ref().collect();
     assert_eq!(got.len(), 1);
@@ -528,6 +833,19 @@ fn measure_minicrawl_read_rate() {
         }
     }
     let secs2 = t2.elapsed().as_secs_f64();
+    // CPU seconds of this thread (the machine may be shared: wall time then overstates).
+    let cpu = std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|s| {
+            let f: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        });
+    if let Some(cpu) = cpu {
+        println!(
+            "cpu: {cpu:.2}s for both passes: {:.1} gzip MB per CPU-second",
+            (2 * gz * reps) as f64 / 1e6 / cpu
+        );
+    }
     println!(
         "pages: {n} pages in {secs:.2}s: {:.0} pages/s, {:.1} gzip MB/s, {:.1} decoded MB/s; records only: {:.1} gzip MB/s ({recs} events)",
         n as f64 / secs,
