@@ -1,9 +1,11 @@
 //! The `corpusminer` command line: one typed config from flags and environment, a subcommand
 //! per role. `main.rs` only builds the runtime; tests call [`execute`] directly.
 
+mod bench;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
+pub use bench::{BenchArgs, BenchResult};
 pub use run::RunArgs;
 
 /// corpusminer: mine a domain corpus (mathematics first) out of Common Crawl, the way
@@ -30,6 +32,10 @@ pub enum Command {
     /// Measure text extraction on ../shared/data: token F1 against the article reference texts
     /// and formula recall on the math pages.
     EvalExtraction(EvalArgs),
+    /// Benchmark the worker pipeline stage by stage (gzip, WARC, HTTP, charset, HTML to text,
+    /// normalisation, scoring) on one core and on all cores, optionally beside the peers
+    /// (fastwarc + resiliparse + fastText, datatrove) on the same bytes.
+    Bench(BenchArgs),
 }
 
 /// Arguments of `eval-extraction`.
@@ -74,10 +80,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::EvalExtraction(args) => {
             let data = args.data.clone();
             let report = tokio::task::spawn_blocking(move || corpusminer_pipeline::extract::eval::evaluate(&data)).await??;
-            if args.per_page {
-                println!("{}", report.per_page_table());
-            }
-            println!("{report}");
+            let text = report.to_string();
+            let lines: Vec<&str> = text.lines().collect();
+            let from = if args.per_page { 0 } else { lines.len().saturating_sub(3) };
+            println!("{}", lines[from..].join("\n"));
+            Ok(())
+        }
+        Command::Bench(args) => {
+            tokio::task::spawn_blocking(move || bench::bench(args)).await??;
             Ok(())
         }
     }

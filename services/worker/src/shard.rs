@@ -121,7 +121,8 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
         };
         let score = ctx.classifier.score(&extracted.text);
         let tokens = count_tokens(&extracted.text);
-        let id = document_id(&page.record_id, &page.url, page.date.as_deref());
+        let date = (!page.date.is_empty()).then(|| page.date.clone());
+        let id = document_id(&page.record_id, &page.url, date.as_deref());
         out.histogram.add(score, tokens);
         let cell = out.hosts.entry((hd.host.clone(), hd.domain.clone(), bucket_of(score))).or_default();
         cell.pages += 1;
@@ -140,12 +141,12 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
             content_hash: content_hash(&extracted.text),
             warc_offset: page.warc_offset,
             warc_length: page.warc_length,
-            date: page.date,
+            date,
         });
         ctx.progress.pages.fetch_add(1, Ordering::Relaxed);
     }
-    out.records = pages.records_read();
     out.counters.merge(pages.counters());
+    out.records = out.counters.0.iter().filter(|(k, _)| k.starts_with("record_")).map(|(_, v)| v).sum();
     out.bytes_in = bytes.load(Ordering::Relaxed);
     out
 }
