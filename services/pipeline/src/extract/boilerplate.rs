@@ -70,21 +70,33 @@ fn token_is_bad(t: &str) -> bool {
         return false;
     }
     BAD_PARTS.iter().any(|b| {
-        if *b == "rail" || *b == "toc" || *b == "tags" || *b == "vote" || *b == "menu" || *b == "badge" {
-            t == *b || t.starts_with(&format!("{b}-")) || t.ends_with(&format!("-{b}")) || t.starts_with(&format!("{b}_"))
+        if matches!(*b, "rail" | "toc" | "tags" | "vote" | "menu" | "badge") {
+            // short words: whole hyphen/underscore-separated parts only at the ends
+            t == *b
+                || (t.starts_with(b) && matches!(t.as_bytes().get(b.len()), Some(b'-' | b'_')))
+                || (t.ends_with(b) && t.len() > b.len() && t.as_bytes()[t.len() - b.len() - 1] == b'-')
         } else {
             t.contains(b)
         }
     })
 }
 
-fn class_id_bad(dom: &Dom, id: NodeId) -> bool {
+/// Class/id verdicts memoised per page: class strings repeat a lot.
+#[derive(Default)]
+struct BadCache<'a>(std::collections::HashMap<(&'a str, &'a str), bool>);
+
+fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool {
     let class = dom.attr(id, "class").unwrap_or("");
     let idv = dom.attr(id, "id").unwrap_or("");
-    if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(|t| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g))) {
+    if class.is_empty() && idv.is_empty() {
         return false;
     }
-    class.split_ascii_whitespace().any(token_is_bad) || (!idv.is_empty() && token_is_bad(idv))
+    *cache.0.entry((class, idv)).or_insert_with(|| {
+        if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(|t| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g))) {
+            return false;
+        }
+        class.split_ascii_whitespace().any(token_is_bad) || (!idv.is_empty() && token_is_bad(idv))
+    })
 }
 
 fn is_hidden(dom: &Dom, id: NodeId) -> bool {
@@ -132,6 +144,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let mut hidden = vec![false; n];
     let mut class_bad = vec![false; n];
     let mut has_tex_scripts = false;
+    let mut cache = BadCache::default();
     let mut body = 0;
     for id in 1..n {
         let parent = dom.nodes[id].parent;
@@ -169,7 +182,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
         if is_hidden(dom, id) {
             hidden[id] = true;
         }
-        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id) {
+        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id, &mut cache) {
             class_bad[id] = true;
         }
     }
@@ -357,15 +370,20 @@ fn direct_text_len(dom: &Dom, a: &Analysis, id: NodeId) -> u32 {
 }
 
 fn class_weight(dom: &Dom, id: NodeId) -> f64 {
-    let s = format!("{} {}", dom.attr(id, "class").unwrap_or(""), dom.attr(id, "id").unwrap_or("")).to_ascii_lowercase();
-    let mut w = 0.0;
-    if ["article", "body", "content", "entry", "main", "page", "post", "text", "blog", "story"].iter().any(|p| s.contains(p)) {
-        w += 25.0;
+    let mut w: f64 = 0.0;
+    for v in [dom.attr(id, "class").unwrap_or(""), dom.attr(id, "id").unwrap_or("")] {
+        if v.is_empty() {
+            continue;
+        }
+        let s = v.to_ascii_lowercase();
+        if ["article", "body", "content", "entry", "main", "page", "post", "text", "blog", "story"].iter().any(|p| s.contains(p)) {
+            w += 25.0;
+        }
+        if ["comment", "meta", "foot", "footer", "sidebar", "sponsor", "share", "related", "widget", "masthead"].iter().any(|p| s.contains(p)) {
+            w -= 25.0;
+        }
     }
-    if ["comment", "meta", "foot", "footer", "sidebar", "sponsor", "share", "related", "widget", "masthead"].iter().any(|p| s.contains(p)) {
-        w -= 25.0;
-    }
-    w
+    w.clamp(-25.0, 25.0)
 }
 
 fn readability_top(dom: &Dom, a: &Analysis) -> Option<NodeId> {
