@@ -61,7 +61,28 @@ const BAD_PARTS: &[&str] = &[
 /// Tokens that mark content and protect an element from the class/id rule.
 const GOOD_PARTS: &[&str] = &["article-body", "articlebody", "post-text", "post-body", "entry-content", "story-body", "s-prose", "mw-parser-output", "js-post-body"];
 
-fn token_is_bad(t: &str) -> bool {
+/// [`BAD_PARTS`] bucketed by first byte, for a fast substring scan of short tokens.
+struct BadParts {
+    by_first: Vec<Vec<&'static [u8]>>,
+}
+
+impl BadParts {
+    fn new() -> Self {
+        let mut by_first = vec![Vec::new(); 256];
+        for p in BAD_PARTS {
+            if !matches!(*p, "rail" | "toc" | "tags" | "vote" | "menu" | "badge") {
+                by_first[p.as_bytes()[0] as usize].push(p.as_bytes());
+            }
+        }
+        BadParts { by_first }
+    }
+
+    fn any_in(&self, t: &[u8]) -> bool {
+        (0..t.len()).any(|i| self.by_first[t[i] as usize].iter().any(|p| t[i..].starts_with(p)))
+    }
+}
+
+fn token_is_bad(t: &str, parts: &BadParts) -> bool {
     let t = t.to_ascii_lowercase();
     if t == "ad" || t == "ads" || t.starts_with("ad-") || t.starts_with("ads-") || t.ends_with("-ad") || t.ends_with("-ads") || t.starts_with("advert") || t.starts_with("google-ad") {
         return true;
@@ -69,21 +90,18 @@ fn token_is_bad(t: &str) -> bool {
     if GOOD_PARTS.iter().any(|g| t.contains(g)) {
         return false;
     }
-    BAD_PARTS.iter().any(|b| {
-        if matches!(*b, "rail" | "toc" | "tags" | "vote" | "menu" | "badge") {
-            // short words: whole hyphen/underscore-separated parts only at the ends
-            t == *b
-                || (t.starts_with(b) && matches!(t.as_bytes().get(b.len()), Some(b'-' | b'_')))
-                || (t.ends_with(b) && t.len() > b.len() && t.as_bytes()[t.len() - b.len() - 1] == b'-')
-        } else {
-            t.contains(b)
-        }
-    })
+    // short words: whole hyphen/underscore-separated parts only at the ends
+    let short = ["rail", "toc", "tags", "vote", "menu", "badge"].iter().any(|b| {
+        t == *b
+            || (t.starts_with(b) && matches!(t.as_bytes().get(b.len()), Some(b'-' | b'_')))
+            || (t.ends_with(b) && t.len() > b.len() && t.as_bytes()[t.len() - b.len() - 1] == b'-')
+    });
+    short || parts.any_in(t.as_bytes())
 }
 
 /// Class/id verdicts memoised per page: class strings repeat a lot.
 #[derive(Default)]
-struct BadCache<'a>(std::collections::HashMap<(&'a str, &'a str), bool>);
+struct BadCache<'a>(std::collections::HashMap<(&'a str, &'a str), bool>, Option<BadParts>);
 
 fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool {
     let class = dom.attr(id, "class").unwrap_or("");
@@ -91,12 +109,18 @@ fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool 
     if class.is_empty() && idv.is_empty() {
         return false;
     }
-    *cache.0.entry((class, idv)).or_insert_with(|| {
-        if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(|t| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g))) {
-            return false;
-        }
-        class.split_ascii_whitespace().any(token_is_bad) || (!idv.is_empty() && token_is_bad(idv))
-    })
+    let parts = cache.1.get_or_insert_with(BadParts::new);
+    if let Some(v) = cache.0.get(&(class, idv)) {
+        return *v;
+    }
+    let lower_has_good = |t: &str| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g));
+    let v = if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(lower_has_good) {
+        false
+    } else {
+        class.split_ascii_whitespace().any(|t| token_is_bad(t, parts)) || (!idv.is_empty() && token_is_bad(idv, parts))
+    };
+    cache.0.insert((class, idv), v);
+    v
 }
 
 fn is_hidden(dom: &Dom, id: NodeId) -> bool {
