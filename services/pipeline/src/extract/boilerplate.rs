@@ -35,13 +35,13 @@ pub struct Analysis {
 }
 
 const DROP_TAGS: &[&str] = &[
-    "head", "style", "template", "iframe", "object", "embed", "canvas", "button", "select", "input", "textarea", "audio", "video",
+    "head", "style", "template", "iframe", "nav", "aside", "footer", "menu", "object", "embed", "canvas", "button", "select", "input", "textarea", "audio", "video",
     "map", "noembed", "noframes", "link", "meta", "svg", "option", "datalist", "figcaption", "picture", "source", "title",
 ];
 
 /// Tags that are usually boilerplate but sometimes wrap a whole page (ASP.NET's page-wide
 /// `<form>`): dropped like a bad class/id, unless they hold most of the text.
-const SOFT_DROP_TAGS: &[&str] = &["nav", "aside", "footer", "form", "header", "menu", "dialog", "label"];
+const SOFT_DROP_TAGS: &[&str] = &["form", "header", "dialog", "label"];
 
 const DROP_ROLES: &[&str] =
     &["navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog", "alertdialog", "toolbar", "tablist"];

@@ -89,7 +89,7 @@ impl Out {
 
     fn formula(&mut self, tex: &str, display: bool) {
         let tex = collapse_ws(tex);
-        if tex.is_empty() {
+        if tex.is_empty() || is_macro_only(&tex) {
             return;
         }
         if let Some((last, at)) = &self.last_formula {
@@ -116,11 +116,18 @@ impl Out {
     }
 }
 
+/// MathJax configuration carried as formulas (`\\newcommand..`, Stack Exchange's
+/// `\\begingroup`/`\\endgroup` wrappers): not content.
+fn is_macro_only(tex: &str) -> bool {
+    matches!(tex, "\\begingroup" | "\\endgroup")
+        || ["\\newcommand", "\\renewcommand", "\\def\\", "\\DeclareMathOperator", "\\require{"].iter().any(|m| tex.starts_with(m))
+}
+
 /// Breaks around an element: 2 = paragraph (blank line), 1 = own line, 0 = inline.
 fn break_of(name: &str) -> u8 {
     match name {
         "p" | "div" | "section" | "article" | "main" | "blockquote" | "pre" | "table" | "ul" | "ol" | "dl" | "h1" | "h2" | "h3" | "h4"
-        | "h5" | "h6" | "figure" | "address" | "hr" | "details" | "center" | "fieldset" | "body" | "noscript" | "hgroup" => 2,
+        | "h5" | "h6" | "figure" | "address" | "hr" | "details" | "center" | "fieldset" | "body" | "hgroup" => 2,
         "li" | "br" | "tr" | "dt" | "dd" | "caption" | "summary" | "legend" => 1,
         _ => 0,
     }
