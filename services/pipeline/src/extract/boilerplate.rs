@@ -123,6 +123,10 @@ fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool 
     v
 }
 
+fn is_comment_like(dom: &Dom, id: NodeId) -> bool {
+    [dom.attr(id, "class"), dom.attr(id, "id")].iter().flatten().any(|v| v.to_ascii_lowercase().contains("comment"))
+}
+
 fn is_hidden(dom: &Dom, id: NodeId) -> bool {
     if dom.attr(id, "hidden").is_some() {
         return true;
@@ -270,7 +274,10 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let total_f = formulas[body].max(1) as f64;
     let mut dropped_any = false;
     for id in 1..n {
+        // On a math page, comment threads that carry formulas are content (Q&A sites).
+        let math_comments = formulas[id] > 0 && formulas[body] >= 5 && is_comment_like(dom, id);
         let protected = holds_body[id]
+            || math_comments
             || text_len[id] as f64 >= 0.5 * total
             || para_len[id] as f64 >= 0.5 * total_para
             || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
