@@ -145,7 +145,9 @@ pub fn is_tex_script(dom: &Dom, id: NodeId) -> bool {
     dom.name(id) == "script" && dom.attr(id, "type").is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("math/tex"))
 }
 
-/// Counts TeX-delimited formulas in a text run: `\(`, `\[`, `$$..$$` pairs, `\begin{`.
+/// Counts TeX-delimited formulas in a text run: `\(`, `\[`, `\begin{`, `$$..$$` pairs, and
+/// `$..$` pairs on one line whose inside looks like TeX (a control word, `^`, `_`, `{`, `=`, or a
+/// single letter), so prices (`$5 and $10`) are not counted.
 pub fn count_text_formulas(t: &str) -> u32 {
     let b = t.as_bytes();
     if memchr::memchr2(b'\\', b'$', b).is_none() {
@@ -155,10 +157,40 @@ pub fn count_text_formulas(t: &str) -> u32 {
     n += memchr::memmem::find_iter(b, b"\\(").count() as u32;
     n += memchr::memmem::find_iter(b, b"\\[").count() as u32;
     n += memchr::memmem::find_iter(b, b"\\begin{").count() as u32;
-    let dd = memchr::memmem::find_iter(b, b"$$").count() as u32;
-    n += dd / 2;
-    let single = memchr::memchr_iter(b'$', b).count() as u32 - 2 * dd;
-    n + single / 2
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'$', &b[i..]) {
+        let s = i + p;
+        if b.get(s + 1) == Some(&b'$') {
+            // display: up to the closing `$$`
+            match memchr::memmem::find(&b[s + 2..], b"$$") {
+                Some(e) => {
+                    n += 1;
+                    i = s + 2 + e + 2;
+                }
+                None => break,
+            }
+            continue;
+        }
+        let Some(e) = memchr::memchr2(b'$', b'\n', &b[s + 1..]) else { break };
+        let end = s + 1 + e;
+        if b[end] == b'\n' {
+            i = end;
+            continue;
+        }
+        let inner = &t[s + 1..end];
+        let texy = !inner.is_empty()
+            && inner.len() <= 300
+            && !inner.starts_with(' ')
+            && !inner.ends_with(' ')
+            && (inner.contains(['\\', '^', '_', '{', '=']) || (inner.len() == 1 && inner.as_bytes()[0].is_ascii_alphabetic()));
+        if texy {
+            n += 1;
+            i = end + 1;
+        } else {
+            i = end;
+        }
+    }
+    n
 }
 
 fn nonws_len(t: &str) -> u32 {

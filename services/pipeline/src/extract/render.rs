@@ -20,8 +20,7 @@ pub fn render_page(dom: &Dom) -> Page {
         r.node(root, false, false);
     }
     let title = dom.find(0, "title").map(|t| collapse_ws(&dom.text_content(t))).filter(|t| !t.is_empty());
-    let text_formulas: usize = boilerplate::count_text_formulas(&r.out.s) as usize;
-    let formulas = r.out.formulas + text_formulas.saturating_sub(r.out.delims_emitted);
+    let formulas = r.out.formulas + r.out.text_formulas;
     Page { text: r.out.s, title, formulas }
 }
 
@@ -31,8 +30,8 @@ struct Out {
     space: bool,
     brk: u8,
     formulas: usize,
-    /// `$` / `$$` pairs we wrote ourselves (so the text count does not double them).
-    delims_emitted: usize,
+    /// TeX-delimited formulas in the page's own text nodes that were rendered.
+    text_formulas: usize,
     last_formula: Option<(String, usize)>,
 }
 
@@ -111,7 +110,6 @@ impl Out {
             self.s.push('$');
         }
         self.formulas += 1;
-        self.delims_emitted += 1;
         self.last_formula = Some((tex, self.s.len()));
     }
 }
@@ -160,6 +158,7 @@ impl Renderer<'_> {
         let name = match &dom.nodes[id].data {
             NodeData::Text(t) => {
                 if !math_only {
+                    self.out.text_formulas += boilerplate::count_text_formulas(t) as usize;
                     if pre {
                         self.out.pre(t);
                     } else {

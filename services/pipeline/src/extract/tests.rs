@@ -191,3 +191,10 @@ fn evaluation_meets_goals_on_shared_pages() {
     assert!(report.mean_f1 >= 0.90, "mean token F1 {:.4}", report.mean_f1);
     assert!(report.formula_recall >= 0.90, "formula recall {:.4}", report.formula_recall);
 }
+
+#[test]
+fn text_formula_count_ignores_prices() {
+    use super::boilerplate::count_text_formulas;
+    assert_eq!(count_text_formulas("it cost $5 and then $10 more"), 0);
+    assert_eq!(count_text_formulas("let $x$ be, with $a^2+b^2=c^2$ and $$\\sum_i x_i$$ or \\(y\\)"), 4);
+}
