@@ -14,7 +14,7 @@ use html5ever::tokenizer::{
     BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 use html5ever::TokenizerResult;
-use html5ever::LocalName;
+use html5ever::{local_name, LocalName};
 use std::cell::RefCell;
 
 /// Index of a node in [`Dom::nodes`]. The document node is 0; a node's parent always has a
@@ -78,12 +78,30 @@ impl Dom {
 
     /// The value of attribute `attr` of element `id`, if present.
     pub fn attr(&self, id: NodeId, attr: &str) -> Option<&str> {
-        match &self.nodes[id].data {
-            NodeData::Element { attrs, .. } => {
-                attrs.iter().find(|(k, _)| &**k == attr).map(|(_, v)| v.as_str())
-            }
-            _ => None,
+        let NodeData::Element { attrs, .. } = &self.nodes[id].data else { return None };
+        if attrs.is_empty() {
+            return None;
         }
+        // Frequent names compare as interned atoms (an integer compare), others as strings.
+        let atom = match attr {
+            "class" => Some(local_name!("class")),
+            "id" => Some(local_name!("id")),
+            "style" => Some(local_name!("style")),
+            "role" => Some(local_name!("role")),
+            "hidden" => Some(local_name!("hidden")),
+            "itemprop" => Some(local_name!("itemprop")),
+            "type" => Some(local_name!("type")),
+            "alt" => Some(local_name!("alt")),
+            "src" => Some(local_name!("src")),
+            "alttext" => Some(local_name!("alttext")),
+            "display" => Some(local_name!("display")),
+            _ => None,
+        };
+        match atom {
+            Some(a) => attrs.iter().find(|(k, _)| *k == a),
+            None => attrs.iter().find(|(k, _)| &**k == attr),
+        }
+        .map(|(_, v)| v.as_str())
     }
 
     /// True when `id`'s `class` attribute holds the class `class` (case-sensitive token).
