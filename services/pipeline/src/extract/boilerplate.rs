@@ -52,7 +52,7 @@ const BAD_PARTS: &[&str] = &[
     "sponsor", "promo", "newsletter", "subscri", "signup", "sign-up", "footer", "masthead", "navbar", "breadcrumb", "pagination",
     "pager", "popup", "modal", "overlay", "widget", "toolbar", "disqus", "outbrain", "taboola", "trending", "most-popular",
     "mostpopular", "more-stories", "read-more", "readmore", "skip-link", "skiplink", "visually-hidden", "sr-only", "screen-reader",
-    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "login", "paywall", "inline-ad", "ad-container",
+    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "login", "inline-ad", "ad-container",
     "adwrap", "ad-wrap", "ad-slot", "adslot", "rail", "teaser", "caption", "credit", "print-only", "hidden-print", "toc", "jump-link",
     "meta-data", "post-meta", "entry-meta", "article-meta", "infobox", "navbox", "catlinks", "mw-editsection", "reflist", "references",
     "noprint", "menu", "offcanvas", "hatnote", "vote", "post-menu", "user-info", "signature", "badge", "gravatar", "mw-jump",
