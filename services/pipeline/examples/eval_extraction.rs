@@ -1,6 +1,8 @@
 //! Prints the extraction evaluation table (token F1, formula recall, pages/s) on ../shared/data.
 //! Usage: `cargo run --release -p corpusminer-pipeline --example eval_extraction [DATA_DIR] [--dump DIR]`
-//! With `--dump DIR`, writes each page's extracted text to DIR for inspection.
+//! With `--dump DIR`, writes each page's extracted text to DIR for inspection; `--missing FILE`
+//! lists the source formulas of one page absent from its text; `--bench N` times N rounds of
+//! `extract` over all 229 pages held in memory.
 
 use corpusminer_pipeline::extract::{eval, extract};
 use std::io::Read;
@@ -9,10 +11,19 @@ use std::path::PathBuf;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dump = args.iter().position(|a| a == "--dump").and_then(|i| args.get(i + 1)).map(PathBuf::from);
-    let dir = args
-        .iter()
-        .find(|a| !a.starts_with("--") && Some(PathBuf::from(a.as_str())) != dump)
-        .map(PathBuf::from)
+    let mut positional = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i].starts_with("--") {
+            i += 2;
+        } else {
+            positional.push(PathBuf::from(&args[i]));
+            i += 1;
+        }
+    }
+    let dir = positional
+        .first()
+        .cloned()
         .or_else(corpusminer_pipeline::testdata::shared_data_dir)
         .expect("shared data dir");
     if let Some(f) = args.iter().position(|a| a == "--missing").and_then(|i| args.get(i + 1)) {
@@ -25,6 +36,36 @@ fn main() {
                 println!("MISSING {m:?}");
             }
         }
+        return;
+    }
+    if let Some(rounds) = args.iter().position(|a| a == "--bench").and_then(|i| args.get(i + 1)) {
+        let rounds: usize = rounds.parse().expect("rounds");
+        let mut pages = Vec::new();
+        for sub in ["html-extraction/html", "html-math/math", "html-math/nonmath"] {
+            for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+                let mut body = Vec::new();
+                flate2::read::MultiGzDecoder::new(std::fs::File::open(e.unwrap().path()).unwrap()).read_to_end(&mut body).unwrap();
+                pages.push(body);
+            }
+        }
+        let bytes: usize = pages.iter().map(Vec::len).sum();
+        let t0 = std::time::Instant::now();
+        let mut chars = 0usize;
+        for _ in 0..rounds {
+            for p in &pages {
+                chars += extract(p, None).map_or(0, |x| x.text.len());
+            }
+        }
+        let dt = t0.elapsed().as_secs_f64();
+        let n = (pages.len() * rounds) as f64;
+        println!(
+            "bench: {} pages x {rounds} rounds, {:.1} MB/round: {:.0} pages/s, {:.1} MB/s, {:.2} ms/page (text bytes {chars})",
+            pages.len(),
+            bytes as f64 / 1e6,
+            n / dt,
+            bytes as f64 * rounds as f64 / 1e6 / dt,
+            dt * 1e3 / n
+        );
         return;
     }
     let report = eval::evaluate(&dir).expect("evaluate");

@@ -19,8 +19,8 @@ fn main() {
             x = dom.nodes[x].parent;
             depth += 1;
         }
-        let raw_big = dom.name(id) != "" && a.text_len[id] * 20 > total;
-        if raw_big || (dom.name(id) != "" && depth < 6) {
+        let raw_big = !dom.name(id).is_empty() && a.text_len[id] * 20 > total;
+        if raw_big || (!dom.name(id).is_empty() && depth < 6) {
             println!(
                 "{:indent$}{} #{} .{} len={} link={} f={} skip={} hidden={}",
                 "",

@@ -35,13 +35,13 @@ pub struct Analysis {
 }
 
 const DROP_TAGS: &[&str] = &[
-    "head", "style", "template", "iframe", "object", "embed", "canvas", "button", "select", "input", "textarea", "audio", "video",
+    "head", "style", "template", "iframe", "nav", "aside", "footer", "menu", "object", "embed", "canvas", "button", "select", "input", "textarea", "audio", "video",
     "map", "noembed", "noframes", "link", "meta", "svg", "option", "datalist", "figcaption", "picture", "source", "title",
 ];
 
 /// Tags that are usually boilerplate but sometimes wrap a whole page (ASP.NET's page-wide
 /// `<form>`): dropped like a bad class/id, unless they hold most of the text.
-const SOFT_DROP_TAGS: &[&str] = &["nav", "aside", "footer", "form", "header", "menu", "dialog", "label"];
+const SOFT_DROP_TAGS: &[&str] = &["form", "header", "dialog", "label"];
 
 const DROP_ROLES: &[&str] =
     &["navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog", "alertdialog", "toolbar", "tablist"];
@@ -52,7 +52,7 @@ const BAD_PARTS: &[&str] = &[
     "sponsor", "promo", "newsletter", "subscri", "signup", "sign-up", "footer", "masthead", "navbar", "breadcrumb", "pagination",
     "pager", "popup", "modal", "overlay", "widget", "toolbar", "disqus", "outbrain", "taboola", "trending", "most-popular",
     "mostpopular", "more-stories", "read-more", "readmore", "skip-link", "skiplink", "visually-hidden", "sr-only", "screen-reader",
-    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "login", "paywall", "inline-ad", "ad-container",
+    "author-bio", "byline", "dateline", "timestamp", "tags", "taglist", "login", "inline-ad", "ad-container",
     "adwrap", "ad-wrap", "ad-slot", "adslot", "rail", "teaser", "caption", "credit", "print-only", "hidden-print", "toc", "jump-link",
     "meta-data", "post-meta", "entry-meta", "article-meta", "infobox", "navbox", "catlinks", "mw-editsection", "reflist", "references",
     "noprint", "menu", "offcanvas", "hatnote", "vote", "post-menu", "user-info", "signature", "badge", "gravatar", "mw-jump",
@@ -61,7 +61,28 @@ const BAD_PARTS: &[&str] = &[
 /// Tokens that mark content and protect an element from the class/id rule.
 const GOOD_PARTS: &[&str] = &["article-body", "articlebody", "post-text", "post-body", "entry-content", "story-body", "s-prose", "mw-parser-output", "js-post-body"];
 
-fn token_is_bad(t: &str) -> bool {
+/// [`BAD_PARTS`] bucketed by first byte, for a fast substring scan of short tokens.
+struct BadParts {
+    by_first: Vec<Vec<&'static [u8]>>,
+}
+
+impl BadParts {
+    fn new() -> Self {
+        let mut by_first = vec![Vec::new(); 256];
+        for p in BAD_PARTS {
+            if !matches!(*p, "rail" | "toc" | "tags" | "vote" | "menu" | "badge") {
+                by_first[p.as_bytes()[0] as usize].push(p.as_bytes());
+            }
+        }
+        BadParts { by_first }
+    }
+
+    fn any_in(&self, t: &[u8]) -> bool {
+        (0..t.len()).any(|i| self.by_first[t[i] as usize].iter().any(|p| t[i..].starts_with(p)))
+    }
+}
+
+fn token_is_bad(t: &str, parts: &BadParts) -> bool {
     let t = t.to_ascii_lowercase();
     if t == "ad" || t == "ads" || t.starts_with("ad-") || t.starts_with("ads-") || t.ends_with("-ad") || t.ends_with("-ads") || t.starts_with("advert") || t.starts_with("google-ad") {
         return true;
@@ -69,22 +90,41 @@ fn token_is_bad(t: &str) -> bool {
     if GOOD_PARTS.iter().any(|g| t.contains(g)) {
         return false;
     }
-    BAD_PARTS.iter().any(|b| {
-        if *b == "rail" || *b == "toc" || *b == "tags" || *b == "vote" || *b == "menu" || *b == "badge" {
-            t == *b || t.starts_with(&format!("{b}-")) || t.ends_with(&format!("-{b}")) || t.starts_with(&format!("{b}_"))
-        } else {
-            t.contains(b)
-        }
-    })
+    // short words: whole hyphen/underscore-separated parts only at the ends
+    let short = ["rail", "toc", "tags", "vote", "menu", "badge"].iter().any(|b| {
+        t == *b
+            || (t.starts_with(b) && matches!(t.as_bytes().get(b.len()), Some(b'-' | b'_')))
+            || (t.ends_with(b) && t.len() > b.len() && t.as_bytes()[t.len() - b.len() - 1] == b'-')
+    });
+    short || parts.any_in(t.as_bytes())
 }
 
-fn class_id_bad(dom: &Dom, id: NodeId) -> bool {
+/// Class/id verdicts memoised per page: class strings repeat a lot.
+#[derive(Default)]
+struct BadCache<'a>(std::collections::HashMap<(&'a str, &'a str), bool>, Option<BadParts>);
+
+fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool {
     let class = dom.attr(id, "class").unwrap_or("");
     let idv = dom.attr(id, "id").unwrap_or("");
-    if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(|t| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g))) {
+    if class.is_empty() && idv.is_empty() {
         return false;
     }
-    class.split_ascii_whitespace().any(token_is_bad) || (!idv.is_empty() && token_is_bad(idv))
+    let parts = cache.1.get_or_insert_with(BadParts::new);
+    if let Some(v) = cache.0.get(&(class, idv)) {
+        return *v;
+    }
+    let lower_has_good = |t: &str| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g));
+    let v = if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(lower_has_good) {
+        false
+    } else {
+        class.split_ascii_whitespace().any(|t| token_is_bad(t, parts)) || (!idv.is_empty() && token_is_bad(idv, parts))
+    };
+    cache.0.insert((class, idv), v);
+    v
+}
+
+fn is_comment_like(dom: &Dom, id: NodeId) -> bool {
+    [dom.attr(id, "class"), dom.attr(id, "id")].iter().flatten().any(|v| v.to_ascii_lowercase().contains("comment"))
 }
 
 fn is_hidden(dom: &Dom, id: NodeId) -> bool {
@@ -105,7 +145,9 @@ pub fn is_tex_script(dom: &Dom, id: NodeId) -> bool {
     dom.name(id) == "script" && dom.attr(id, "type").is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("math/tex"))
 }
 
-/// Counts TeX-delimited formulas in a text run: `\(`, `\[`, `$$..$$` pairs, `\begin{`.
+/// Counts TeX-delimited formulas in a text run: `\(`, `\[`, `\begin{`, `$$..$$` pairs, and
+/// `$..$` pairs on one line whose inside looks like TeX (a control word, `^`, `_`, `{`, `=`, or a
+/// single letter), so prices (`$5 and $10`) are not counted.
 pub fn count_text_formulas(t: &str) -> u32 {
     let b = t.as_bytes();
     if memchr::memchr2(b'\\', b'$', b).is_none() {
@@ -115,10 +157,40 @@ pub fn count_text_formulas(t: &str) -> u32 {
     n += memchr::memmem::find_iter(b, b"\\(").count() as u32;
     n += memchr::memmem::find_iter(b, b"\\[").count() as u32;
     n += memchr::memmem::find_iter(b, b"\\begin{").count() as u32;
-    let dd = memchr::memmem::find_iter(b, b"$$").count() as u32;
-    n += dd / 2;
-    let single = memchr::memchr_iter(b'$', b).count() as u32 - 2 * dd;
-    n + single / 2
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'$', &b[i..]) {
+        let s = i + p;
+        if b.get(s + 1) == Some(&b'$') {
+            // display: up to the closing `$$`
+            match memchr::memmem::find(&b[s + 2..], b"$$") {
+                Some(e) => {
+                    n += 1;
+                    i = s + 2 + e + 2;
+                }
+                None => break,
+            }
+            continue;
+        }
+        let Some(e) = memchr::memchr2(b'$', b'\n', &b[s + 1..]) else { break };
+        let end = s + 1 + e;
+        if b[end] == b'\n' {
+            i = end;
+            continue;
+        }
+        let inner = &t[s + 1..end];
+        let texy = !inner.is_empty()
+            && inner.len() <= 300
+            && !inner.starts_with(' ')
+            && !inner.ends_with(' ')
+            && (inner.contains(['\\', '^', '_', '{', '=']) || (inner.len() == 1 && inner.as_bytes()[0].is_ascii_alphabetic()));
+        if texy {
+            n += 1;
+            i = end + 1;
+        } else {
+            i = end;
+        }
+    }
+    n
 }
 
 fn nonws_len(t: &str) -> u32 {
@@ -132,6 +204,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let mut hidden = vec![false; n];
     let mut class_bad = vec![false; n];
     let mut has_tex_scripts = false;
+    let mut cache = BadCache::default();
     let mut body = 0;
     for id in 1..n {
         let parent = dom.nodes[id].parent;
@@ -169,7 +242,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
         if is_hidden(dom, id) {
             hidden[id] = true;
         }
-        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id) {
+        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id, &mut cache) {
             class_bad[id] = true;
         }
     }
@@ -233,7 +306,10 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let total_f = formulas[body].max(1) as f64;
     let mut dropped_any = false;
     for id in 1..n {
+        // On a math page, comment threads that carry formulas are content (Q&A sites).
+        let math_comments = formulas[id] > 0 && formulas[body] >= 5 && is_comment_like(dom, id);
         let protected = holds_body[id]
+            || math_comments
             || text_len[id] as f64 >= 0.5 * total
             || para_len[id] as f64 >= 0.5 * total_para
             || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
@@ -357,15 +433,20 @@ fn direct_text_len(dom: &Dom, a: &Analysis, id: NodeId) -> u32 {
 }
 
 fn class_weight(dom: &Dom, id: NodeId) -> f64 {
-    let s = format!("{} {}", dom.attr(id, "class").unwrap_or(""), dom.attr(id, "id").unwrap_or("")).to_ascii_lowercase();
-    let mut w = 0.0;
-    if ["article", "body", "content", "entry", "main", "page", "post", "text", "blog", "story"].iter().any(|p| s.contains(p)) {
-        w += 25.0;
+    let mut w: f64 = 0.0;
+    for v in [dom.attr(id, "class").unwrap_or(""), dom.attr(id, "id").unwrap_or("")] {
+        if v.is_empty() {
+            continue;
+        }
+        let s = v.to_ascii_lowercase();
+        if ["article", "body", "content", "entry", "main", "page", "post", "text", "blog", "story"].iter().any(|p| s.contains(p)) {
+            w += 25.0;
+        }
+        if ["comment", "meta", "foot", "footer", "sidebar", "sponsor", "share", "related", "widget", "masthead"].iter().any(|p| s.contains(p)) {
+            w -= 25.0;
+        }
     }
-    if ["comment", "meta", "foot", "footer", "sidebar", "sponsor", "share", "related", "widget", "masthead"].iter().any(|p| s.contains(p)) {
-        w -= 25.0;
-    }
-    w
+    w.clamp(-25.0, 25.0)
 }
 
 fn readability_top(dom: &Dom, a: &Analysis) -> Option<NodeId> {

@@ -53,6 +53,11 @@ pub fn sniff(body: &[u8], http_content_type: Option<&str>) -> (&'static Encoding
     if let Some(enc) = meta_charset(&body[..body.len().min(META_PRESCAN_BYTES)]) {
         return (enc, CharsetSource::Meta);
     }
+    // Valid UTF-8 (checked at memory speed) is what chardetng would answer for it anyway, when
+    // it holds any non-ASCII byte; pure ASCII decodes the same under either answer.
+    if std::str::from_utf8(body).is_ok() {
+        return (UTF_8, CharsetSource::Detected);
+    }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     let head = &body[..body.len().min(DETECT_BYTES)];
     det.feed(head, head.len() == body.len());

@@ -14,7 +14,7 @@ use html5ever::tokenizer::{
     BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 use html5ever::TokenizerResult;
-use html5ever::LocalName;
+use html5ever::{local_name, LocalName};
 use std::cell::RefCell;
 
 /// Index of a node in [`Dom::nodes`]. The document node is 0; a node's parent always has a
@@ -78,12 +78,30 @@ impl Dom {
 
     /// The value of attribute `attr` of element `id`, if present.
     pub fn attr(&self, id: NodeId, attr: &str) -> Option<&str> {
-        match &self.nodes[id].data {
-            NodeData::Element { attrs, .. } => {
-                attrs.iter().find(|(k, _)| &**k == attr).map(|(_, v)| v.as_str())
-            }
-            _ => None,
+        let NodeData::Element { attrs, .. } = &self.nodes[id].data else { return None };
+        if attrs.is_empty() {
+            return None;
         }
+        // Frequent names compare as interned atoms (an integer compare), others as strings.
+        let atom = match attr {
+            "class" => Some(local_name!("class")),
+            "id" => Some(local_name!("id")),
+            "style" => Some(local_name!("style")),
+            "role" => Some(local_name!("role")),
+            "hidden" => Some(local_name!("hidden")),
+            "itemprop" => Some(local_name!("itemprop")),
+            "type" => Some(local_name!("type")),
+            "alt" => Some(local_name!("alt")),
+            "src" => Some(local_name!("src")),
+            "alttext" => Some(local_name!("alttext")),
+            "display" => Some(local_name!("display")),
+            _ => None,
+        };
+        match atom {
+            Some(a) => attrs.iter().find(|(k, _)| *k == a),
+            None => attrs.iter().find(|(k, _)| &**k == attr),
+        }
+        .map(|(_, v)| v.as_str())
     }
 
     /// True when `id`'s `class` attribute holds the class `class` (case-sensitive token).
@@ -128,8 +146,47 @@ struct Sink(RefCell<Builder>);
 
 struct Builder {
     nodes: Vec<Node>,
-    stack: Vec<NodeId>,
+    /// Open elements: node id and its [`code`].
+    stack: Vec<(NodeId, u8)>,
     text: String,
+}
+
+// Codes of the tags tree construction looks at; 0 for all others.
+const C_P: u8 = 1;
+const C_LI: u8 = 2;
+const C_DTDD: u8 = 3;
+const C_TR: u8 = 4;
+const C_TDTH: u8 = 5;
+const C_TSECT: u8 = 6;
+const C_OPTION: u8 = 7;
+const C_HEADING: u8 = 8;
+const C_HEAD: u8 = 9;
+const C_TABLE: u8 = 10;
+const C_LIST: u8 = 11;
+const C_DL: u8 = 12;
+const C_SCOPE: u8 = 13;
+const C_BLOCK: u8 = 14;
+const C_BODY: u8 = 15;
+
+fn code(name: &str) -> u8 {
+    match name {
+        "p" => C_P,
+        "li" => C_LI,
+        "dt" | "dd" => C_DTDD,
+        "tr" => C_TR,
+        "td" | "th" => C_TDTH,
+        "tbody" | "thead" | "tfoot" => C_TSECT,
+        "option" => C_OPTION,
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => C_HEADING,
+        "head" => C_HEAD,
+        "table" => C_TABLE,
+        "ul" | "ol" | "menu" => C_LIST,
+        "dl" => C_DL,
+        "caption" | "html" | "button" | "math" | "svg" | "object" | "template" | "marquee" => C_SCOPE,
+        "div" | "section" | "article" => C_BLOCK,
+        "body" => C_BODY,
+        _ => 0,
+    }
 }
 
 fn is_void(name: &str) -> bool {
@@ -156,11 +213,15 @@ impl Builder {
     fn new(len: usize) -> Self {
         let mut nodes = Vec::with_capacity(len / 40 + 16);
         nodes.push(Node { parent: 0, children: Vec::new(), data: NodeData::Document });
-        Builder { nodes, stack: vec![0], text: String::new() }
+        Builder { nodes, stack: vec![(0, 0)], text: String::new() }
     }
 
     fn current(&self) -> NodeId {
-        *self.stack.last().unwrap_or(&0)
+        self.stack.last().map_or(0, |e| e.0)
+    }
+
+    fn current_code(&self) -> u8 {
+        self.stack.last().map_or(0, |e| e.1)
     }
 
     fn append(&mut self, data: NodeData) -> NodeId {
@@ -178,14 +239,14 @@ impl Builder {
         }
     }
 
-    /// Position in the stack of the nearest open `name`, searching down to a `stop` element.
-    fn open_in_scope(&self, names: &[&str], stop: &[&str]) -> Option<usize> {
-        for (pos, &id) in self.stack.iter().enumerate().rev().take(64) {
-            let n = self.name_of(id);
-            if names.contains(&n) {
+    /// Position in the stack of the nearest open element with a code in `codes`, searching
+    /// down to one with a code in `stop` (the document always stops).
+    fn open_in_scope(&self, codes: &[u8], stop: &[u8]) -> Option<usize> {
+        for (pos, &(id, c)) in self.stack.iter().enumerate().rev().take(64) {
+            if codes.contains(&c) {
                 return Some(pos);
             }
-            if stop.contains(&n) || id == 0 {
+            if stop.contains(&c) || id == 0 {
                 return None;
             }
         }
@@ -199,53 +260,28 @@ impl Builder {
         }
     }
 
-    fn close_implied(&mut self, name: &str) {
-        const SCOPE: &[&str] = &["table", "td", "th", "caption", "html", "body", "button", "math", "svg", "object", "template", "marquee"];
+    fn close_implied(&mut self, name: &str, c: u8) {
+        const SCOPE: &[u8] = &[C_TABLE, C_TDTH, C_SCOPE, C_BODY];
         if closes_p(name) {
-            if let Some(pos) = self.open_in_scope(&["p"], SCOPE) {
+            if let Some(pos) = self.open_in_scope(&[C_P], SCOPE) {
                 self.stack.truncate(pos);
             }
         }
-        match name {
-            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
-                if matches!(self.name_of(self.current()), "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-                    self.stack.pop();
-                }
-            }
-            "li" => {
-                if let Some(pos) = self.open_in_scope(&["li"], &["ul", "ol", "menu", "table", "td", "th", "body", "div", "section", "article"]) {
-                    self.stack.truncate(pos);
-                }
-            }
-            "dt" | "dd" => {
-                if let Some(pos) = self.open_in_scope(&["dt", "dd"], &["dl", "table", "td", "th", "body", "div"]) {
-                    self.stack.truncate(pos);
-                }
-            }
-            "tr" => {
-                if let Some(pos) = self.open_in_scope(&["tr"], &["table"]) {
-                    self.stack.truncate(pos);
-                }
-            }
-            "td" | "th" => {
-                if let Some(pos) = self.open_in_scope(&["td", "th"], &["tr", "table"]) {
-                    self.stack.truncate(pos);
-                }
-            }
-            "tbody" | "thead" | "tfoot" => {
-                if let Some(pos) = self.open_in_scope(&["tbody", "thead", "tfoot", "tr", "td", "th"], &["table"]) {
-                    self.stack.truncate(pos);
-                }
-            }
-            "option" | "optgroup" => {
-                if self.name_of(self.current()) == "option" {
-                    self.stack.pop();
-                }
-            }
-            _ => {}
+        let pos = match c {
+            C_HEADING => (self.current_code() == C_HEADING).then(|| self.stack.len() - 1),
+            C_LI => self.open_in_scope(&[C_LI], &[C_LIST, C_TABLE, C_TDTH, C_BODY, C_BLOCK]),
+            C_DTDD => self.open_in_scope(&[C_DTDD], &[C_DL, C_TABLE, C_TDTH, C_BODY, C_BLOCK]),
+            C_TR => self.open_in_scope(&[C_TR], &[C_TABLE]),
+            C_TDTH => self.open_in_scope(&[C_TDTH], &[C_TR, C_TABLE]),
+            C_TSECT => self.open_in_scope(&[C_TSECT, C_TR, C_TDTH], &[C_TABLE]),
+            C_OPTION => (self.current_code() == C_OPTION).then(|| self.stack.len() - 1),
+            _ => None,
+        };
+        if let Some(pos) = pos {
+            self.stack.truncate(pos);
         }
         if self.stack.is_empty() {
-            self.stack.push(0);
+            self.stack.push((0, 0));
         }
     }
 
@@ -253,16 +289,17 @@ impl Builder {
         self.flush_text();
         let name = tag.name;
         let n: &str = &name;
-        if matches!(n, "html" | "body" | "head") && self.stack.iter().any(|&i| self.name_of(i) == n) {
+        if matches!(n, "html" | "body" | "head") && self.stack.iter().any(|&(i, _)| self.name_of(i) == n) {
             return TokenSinkResult::Continue;
         }
+        let c = code(n);
         if !matches!(n, "meta" | "link" | "title" | "script" | "style" | "base" | "noscript" | "template" | "head" | "html") {
             // Content outside the head's vocabulary (or `<body>`) ends an unclosed `<head>`.
-            if let Some(pos) = self.stack.iter().position(|&i| self.name_of(i) == "head") {
+            if let Some(pos) = self.stack.iter().take(4).position(|&(_, c)| c == C_HEAD) {
                 self.stack.truncate(pos);
             }
         }
-        self.close_implied(n);
+        self.close_implied(n, c);
         let raw = match n {
             "script" => Some(RawKind::ScriptData),
             "style" | "xmp" | "iframe" | "noembed" | "noframes" => Some(RawKind::Rawtext),
@@ -273,7 +310,7 @@ impl Builder {
         let attrs = tag.attrs.into_iter().map(|a| (a.name.local, String::from(a.value))).collect();
         let id = self.append(NodeData::Element { name, attrs });
         if !leaf && self.stack.len() < MAX_DEPTH {
-            self.stack.push(id);
+            self.stack.push((id, c));
         }
         match raw {
             Some(kind) if !leaf => TokenSinkResult::RawData(kind),
@@ -292,7 +329,9 @@ impl Builder {
             }
             _ => {}
         }
-        if let Some(pos) = self.stack.iter().rposition(|&i| self.name_of(i) == n) {
+        let name = &tag.name;
+        let found = self.stack.iter().rposition(|&(i, _)| matches!(&self.nodes[i].data, NodeData::Element { name: m, .. } if m == name));
+        if let Some(pos) = found {
             if pos > 0 {
                 self.stack.truncate(pos);
             }

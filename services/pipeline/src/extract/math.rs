@@ -95,10 +95,8 @@ pub fn carried_tex(dom: &Dom, math: NodeId) -> Option<String> {
 
 /// First `<annotation encoding="application/x-tex">` (or `TeX`, `text/x-latex`) under `id`.
 pub fn find_tex_annotation(dom: &Dom, id: NodeId) -> Option<NodeId> {
-    if dom.name(id) == "annotation" {
-        if dom.attr(id, "encoding").is_some_and(is_tex_encoding) {
-            return Some(id);
-        }
+    if dom.name(id) == "annotation" && dom.attr(id, "encoding").is_some_and(is_tex_encoding) {
+        return Some(id);
     }
     dom.children(id).iter().find_map(|&c| find_tex_annotation(dom, c))
 }
@@ -381,12 +379,7 @@ fn map_token(t: &str, kind: &str) -> String {
     let mut s = String::new();
     for c in t.chars() {
         match map_char(c) {
-            Some(m) => {
-                push_piece(&mut s, m);
-                if c.is_alphabetic() || matches!(m, "\\sum" | "\\prod" | "\\int") {
-                    // greek letters and big operators: let the next token separate itself
-                }
-            }
+            Some(m) => push_piece(&mut s, m),
             None => push_piece(&mut s, c.encode_utf8(&mut [0; 4])),
         }
     }

@@ -20,8 +20,7 @@ pub fn render_page(dom: &Dom) -> Page {
         r.node(root, false, false);
     }
     let title = dom.find(0, "title").map(|t| collapse_ws(&dom.text_content(t))).filter(|t| !t.is_empty());
-    let text_formulas: usize = boilerplate::count_text_formulas(&r.out.s) as usize;
-    let formulas = r.out.formulas + text_formulas.saturating_sub(r.out.delims_emitted);
+    let formulas = r.out.formulas + r.out.text_formulas;
     Page { text: r.out.s, title, formulas }
 }
 
@@ -31,8 +30,8 @@ struct Out {
     space: bool,
     brk: u8,
     formulas: usize,
-    /// `$` / `$$` pairs we wrote ourselves (so the text count does not double them).
-    delims_emitted: usize,
+    /// TeX-delimited formulas in the page's own text nodes that were rendered.
+    text_formulas: usize,
     last_formula: Option<(String, usize)>,
 }
 
@@ -89,7 +88,7 @@ impl Out {
 
     fn formula(&mut self, tex: &str, display: bool) {
         let tex = collapse_ws(tex);
-        if tex.is_empty() {
+        if tex.is_empty() || is_macro_only(&tex) {
             return;
         }
         if let Some((last, at)) = &self.last_formula {
@@ -111,16 +110,22 @@ impl Out {
             self.s.push('$');
         }
         self.formulas += 1;
-        self.delims_emitted += 1;
         self.last_formula = Some((tex, self.s.len()));
     }
+}
+
+/// MathJax configuration carried as formulas (`\\newcommand..`, Stack Exchange's
+/// `\\begingroup`/`\\endgroup` wrappers): not content.
+fn is_macro_only(tex: &str) -> bool {
+    matches!(tex, "\\begingroup" | "\\endgroup")
+        || ["\\newcommand", "\\renewcommand", "\\def\\", "\\DeclareMathOperator", "\\require{"].iter().any(|m| tex.starts_with(m))
 }
 
 /// Breaks around an element: 2 = paragraph (blank line), 1 = own line, 0 = inline.
 fn break_of(name: &str) -> u8 {
     match name {
         "p" | "div" | "section" | "article" | "main" | "blockquote" | "pre" | "table" | "ul" | "ol" | "dl" | "h1" | "h2" | "h3" | "h4"
-        | "h5" | "h6" | "figure" | "address" | "hr" | "details" | "center" | "fieldset" | "body" | "noscript" | "hgroup" => 2,
+        | "h5" | "h6" | "figure" | "address" | "hr" | "details" | "center" | "fieldset" | "body" | "hgroup" => 2,
         "li" | "br" | "tr" | "dt" | "dd" | "caption" | "summary" | "legend" => 1,
         _ => 0,
     }
@@ -153,6 +158,7 @@ impl Renderer<'_> {
         let name = match &dom.nodes[id].data {
             NodeData::Text(t) => {
                 if !math_only {
+                    self.out.text_formulas += boilerplate::count_text_formulas(t) as usize;
                     if pre {
                         self.out.pre(t);
                     } else {

@@ -1,9 +1,200 @@
-//! Tests of the extract module on real bytes from ../shared/data.
+//! Tests of the extract module on real bytes from ../shared/data (skipped, with a printed reason,
+//! when that folder is absent). Snippets are cut from the shared pages at run time, never copied.
 
 use super::*;
+use crate::testdata::shared_data_dir;
+use std::io::Read;
+
+/// The gunzipped bytes of `rel` under the shared data folder; `None` when the folder is absent.
+fn page(rel: &str) -> Option<Vec<u8>> {
+    let dir = shared_data_dir()?;
+    let f = std::fs::File::open(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(f).read_to_end(&mut out).unwrap();
+    Some(out)
+}
+
+/// The part of `html` from the first `start` (at or after `from`) to the end of the next `end`.
+fn cut<'a>(html: &'a str, from: &str, start: &str, end: &str) -> &'a str {
+    let base = html.find(from).unwrap_or_else(|| panic!("{from:?} not in page"));
+    let s = base + html[base..].find(start).unwrap_or_else(|| panic!("{start:?} not in page"));
+    let e = s + html[s..].find(end).unwrap_or_else(|| panic!("{end:?} not after {start:?}")) + end.len();
+    &html[s..e]
+}
+
+fn text_of(html: &str) -> String {
+    extract(html.as_bytes(), Some("text/html; charset=utf-8")).unwrap().text
+}
 
 #[test]
-fn tiny_page() {
-    let x = extract(b"<html><head><title>T</title></head><body><div><p>Hello <b>world</b>, a page.</p><p>Second</p></div></body></html>", None);
-    assert_eq!(x.unwrap().text, "Hello world, a page.\n\nSecond");
+fn tiny_page_layout() {
+    let x = extract(
+        b"<html><head><title> T  x</title></head><body><div><h2>Head</h2><p>Hello <b>wor</b>ld, a&nbsp;page &amp; more.</p><ul><li>one<li>two</ul><p>Second</p></div></body></html>",
+        None,
+    )
+    .unwrap();
+    assert_eq!(x.text, "Head\n\nHello world, a page & more.\n\none\ntwo\n\nSecond");
+    assert_eq!(x.title.as_deref(), Some("T x"));
+}
+
+#[test]
+fn mathjax_v2_script_inline_display_and_rendering_not_duplicated() {
+    let Some(b) = page("html-math/math/colah-groups-convolution.html.gz") else { return };
+    let html = String::from_utf8(b).unwrap();
+    // A real MathJax v2 page: formulas in `$..$` text and `math/tex` scripts holding macros only.
+    let t = extract(html.as_bytes(), None).unwrap().text;
+    assert!(!t.contains("\\newcommand"), "macro definitions are not content");
+    // Rendered MathJax v2 (Stack Exchange): preview, rendering and assistive MathML must not
+    // repeat the script's formula. The span and its script, as cut from the page:
+    let Some(b) = page("html-math/nonmath/puzzlingse-duplo-digit.html.gz") else { return };
+    let se = String::from_utf8(b).unwrap();
+    let snippet = cut(&se, "<body", "<span class=\"MathJax_Preview\"", "</script>");
+    let script_pos = snippet.rfind("<script type=\"math/tex\"").unwrap();
+    // Replace the (macro-only) script content by a formula, keeping the real rendering markup.
+    let body = format!("<p>Let {}x^2{} be.</p>", &snippet[..script_pos + snippet[script_pos..].find('>').unwrap() + 1], "</script>");
+    assert_eq!(text_of(&body), "Let $x^2$ be.");
+    let display = body.replace("type=\"math/tex\"", "type=\"math/tex; mode=display\"");
+    assert_eq!(text_of(&display), "Let\n$$x^2$$\nbe.");
+}
+
+#[test]
+fn katex_annotation_kept_and_html_rendering_dropped() {
+    let Some(b) = page("html-math/math/katex-notes-centraliser.html.gz") else { return };
+    let html = String::from_utf8(b).unwrap();
+    let snippet = &html[html[..html.find("G=S_n").unwrap()].rfind("<span class=\"katex\">").unwrap()..];
+    let end = snippet.find("<span class=\"katex\">").map(|_| snippet[1..].find("<span class=\"katex\">").unwrap() + 1).unwrap();
+    let t = text_of(&format!("<p>Take {} now.</p>", &snippet[..end]));
+    assert!(t.starts_with("Take $G=S_n$"), "{t}");
+    assert_eq!(t.matches("S_n").count(), 1, "{t}");
+}
+
+#[test]
+fn wikipedia_mathml_alttext_once_not_fallback_image_again() {
+    let Some(b) = page("html-math/math/wikipedia-equicontinuity.html.gz") else { return };
+    let html = String::from_utf8(b).unwrap();
+    let el = cut(&html, "<body", "<span class=\"mwe-math-element\">", "</span>");
+    // the element: hidden MathML span + fallback <img alt="{\displaystyle ...}">, up to its end
+    let start = html.find(el).unwrap();
+    let tail = &html[start..];
+    let img_end = tail.find("<img").map(|i| i + tail[i..].find('>').unwrap() + 1).unwrap();
+    let elem = &tail[..img_end];
+    assert!(elem.contains("display: none") && elem.contains("alttext=") && elem.contains("mwe-math-fallback-image"));
+    let t = text_of(&format!("<p>where {elem}</span> holds.</p>"));
+    assert_eq!(t, "where $d_{Y}(f(y),f(x))<\\epsilon$ holds.");
+    // The whole page: every formula is there once (no `{\displaystyle` wrappers left).
+    let full = extract(html.as_bytes(), None).unwrap();
+    assert!(full.formulas >= 40, "{}", full.formulas);
+    assert!(!full.text.contains("{\\displaystyle"));
+}
+
+#[test]
+fn presentation_mathml_converted_and_a_neq_0_not_run_together() {
+    let Some(b) = page("html-math/math/mathjax-demo-mml-chtml-source.html.gz") else { return };
+    let html = String::from_utf8(b).unwrap();
+    let p = cut(&html, "<body", "<p>", "</p>");
+    let t = text_of(p);
+    assert!(t.starts_with("When $a\\neq 0$, there are two solutions to $ax^{2}+bx+c=0$ and they are\n$$x=\\frac{-b\\pm \\sqrt{b^{2}-4ac}}{2a}"), "{t}");
+    let full = extract(html.as_bytes(), None).unwrap().text;
+    assert!(full.contains("\\begin{matrix}") && full.contains("\\sum_{k=1}^{n}"), "{full}");
+}
+
+#[test]
+fn tex_in_formula_image_alt() {
+    let Some(b) = page("html-math/math/tao-285g-lecture12-ricci-flow.html.gz") else { return };
+    let html = String::from_utf8(b).unwrap();
+    let img = cut(&html, "<body", "<img src=\"https://s0.wp.com/latex.php?latex=%5Ckappa", ">");
+    assert_eq!(text_of(&format!("<p>a {img}-noncollapsing flow</p>")), "a $\\kappa$-noncollapsing flow");
+    let Some(b) = page("html-math/math/mhf-integral-question.html.gz") else { return };
+    let html = String::from_utf8(b).unwrap();
+    let t = extract(html.as_bytes(), None).unwrap().text;
+    assert!(t.contains("$z = \\frac{1}{2}\\sinh \\theta$"), "codecogs alt kept");
+}
+
+#[test]
+fn discourse_content_in_noscript_is_kept() {
+    let Some(b) = page("html-math/nonmath/discourse-straightdope-movies.html.gz") else { return };
+    let x = extract(&b, None).unwrap();
+    assert!(x.text.contains("I saw 101 movies released in the year 2024"), "{}", &x.text[..300.min(x.text.len())]);
+    assert!(!x.text.contains("googletagmanager"));
+}
+
+#[test]
+fn charset_from_header_meta_bom_and_detection() {
+    let Some(b) = page("html-math/nonmath/zhwiki-xiongan-new-area.html.gz") else { return };
+    let reference = extract(&b, None).unwrap();
+    assert_eq!((reference.charset, reference.charset_source), ("UTF-8", CharsetSource::Meta));
+    assert!(reference.text.contains("雄安新区"));
+    let hdr = extract(&b, Some("text/html; charset=UTF-8")).unwrap();
+    assert_eq!(hdr.charset_source, CharsetSource::Header);
+    // Re-encoded as GBK without the meta declaration: chardetng must find GB18030/GBK.
+    let html = String::from_utf8(b.clone()).unwrap().replacen("<meta charset=\"UTF-8\">", "", 1);
+    let (gbk, _, _) = encoding_rs::GBK.encode(&html);
+    let det = extract(&gbk, None).unwrap();
+    assert_eq!((det.charset, det.charset_source), ("GBK", CharsetSource::Detected));
+    assert_eq!(det.text, reference.text);
+    // The same bytes with a legacy `http-equiv` declaration of gb2312 (a GBK label).
+    let declared = [&b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">"[..], &gbk].concat();
+    let met = extract(&declared, None).unwrap();
+    assert_eq!((met.charset, met.charset_source), ("GBK", CharsetSource::Meta));
+    // A header naming the wrong charset wins (it is the transport's word), garbling the text.
+    let wrong = extract(&gbk, Some("text/html; charset=windows-1251")).unwrap();
+    assert_eq!(wrong.charset, "windows-1251");
+    assert!(!wrong.text.contains("雄安新区"));
+    // A BOM beats a contradicting meta.
+    let bom = [&b"\xEF\xBB\xBF"[..], &b"<meta charset=windows-1252><p>\xC3\xA9t\xC3\xA9"[..]].concat();
+    let x = extract(&bom, None).unwrap();
+    assert_eq!((x.charset, x.charset_source, x.text.as_str()), ("UTF-8", CharsetSource::Bom, "été"));
+    // Arabic re-encoded as windows-1256, undeclared.
+    let Some(ar) = page("html-math/math/wikipedia-ar-mathematics.html.gz") else { return };
+    let ar_ref = extract(&ar, None).unwrap();
+    let ar_html = String::from_utf8(ar).unwrap().replacen("<meta charset=\"UTF-8\">", "", 1).replacen("<meta charset=\"utf-8\"/>", "", 1);
+    let (w1256, _, _) = encoding_rs::WINDOWS_1256.encode(&ar_html);
+    let ar_det = extract(&w1256, None).unwrap();
+    assert_eq!((ar_det.charset, ar_det.charset_source), ("windows-1256", CharsetSource::Detected));
+    assert_eq!(ar_det.text.split_whitespace().take(50).collect::<Vec<_>>(), ar_ref.text.split_whitespace().take(50).collect::<Vec<_>>());
+}
+
+#[test]
+fn unusable_pages_are_errors_with_reasons() {
+    assert_eq!(extract(b"", None).unwrap_err().reason(), "empty_body");
+    assert_eq!(extract(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", None).unwrap_err().reason(), "not_text");
+    assert_eq!(extract(b"<html>x</html>", Some("image/png")).unwrap_err().reason(), "not_text");
+    assert_eq!(extract(b"<html><head><script>var a=1;</script></head><body><nav><a href=/>Home</a></nav></body></html>", None).unwrap_err().reason(), "empty_text");
+}
+
+#[test]
+fn truncated_and_mangled_real_pages_never_panic() {
+    let Some(b) = page("html-math/math/wikipedia-en-m-variance.html.gz") else { return };
+    for i in 1..40 {
+        let cut_at = b.len() * i / 40;
+        let _ = extract(&b[..cut_at], None);
+        // drop a window of bytes, including through UTF-8 sequences and tags
+        let mangled = [&b[..cut_at / 2], &b[cut_at..]].concat();
+        let _ = extract(&mangled, None);
+    }
+}
+
+#[test]
+fn extracted_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Extracted>();
+    assert_send_sync::<ExtractError>();
+}
+
+#[test]
+fn evaluation_meets_goals_on_shared_pages() {
+    let Some(dir) = shared_data_dir() else { return };
+    let report = eval::evaluate(&dir).unwrap();
+    println!("{report}");
+    assert_eq!(report.pages.iter().filter(|p| p.f1.is_some()).count(), 127);
+    assert!(report.math_pages >= 35, "{}", report.math_pages);
+    assert!(report.mean_f1 >= 0.90, "mean token F1 {:.4}", report.mean_f1);
+    assert!(report.formula_recall >= 0.90, "formula recall {:.4}", report.formula_recall);
+}
+
+#[test]
+fn text_formula_count_ignores_prices() {
+    use super::boilerplate::count_text_formulas;
+    assert_eq!(count_text_formulas("it cost $5 and then $10 more"), 0);
+    assert_eq!(count_text_formulas("let $x$ be, with $a^2+b^2=c^2$ and $$\\sum_i x_i$$ or \\(y\\)"), 4);
 }
