@@ -94,6 +94,31 @@ pub fn count_tokens(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
+/// Splits a [`normalize`]d text into consecutive windows of at most `size` tokens (the last one
+/// may be shorter), as slices of `normalized`. `size` 0 yields the whole text as one window; an
+/// empty text yields nothing.
+pub fn windows(normalized: &str, size: usize) -> impl Iterator<Item = &str> {
+    let mut rest = normalized;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = if size == 0 {
+            None
+        } else {
+            rest.match_indices(' ').nth(size - 1).map(|(i, _)| i)
+        };
+        match cut {
+            Some(i) => {
+                let (w, r) = rest.split_at(i);
+                rest = &r[1..];
+                Some(w)
+            }
+            None => Some(std::mem::take(&mut rest)),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +150,15 @@ mod tests {
             assert!(count_tokens(&once) as usize <= MAX_TOKENS);
         }
         assert!(normalize(&raw).contains(r"\frac"));
+    }
+
+    #[test]
+    fn windows_cover_every_token_once() {
+        let n = normalize("a b c d e f g");
+        assert_eq!(windows(&n, 3).collect::<Vec<_>>(), ["a b c", "d e f", "g"]);
+        assert_eq!(windows(&n, 7).collect::<Vec<_>>(), ["a b c d e f g"]);
+        assert_eq!(windows(&n, 0).collect::<Vec<_>>(), ["a b c d e f g"]);
+        assert_eq!(windows("", 3).count(), 0);
     }
 
     #[test]

@@ -66,7 +66,15 @@ pub enum ClassifyError {
 #[derive(Debug)]
 pub struct Classifier {
     model: FastText,
+    window: usize,
 }
+
+/// Tokens per scoring window of [`Classifier::score`] by default, and of training chunks in
+/// [`TrainSettings::auto`]: 64 normalised tokens, about the length of a short seed document
+/// (a GSM8K problem is ~150), so a web page's main text is judged window by window the way the
+/// seed was learnt, and navigation or comments around the mathematics dilute the page's score in
+/// proportion to their length instead of outvoting it.
+pub const SCORE_WINDOW_TOKENS: usize = 64;
 
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
@@ -82,7 +90,18 @@ impl Classifier {
         if !labels.iter().any(|l| l == LABEL_MATH) {
             return Err(ClassifyError::NoMathLabel(labels));
         }
-        Ok(Classifier { model })
+        Ok(Classifier { model, window: SCORE_WINDOW_TOKENS })
+    }
+
+    /// Sets the scoring window in tokens (0: the whole text in one prediction, as the paper did).
+    pub fn with_window(mut self, tokens: usize) -> Self {
+        self.window = tokens;
+        self
+    }
+
+    /// The scoring window in tokens (0: whole text).
+    pub fn window(&self) -> usize {
+        self.window
     }
 
     /// Loads a fastText `.bin` model (C++ fastText format, version <= 12) from `path`.
@@ -128,14 +147,32 @@ impl Classifier {
         &self.model
     }
 
-    /// P(math) in [0, 1] of a raw text (e.g. a page's extracted main text): the text is
-    /// normalised with [`crate::text::normalize`] first. A text with no tokens scores 0.
+    /// The page score in [0, 1] of a raw text (e.g. a page's extracted main text): the text is
+    /// normalised with [`crate::text::normalize`] (so capped at [`crate::text::MAX_TOKENS`]), cut
+    /// into windows of [`Classifier::window`] tokens, and the windows' P(math) averaged, weighted
+    /// by their token counts: the expected share of the text that is mathematics. With window 0
+    /// it is fastText's P(math) of the whole text. A text with no tokens scores 0.
     pub fn score(&self, text: &str) -> f32 {
         self.score_normalized(&crate::text::normalize(text))
     }
 
-    /// P(math) in [0, 1] of a text already passed through [`crate::text::normalize`].
+    /// [`Classifier::score`] of a text already passed through [`crate::text::normalize`].
     pub fn score_normalized(&self, normalized: &str) -> f32 {
+        let (mut sum, mut tokens) = (0.0f64, 0u64);
+        for w in crate::text::windows(normalized, self.window) {
+            let n = crate::text::count_tokens(w);
+            sum += self.score_window(w) as f64 * n as f64;
+            tokens += n;
+        }
+        if tokens == 0 {
+            0.0
+        } else {
+            (sum / tokens as f64) as f32
+        }
+    }
+
+    /// fastText's P(math) in [0, 1] of one normalised text in one prediction (no windows).
+    pub fn score_window(&self, normalized: &str) -> f32 {
         self.model
             .predict(normalized, 2, 0.0)
             .iter()

@@ -241,26 +241,39 @@ fn crude_text_keeps_tex_and_drops_scripts() {
     assert_eq!(crate::text::normalize(&t), r"let x ^ 2 be \frac { 1 } { 2 } & done");
 }
 
+fn page_pr(ms: &[f32], ns: &[f32], t: f32) -> (usize, usize, f64, f64) {
+    let tp = ms.iter().filter(|&&s| s >= t).count();
+    let fp = ns.iter().filter(|&&s| s >= t).count();
+    (tp, fp, tp as f64 / (tp + fp).max(1) as f64, tp as f64 / ms.len() as f64)
+}
+
 /// Prints precision / recall of math pages at the validation split's best-F1 threshold, for the
 /// default (`auto`) settings. Heavy (full training): `cargo test -p corpusminer-pipeline --release
-/// -- --ignored --nocapture html_math_pages`.
+/// -- --ignored --nocapture html_math_pages`. `CLASSIFY_EVAL_MODEL=path` reuses a saved model
+/// (threshold 0.5 then).
 #[test]
 #[ignore]
 fn html_math_pages_precision_recall() {
     let Some(dir) = shared_data_dir() else { return };
-    let (pos, neg) = seed_and_negatives(&dir);
-    let settings = TrainSettings::auto(pos.len() + neg.len());
-    let (clf, report) = train(&pos, &neg, &settings).unwrap();
-    eprintln!("{report:#?}");
+    let (clf, threshold) = match std::env::var_os("CLASSIFY_EVAL_MODEL").filter(|p| Path::new(p).exists()) {
+        Some(p) => (Classifier::load(p).unwrap(), 0.25),
+        None => {
+            let (pos, neg) = seed_and_negatives(&dir);
+            let settings = TrainSettings::auto(pos.len() + neg.len());
+            let (clf, report) = train(&pos, &neg, &settings).unwrap();
+            eprintln!("{report:#?}");
+            if let Some(p) = std::env::var_os("CLASSIFY_EVAL_MODEL") {
+                clf.save(p).unwrap();
+            }
+            (clf, report.page.threshold)
+        }
+    };
     let math = page_texts(&dir, "math");
     let nonmath = page_texts(&dir, "nonmath");
     let ms: Vec<f32> = math.iter().map(|(_, t)| clf.score(t)).collect();
     let ns: Vec<f32> = nonmath.iter().map(|(_, t)| clf.score(t)).collect();
-    for (t, name) in [(report.best.threshold, "best-F1 validation threshold"), (0.5, "0.5")] {
-        let tp = ms.iter().filter(|&&s| s >= t).count();
-        let fp = ns.iter().filter(|&&s| s >= t).count();
-        let p = tp as f64 / (tp + fp).max(1) as f64;
-        let r = tp as f64 / ms.len() as f64;
+    for (t, name) in [(threshold, "default threshold"), (0.5, "0.5")] {
+        let (tp, fp, p, r) = page_pr(&ms, &ns, t);
         eprintln!("pages at {name} {t:.2}: math {tp}/{} kept, nonmath {fp}/{} kept: P {p:.3} R {r:.3}", ms.len(), ns.len());
     }
     for ((p, _), s) in math.iter().zip(&ms) {
@@ -268,5 +281,23 @@ fn html_math_pages_precision_recall() {
     }
     for ((p, _), s) in nonmath.iter().zip(&ns) {
         eprintln!("nonmath {s:.3} {}", p.file_name().unwrap().to_string_lossy());
+    }
+    // Windowed scoring experiments: mean and fraction of windows of W tokens.
+    for w in [32usize, 64, 128, 256] {
+        let win = |t: &str| -> (f32, f32) {
+            let n = crate::text::normalize(t);
+            let toks: Vec<&str> = n.split(' ').collect();
+            let sc: Vec<f32> = toks.chunks(w).map(|c| clf.score_normalized(&c.join(" "))).collect();
+            let mean = sc.iter().sum::<f32>() / sc.len().max(1) as f32;
+            let frac = sc.iter().filter(|&&s| s >= 0.5).count() as f32 / sc.len().max(1) as f32;
+            (mean, frac)
+        };
+        let mw: Vec<(f32, f32)> = math.iter().map(|(_, t)| win(t)).collect();
+        let nw: Vec<(f32, f32)> = nonmath.iter().map(|(_, t)| win(t)).collect();
+        for t in [0.1f32, 0.2, 0.3, 0.5] {
+            let a = page_pr(&mw.iter().map(|x| x.0).collect::<Vec<_>>(), &nw.iter().map(|x| x.0).collect::<Vec<_>>(), t);
+            let b = page_pr(&mw.iter().map(|x| x.1).collect::<Vec<_>>(), &nw.iter().map(|x| x.1).collect::<Vec<_>>(), t);
+            eprintln!("window {w} t {t}: mean P {:.3} R {:.3} | frac P {:.3} R {:.3}", a.2, a.3, b.2, b.3);
+        }
     }
 }

@@ -76,6 +76,10 @@ pub struct TrainSettings {
     pub validation_fraction: f64,
     /// Class balancing of the training split.
     pub balance: ClassBalance,
+    /// Cut every document into chunks of this many normalised tokens (the last one shorter) after
+    /// the train/validation split, train and validate on chunks, and score with windows of the
+    /// same size ([`Classifier::window`]). 0: whole documents, as the paper did.
+    pub chunk_tokens: u32,
 }
 
 impl TrainSettings {
@@ -97,6 +101,7 @@ impl TrainSettings {
             seed: 0,
             validation_fraction: 0.1,
             balance: ClassBalance::OversampleNegatives,
+            chunk_tokens: 0,
         }
     }
 
@@ -116,6 +121,7 @@ impl TrainSettings {
                 min_count: 1,
                 epoch: 25,
                 bucket: 200_000,
+                chunk_tokens: super::SCORE_WINDOW_TOKENS as u32,
                 ..base
             }
         } else if n_docs < 1_000_000 {
@@ -126,6 +132,7 @@ impl TrainSettings {
                 min_count: 2,
                 epoch: 10,
                 bucket: 1_000_000,
+                chunk_tokens: super::SCORE_WINDOW_TOKENS as u32,
                 ..base
             }
         } else {
@@ -205,23 +212,29 @@ pub struct CurvePoint {
 /// precision would be flattered and the best-F1 threshold pushed too low.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidationReport {
-    /// Positives in the training split after balancing (repeats counted).
+    /// Positives in the training split after balancing (repeats counted); chunks when
+    /// `settings.chunk_tokens > 0`, else documents.
     pub n_train_pos: usize,
-    /// Negatives in the training split after balancing (repeats counted).
+    /// Negatives in the training split after balancing (repeats counted); chunks or documents.
     pub n_train_neg: usize,
-    /// Held-out positives.
+    /// Held-out positives (chunks or documents; the split itself is by document).
     pub n_valid_pos: usize,
-    /// Held-out negatives.
+    /// Held-out negatives (chunks or documents).
     pub n_valid_neg: usize,
     /// Documents dropped because they normalise to nothing: (positives, negatives).
     pub n_empty: (usize, usize),
-    /// Metrics at threshold 0.5.
+    /// Metrics at threshold 0.5 of single predictions on held-out chunks (or documents).
     pub at_half: CurvePoint,
-    /// The threshold in 0.01..=0.99 (step 0.01) with the best F1; ties go to the highest
-    /// threshold. The default threshold for scoring pages. 0.5 when nothing is held out.
+    /// The best-F1 threshold of single predictions on held-out chunks (or documents): the middle
+    /// of the plateau of thresholds within 0.005 of the best F1, in 0.01..=0.99.
     pub best: CurvePoint,
-    /// Metrics at thresholds 0.1, 0.2, ..., 0.9.
+    /// Single-prediction metrics at thresholds 0.1, 0.2, ..., 0.9.
     pub curve: Vec<CurvePoint>,
+    /// The default page threshold for [`Classifier::score`]: best F1 (middle of the plateau) on
+    /// synthetic held-out pages, half math and half negative text (see [`train`]).
+    pub page: CurvePoint,
+    /// Page metrics at thresholds 0.1, 0.2, ..., 0.9.
+    pub page_curve: Vec<CurvePoint>,
     /// Settings actually used.
     pub settings: TrainSettings,
     /// Size of the saved `.bin` model in bytes.
@@ -236,9 +249,13 @@ pub struct ValidationReport {
 ///
 /// Steps: normalise every text ([`crate::text::normalize`]) and drop those left empty; shuffle each
 /// class with `settings.seed`; hold out `validation_fraction` of each class (rounded, at least one
-/// document when the fraction is > 0); balance the training split ([`ClassBalance`]); write
+/// document when the fraction is > 0); cut documents into chunks when `chunk_tokens > 0`; balance the training split ([`ClassBalance`]); write
 /// `__label__math` / `__label__other` lines, shuffled, to a file in a temporary directory; train
-/// fastText; score the held-out split into a [`ValidationReport`].
+/// fastText; score the held-out split into a [`ValidationReport`]. The report's page threshold
+/// ([`ValidationReport::page`]) comes from synthetic held-out pages: each held-out positive
+/// document padded with an equal number of tokens of held-out negative text (a math page whose
+/// main text is half mathematics, half surrounding prose), against the held-out negative
+/// documents, all scored with [`Classifier::score`].
 ///
 /// Errors: [`ClassifyError::TooFewDocuments`] when a class has fewer than 2 non-empty documents
 /// (1 without validation), [`ClassifyError::InvalidSetting`], [`ClassifyError::Io`] for the
@@ -270,8 +287,18 @@ pub fn train(
         }
         ((n as f64 * settings.validation_fraction).round() as usize).clamp(1, n - 1)
     };
-    let valid_pos = pos.split_off(pos.len() - n_hold(pos.len()));
-    let valid_neg = neg.split_off(neg.len() - n_hold(neg.len()));
+    let mut valid_pos = pos.split_off(pos.len() - n_hold(pos.len()));
+    let mut valid_neg = neg.split_off(neg.len() - n_hold(neg.len()));
+    let synthetic = synthetic_pages(&valid_pos, &valid_neg);
+    if settings.chunk_tokens > 0 {
+        let size = settings.chunk_tokens as usize;
+        let chunk = |docs: &mut Vec<String>| {
+            *docs = docs.iter().flat_map(|d| crate::text::windows(d, size).map(str::to_string)).collect();
+        };
+        for docs in [&mut pos, &mut neg, &mut valid_pos, &mut valid_neg] {
+            chunk(docs);
+        }
+    }
 
     // Balance the training split: indices into `pos` / `neg`, repeats allowed.
     let mut train_pos: Vec<usize> = (0..pos.len()).collect();
@@ -315,24 +342,19 @@ pub fn train(
     let model = FastText::train(args)?;
     let train_seconds = started.elapsed().as_secs_f64();
     drop(dir);
-    let classifier = Classifier::from_fasttext(model)?;
+    let classifier = Classifier::from_fasttext(model)?.with_window(settings.chunk_tokens as usize);
 
-    let score_all = |docs: &[String]| -> Vec<f32> { docs.iter().map(|d| classifier.score_normalized(d)).collect() };
+    let score_all = |docs: &[String]| -> Vec<f32> { docs.iter().map(|d| classifier.score_window(d)).collect() };
+    let score_pages = |docs: &[String]| -> Vec<f32> { docs.iter().map(|d| classifier.score_normalized(d)).collect() };
     let pos_scores = score_all(&valid_pos);
     let neg_scores = score_all(&valid_neg);
     let neg_weight = if neg_scores.is_empty() { 1.0 } else { pos_scores.len() as f64 / neg_scores.len() as f64 };
     let at = |t: f32| curve_point(&pos_scores, &neg_scores, neg_weight, t);
-    let best = if pos_scores.is_empty() {
-        at(0.5)
-    } else {
-        (1..=99)
-            .map(|i| at(i as f32 / 100.0))
-            .fold(None::<CurvePoint>, |b, p| match b {
-                Some(b) if b.f1 > p.f1 => Some(b),
-                _ => Some(p),
-            })
-            .unwrap_or_else(|| at(0.5))
-    };
+    let best = best_threshold(&at);
+    let (page_pos, page_neg) = (score_pages(&synthetic.0), score_pages(&synthetic.1));
+    let page_weight = if page_neg.is_empty() { 1.0 } else { page_pos.len() as f64 / page_neg.len() as f64 };
+    let page_at = |t: f32| curve_point(&page_pos, &page_neg, page_weight, t);
+    let page = best_threshold(&page_at);
     let report = ValidationReport {
         n_train_pos: train_pos.len(),
         n_train_neg: train_neg.len(),
@@ -342,6 +364,8 @@ pub fn train(
         at_half: at(0.5),
         best,
         curve: (1..=9).map(|i| at(i as f32 / 10.0)).collect(),
+        page,
+        page_curve: (1..=9).map(|i| page_at(i as f32 / 10.0)).collect(),
         settings: settings.clone(),
         model_bytes: classifier.model_bytes(),
         vocabulary: classifier.fasttext().dict().nwords() as usize,
@@ -353,10 +377,52 @@ pub fn train(
         f1_at_half = report.at_half.f1,
         best_threshold = report.best.threshold,
         best_f1 = report.best.f1,
+        page_threshold = report.page.threshold,
+        page_f1 = report.page.f1,
         model_bytes = report.model_bytes,
         "trained math classifier"
     );
     Ok((classifier, report))
+}
+
+/// The threshold in 0.01..=0.99 (step 0.01) at the middle of the best-F1 plateau: among the
+/// thresholds whose F1 is within 0.005 of the best, the midpoint of the lowest and highest, so a
+/// perfectly separated validation split does not push the threshold to an extreme.
+fn best_threshold(at: &dyn Fn(f32) -> CurvePoint) -> CurvePoint {
+    let points: Vec<CurvePoint> = (1..=99).map(|i| at(i as f32 / 100.0)).collect();
+    let max = points.iter().map(|p| p.f1).fold(0.0f64, f64::max);
+    let near: Vec<f32> = points.iter().filter(|p| p.f1 >= max - 0.005).map(|p| p.threshold).collect();
+    match (near.first(), near.last()) {
+        (Some(lo), Some(hi)) => at(((lo + hi) / 2.0 * 100.0).round() / 100.0),
+        _ => at(0.5),
+    }
+}
+
+/// Synthetic held-out pages (normalised texts): (math pages, other pages).
+///
+/// A web page's main text is rarely all mathematics: navigation, comments and prose surround it.
+/// Each math page is a held-out positive document followed by as many tokens of held-out negative
+/// text (taken in turn from the negatives, wrapping around), so half its tokens are math; each
+/// other page is a held-out negative document. The page threshold that best separates them is
+/// therefore chosen from seed and negatives alone, never from page labels.
+fn synthetic_pages(pos: &[String], neg: &[String]) -> (Vec<String>, Vec<String>) {
+    let filler: Vec<&str> = neg.iter().flat_map(|d| d.split(' ')).collect();
+    let mut next = 0usize;
+    let pages = pos
+        .iter()
+        .map(|d| {
+            let mut page = d.clone();
+            if !filler.is_empty() {
+                for _ in 0..crate::text::count_tokens(d) {
+                    page.push(' ');
+                    page.push_str(filler[next % filler.len()]);
+                    next += 1;
+                }
+            }
+            page
+        })
+        .collect();
+    (pages, neg.to_vec())
 }
 
 /// Metrics at `threshold`, each negative weighing `neg_weight`.
