@@ -127,14 +127,20 @@ mod tests {
     fn splits_math_punctuation_and_keeps_control_words() {
         assert_eq!(normalize("x^2+1"), "x ^ 2 + 1");
         assert_eq!(normalize(r"\frac{a}{b}"), r"\frac { a } { b }");
-        assert_eq!(normalize(r"$\Alpha_1\le \beta$"), r"$ \alpha _ 1 \le \beta $");
+        assert_eq!(
+            normalize(r"$\Alpha_1\le \beta$"),
+            r"$ \alpha _ 1 \le \beta $"
+        );
         assert_eq!(normalize(r"a \\ b \{c\}"), r"a \ \ b \ { c \ }");
         assert_eq!(normalize("__label__math"), "_ _ label _ _ math");
     }
 
     #[test]
     fn collapses_whitespace_and_lowercases() {
-        assert_eq!(normalize("  Hello,\n\n\tWorld!\u{a0}Ünïcode\r\n"), "hello , world ! ünïcode");
+        assert_eq!(
+            normalize("  Hello,\n\n\tWorld!\u{a0}Ünïcode\r\n"),
+            "hello , world ! ünïcode"
+        );
         assert_eq!(normalize(""), "");
         assert_eq!(normalize(" \n\t "), "");
         assert!(!normalize("a\nb\rc\u{0}d").contains(['\n', '\r', '\0']));
@@ -142,8 +148,11 @@ mod tests {
 
     #[test]
     fn idempotent_on_real_seed_text() {
-        let Some(dir) = crate::testdata::shared_data_dir() else { return };
-        let raw = std::fs::read_to_string(dir.join("math/stackmathqa100k-shards32-127.jsonl")).unwrap();
+        let Some(dir) = crate::testdata::shared_data_dir() else {
+            return;
+        };
+        let raw =
+            std::fs::read_to_string(dir.join("math/stackmathqa100k-shards32-127.jsonl")).unwrap();
         for line in raw.lines().take(200) {
             let once = normalize(line);
             assert_eq!(normalize(&once), once);

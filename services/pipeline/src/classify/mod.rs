@@ -90,7 +90,10 @@ impl Classifier {
         if !labels.iter().any(|l| l == LABEL_MATH) {
             return Err(ClassifyError::NoMathLabel(labels));
         }
-        Ok(Classifier { model, window: SCORE_WINDOW_TOKENS })
+        Ok(Classifier {
+            model,
+            window: SCORE_WINDOW_TOKENS,
+        })
     }
 
     /// Sets the scoring window in tokens (0: the whole text in one prediction, as the paper did).

@@ -112,7 +112,10 @@ pub fn read_documents(
         .or_else(|| lower.strip_suffix(".zstd"))
         .unwrap_or(&lower);
     let mut decoded = decoded;
-    let jsonl = if [".jsonl", ".ndjson", ".json"].iter().any(|s| stem.ends_with(s)) {
+    let jsonl = if [".jsonl", ".ndjson", ".json"]
+        .iter()
+        .any(|s| stem.ends_with(s))
+    {
         true
     } else if stem.ends_with(".txt") {
         false
@@ -133,7 +136,11 @@ pub fn read_documents(
 
 /// Calls `f` with each line (without its `\n` / `\r\n`), counting a mid-stream failure as
 /// `truncated_stream`.
-fn for_each_line(mut r: impl BufRead, out: &mut ReadDocuments, mut f: impl FnMut(Result<&str, ()>, &mut ReadDocuments)) {
+fn for_each_line(
+    mut r: impl BufRead,
+    out: &mut ReadDocuments,
+    mut f: impl FnMut(Result<&str, ()>, &mut ReadDocuments),
+) {
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -166,7 +173,8 @@ fn read_jsonl(r: impl BufRead, fields: &TextFields, out: &mut ReadDocuments) {
         if line.trim().is_empty() {
             return; // blank lines separate nothing in JSONL; not a document, not a fault
         }
-        let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(line)
+        else {
             out.skipped.incr("bad_json");
             return;
         };
