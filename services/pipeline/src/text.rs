@@ -1,1 +1,180 @@
-//! (in progress)
+//! Text normalisation shared by classifier training and scoring, and token counting.
+//!
+//! fastText (Joulin et al. 2017, as used by DeepSeekMath, arXiv 2402.03300 §2.1) splits its input
+//! on ASCII whitespace and treats a newline as the end of an example, so one document must become
+//! one line of space-separated tokens. [`normalize`] is that one transformation; training
+//! ([`crate::classify::train`]) and scoring ([`crate::classify::Classifier::score`]) both call it,
+//! so the two never drift apart.
+//!
+//! Tokenizer note: tokens here are whitespace-separated words after punctuation splitting. A
+//! `Tokenizer` enum (`Whitespace`, `HuggingFace(tokenizer.json)`) for token budgets measured in
+//! model tokens is left for later; [`count_tokens`] is the whitespace count until then.
+
+/// Most tokens [`normalize`] keeps from one document: the first 4,096 tokens after punctuation
+/// splitting (about 2,500 English words, or the first 15-25 KB of a page's main text).
+///
+/// fastText's document vector is the mean of its token (and word n-gram) vectors, so the head of a
+/// long page decides its class as well as the whole does, and the cap bounds scoring time per page
+/// (O(tokens x word_ngrams x dim)) on pathological multi-megabyte pages.
+pub const MAX_TOKENS: usize = 4096;
+
+/// Normalises `text` into one line of space-separated tokens, capped at [`MAX_TOKENS`].
+///
+/// Rules, applied in one pass over the `char`s:
+/// - lowercase (Unicode `to_lowercase`);
+/// - any whitespace or control character (newline, tab, NBSP, NUL, ...) separates tokens; the
+///   output uses single ASCII spaces only, with no leading or trailing space and no newline;
+/// - a run of alphanumeric characters (Unicode letters and digits) is one token: `x2`, `2024`,
+///   `équation`;
+/// - a backslash followed by ASCII letters is one token, the LaTeX control word: `\frac`,
+///   `\alpha`; a backslash followed by anything else is a token of its own;
+/// - every other character (punctuation, operators, braces, `$`, `^`, `_`, symbols such as `≤`)
+///   is a token of its own, so `x^2+1` gives `x ^ 2 + 1` and `\frac{a}{b}` gives
+///   `\frac { a } { b }`. Splitting `_` also means no document can forge fastText's
+///   `__label__` prefix.
+///
+/// Idempotent up to Unicode case-folding corner cases: `normalize(&normalize(s)) == normalize(s)`.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_TOKENS * 8));
+    let mut tokens = 0usize;
+    // True while `out` ends inside a token that the next character may extend.
+    let mut in_word = false; // alphanumeric run
+    let mut in_control = false; // `\letters` run
+    let mut chars = text.chars().peekable();
+
+    // Starts a new token in `out`; returns false when the cap is reached.
+    fn start(out: &mut String, tokens: &mut usize) -> bool {
+        if *tokens >= MAX_TOKENS {
+            return false;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        *tokens += 1;
+        true
+    }
+
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() || c.is_control() {
+            in_word = false;
+            in_control = false;
+            continue;
+        }
+        if c.is_alphanumeric() {
+            if in_control && c.is_ascii_alphabetic() {
+                out.push(c.to_ascii_lowercase());
+                continue;
+            }
+            in_control = false;
+            if !in_word {
+                if !start(&mut out, &mut tokens) {
+                    break;
+                }
+                in_word = true;
+            }
+            out.extend(c.to_lowercase());
+            continue;
+        }
+        in_word = false;
+        in_control = false;
+        if !start(&mut out, &mut tokens) {
+            break;
+        }
+        out.push(c);
+        if c == '\\' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic()) {
+            in_control = true;
+        }
+    }
+    out
+}
+
+/// Number of whitespace-separated words in `text` (Unicode whitespace), the token unit of token
+/// budgets and score histograms until a model tokenizer is wired in (see the module note).
+pub fn count_tokens(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+/// Splits a [`normalize`]d text into consecutive windows of at most `size` tokens (the last one
+/// may be shorter), as slices of `normalized`. `size` 0 yields the whole text as one window; an
+/// empty text yields nothing.
+pub fn windows(normalized: &str, size: usize) -> impl Iterator<Item = &str> {
+    let mut rest = normalized;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = if size == 0 {
+            None
+        } else {
+            rest.match_indices(' ').nth(size - 1).map(|(i, _)| i)
+        };
+        match cut {
+            Some(i) => {
+                let (w, r) = rest.split_at(i);
+                rest = &r[1..];
+                Some(w)
+            }
+            None => Some(std::mem::take(&mut rest)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_math_punctuation_and_keeps_control_words() {
+        assert_eq!(normalize("x^2+1"), "x ^ 2 + 1");
+        assert_eq!(normalize(r"\frac{a}{b}"), r"\frac { a } { b }");
+        assert_eq!(
+            normalize(r"$\Alpha_1\le \beta$"),
+            r"$ \alpha _ 1 \le \beta $"
+        );
+        assert_eq!(normalize(r"a \\ b \{c\}"), r"a \ \ b \ { c \ }");
+        assert_eq!(normalize("__label__math"), "_ _ label _ _ math");
+    }
+
+    #[test]
+    fn collapses_whitespace_and_lowercases() {
+        assert_eq!(
+            normalize("  Hello,\n\n\tWorld!\u{a0}Ünïcode\r\n"),
+            "hello , world ! ünïcode"
+        );
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize(" \n\t "), "");
+        assert!(!normalize("a\nb\rc\u{0}d").contains(['\n', '\r', '\0']));
+    }
+
+    #[test]
+    fn idempotent_on_real_seed_text() {
+        let Some(dir) = crate::testdata::shared_data_dir() else {
+            return;
+        };
+        let raw =
+            std::fs::read_to_string(dir.join("math/stackmathqa100k-shards32-127.jsonl")).unwrap();
+        for line in raw.lines().take(200) {
+            let once = normalize(line);
+            assert_eq!(normalize(&once), once);
+            assert!(count_tokens(&once) as usize <= MAX_TOKENS);
+        }
+        assert!(normalize(&raw).contains(r"\frac"));
+    }
+
+    #[test]
+    fn windows_cover_every_token_once() {
+        let n = normalize("a b c d e f g");
+        assert_eq!(windows(&n, 3).collect::<Vec<_>>(), ["a b c", "d e f", "g"]);
+        assert_eq!(windows(&n, 7).collect::<Vec<_>>(), ["a b c d e f g"]);
+        assert_eq!(windows(&n, 0).collect::<Vec<_>>(), ["a b c d e f g"]);
+        assert_eq!(windows("", 3).count(), 0);
+    }
+
+    #[test]
+    fn caps_tokens() {
+        let long = "a+".repeat(MAX_TOKENS);
+        let n = normalize(&long);
+        assert_eq!(count_tokens(&n) as usize, MAX_TOKENS);
+        assert_eq!(count_tokens("one two\nthree\u{a0}four"), 4);
+    }
+}
