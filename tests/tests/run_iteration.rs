@@ -3,7 +3,7 @@
 
 use corpusminer_e2e::*;
 use corpusminer_storage::metastore::Metastore;
-use corpusminer_storage::object_store::{resolve, StorageConfig};
+use corpusminer_storage::resolve;
 use corpusminer_storage::testing;
 
 async fn host_counts(db: &str, iteration: i64, bucket: i64) -> Vec<(String, i64, i64, i64, i64)> {
@@ -58,13 +58,17 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     let hosts1 = host_counts(&db1, 1, bucket).await;
 
     // 2. The same shards from a real S3-compatible server, output to S3 too, same model.
-    let Some(s3) = testing::S3Server::start().await else { return };
-    let storage = StorageConfig { s3_endpoint: Some(s3.endpoint()), ..StorageConfig::default() };
+    let Some(s3) = testing::S3TestServer::start("corpusminer").await else { return };
+    let storage = s3.config();
+    // The CLI reads S3 credentials from the standard AWS environment, as a user's shell would.
+    std::env::set_var("AWS_ACCESS_KEY_ID", &s3.access_key);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", &s3.secret_key);
+    std::env::set_var("AWS_REGION", "us-east-1");
     let mut s3_inputs = Vec::new();
     for pattern in crawl_inputs(&data) {
         for path in glob_paths(&pattern) {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let uri = format!("s3://{}/shards/{name}", s3.bucket());
+            let uri = format!("s3://{}/shards/{name}", s3.bucket);
             let (store, key) = resolve(&uri, &storage).unwrap();
             store.put(&key, std::fs::read(&path).unwrap().into()).await.unwrap();
             s3_inputs.push(uri);
@@ -72,13 +76,13 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     }
     let mut args = vec!["--model".into(), model.display().to_string(), "--input".into()];
     args.extend(s3_inputs);
-    args.extend(["--out".into(), format!("s3://{}/run2", s3.bucket())]);
+    args.extend(["--out".into(), format!("s3://{}/run2", s3.bucket)]);
     let db2 = format!("sqlite://{}", tmp.path().join("run2.db").display());
-    args.extend(["--db".into(), db2.clone(), "--s3-endpoint".into(), s3.endpoint(), "--crawl-name".into(), "MINICRAWL-dev".into()]);
+    args.extend(["--db".into(), db2.clone(), "--s3-endpoint".into(), s3.endpoint.clone(), "--crawl-name".into(), "MINICRAWL-dev".into()]);
     args.extend(["--threshold".into(), report.selection.threshold.to_string()]);
     let report2 = corpusminer_cli::run_iteration(run_args(&args)).await.expect("S3 run succeeds");
     assert_eq!(report2.selection.bucket, report.selection.bucket);
-    let (store, root) = resolve(&format!("s3://{}/run2", s3.bucket()), &storage).unwrap();
+    let (store, root) = resolve(&format!("s3://{}/run2", s3.bucket), &storage).unwrap();
     let manifest2: serde_json::Value = serde_json::from_slice(&store.get(&format!("{root}/corpus/manifest.json")).await.unwrap()).unwrap();
     let mut files2 = Vec::new();
     for f in manifest2["files"].as_array().unwrap() {
@@ -89,15 +93,15 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     assert_eq!(host_counts(&db2, 1, bucket).await, hosts1, "S3 run has the same host statistics");
 
     // 3. PostgreSQL metastore, local shards, same model and threshold.
-    let Some(pg) = testing::PostgresDb::create().await else { return };
+    let Some(pg) = testing::PgTestDb::create().await else { return };
     let out3 = tmp.path().join("pg");
     let mut args = vec!["--model".into(), model.display().to_string(), "--input".into()];
     args.extend(crawl_inputs(&data));
-    args.extend(["--out".into(), out3.display().to_string(), "--db".into(), pg.url(), "--crawl-name".into(), "MINICRAWL-dev".into()]);
+    args.extend(["--out".into(), out3.display().to_string(), "--db".into(), pg.url.clone(), "--crawl-name".into(), "MINICRAWL-dev".into()]);
     args.extend(["--threshold".into(), report.selection.threshold.to_string()]);
     let report3 = corpusminer_cli::run_iteration(run_args(&args)).await.expect("Postgres run succeeds");
     assert_eq!(local_corpus(&out3), corpus1, "Postgres run keeps the same (id, text, score) set");
-    assert_eq!(host_counts(&pg.url(), report3.iteration, bucket).await, hosts1, "Postgres run has the same host statistics");
+    assert_eq!(host_counts(&pg.url.clone(), report3.iteration, bucket).await, hosts1, "Postgres run has the same host statistics");
     assert_eq!(report3.pages, report.pages);
 }
 

@@ -2,8 +2,7 @@
 
 use clap::Args;
 use corpusminer_coordinator::{finish, prepare, Report, RunConfig, Selector, TrainOverrides};
-use corpusminer_pipeline::classify::TextFields;
-use corpusminer_storage::object_store::{RetryPolicy, StorageConfig};
+use corpusminer_storage::{RetryPolicy, StorageConfig};
 use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::Ordering;
@@ -67,31 +66,35 @@ pub struct RunArgs {
     /// JSON fields holding a document's text, tried in order; `a+b` joins two fields.
     #[arg(long, value_delimiter = ',', default_value = "text,question+answer,Q+A,problem+solution")]
     pub text_fields: Vec<String>,
+    /// Plain-text --seed/--negatives files hold one document per line (default: per blank-line
+    /// separated block).
+    #[arg(long)]
+    pub doc_per_line: bool,
     /// Start from the paper's fastText settings (dim 256, lr 0.1, wordNgrams 3, minCount 3,
     /// epoch 3, 2M buckets) instead of settings adapted to the seed's size.
     #[arg(long)]
     pub paper_settings: bool,
     /// fastText embedding dimension.
     #[arg(long)]
-    pub dim: Option<usize>,
+    pub dim: Option<u32>,
     /// fastText learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
     /// fastText epochs.
     #[arg(long)]
-    pub epoch: Option<usize>,
+    pub epoch: Option<u32>,
     /// fastText word n-gram length.
     #[arg(long)]
-    pub word_ngrams: Option<usize>,
+    pub word_ngrams: Option<u32>,
     /// fastText minimum word count.
     #[arg(long)]
-    pub min_count: Option<usize>,
+    pub min_count: Option<u32>,
     /// fastText hash buckets (model size = buckets x dim x 4 bytes).
     #[arg(long)]
-    pub bucket: Option<usize>,
+    pub bucket: Option<u32>,
     /// fastText training threads (1 keeps training reproducible).
     #[arg(long)]
-    pub train_threads: Option<usize>,
+    pub train_threads: Option<u32>,
     /// Shards scored at once (default: one per core).
     #[arg(long)]
     pub workers: Option<usize>,
@@ -139,7 +142,8 @@ impl RunArgs {
                 bucket: self.bucket,
                 threads: self.train_threads,
             },
-            fields: TextFields::from_specs(&self.text_fields),
+            text_fields: self.text_fields.clone(),
+            doc_per_line: self.doc_per_line,
             storage,
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
         }

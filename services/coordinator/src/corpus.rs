@@ -5,7 +5,7 @@ use bytes::Bytes;
 use corpusminer_pipeline::histogram::{bucket_of, Selection};
 use corpusminer_pipeline::scored::{encode_rows, read_rows, PageText, ScoredPage};
 use corpusminer_storage::metastore::ShardRow;
-use corpusminer_storage::object_store::ObjectStore;
+use corpusminer_storage::ObjectStore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};

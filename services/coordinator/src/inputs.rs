@@ -1,6 +1,6 @@
 //! Shard sources: what `--input` and `--crawl` name, expanded into shard URIs.
 
-use corpusminer_storage::object_store::{resolve, StorageConfig};
+use corpusminer_storage::{resolve, StorageConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::io::Read;

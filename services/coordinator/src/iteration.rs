@@ -12,7 +12,7 @@ use crate::training::{load_model, read_documents, train_and_store, TrainedModel}
 use corpusminer_pipeline::classify::{TextFields, TrainSettings};
 use corpusminer_pipeline::histogram::ScoreHistogram;
 use corpusminer_storage::metastore::Metastore;
-use corpusminer_storage::object_store::{resolve, ObjectStore, StorageConfig};
+use corpusminer_storage::{resolve, ObjectStore, StorageConfig};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -53,8 +53,10 @@ pub struct RunConfig {
     pub paper_settings: bool,
     /// Individual training settings that override the preset.
     pub train: TrainOverrides,
-    /// Which JSON fields hold a document's text.
-    pub fields: TextFields,
+    /// JSON fields holding a document's text, tried in order; `a+b` joins two fields.
+    pub text_fields: Vec<String>,
+    /// Plain-text seed/negative files hold one document per line (else per blank-line block).
+    pub doc_per_line: bool,
     /// Object-store settings.
     pub storage: StorageConfig,
     /// Worker threads (shards scored at once).
@@ -65,19 +67,34 @@ pub struct RunConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrainOverrides {
     /// Embedding dimension.
-    pub dim: Option<usize>,
+    pub dim: Option<u32>,
     /// Learning rate.
     pub lr: Option<f64>,
     /// Epochs.
-    pub epoch: Option<usize>,
+    pub epoch: Option<u32>,
     /// Word n-gram length.
-    pub word_ngrams: Option<usize>,
+    pub word_ngrams: Option<u32>,
     /// Minimum word count.
-    pub min_count: Option<usize>,
+    pub min_count: Option<u32>,
     /// Hash buckets for n-grams (model size: bucket x dim x 4 bytes).
-    pub bucket: Option<usize>,
+    pub bucket: Option<u32>,
     /// Training threads (1 keeps training reproducible).
-    pub threads: Option<usize>,
+    pub threads: Option<u32>,
+}
+
+impl RunConfig {
+    /// The [`TextFields`] of `text_fields` and `doc_per_line`.
+    pub fn fields(&self) -> TextFields {
+        let field_groups = self
+            .text_fields
+            .iter()
+            .map(|spec| spec.split('+').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect::<Vec<_>>())
+            .filter(|g| !g.is_empty())
+            .collect::<Vec<_>>();
+        let mut fields = if field_groups.is_empty() { TextFields::default() } else { TextFields { field_groups, doc_per_line: false } };
+        fields.doc_per_line = self.doc_per_line;
+        fields
+    }
 }
 
 impl TrainOverrides {
@@ -160,8 +177,8 @@ pub async fn prepare(cfg: &RunConfig) -> anyhow::Result<Prepared> {
     let model = match &cfg.model {
         Some(uri) => load_model(uri, &cfg.storage).await?,
         None => {
-            let positives = read_documents(&cfg.seeds, &cfg.fields, &cfg.storage).await?;
-            let negatives = read_documents(&cfg.negatives, &cfg.fields, &cfg.storage).await?;
+            let positives = read_documents(&cfg.seeds, &cfg.fields(), &cfg.storage).await?;
+            let negatives = read_documents(&cfg.negatives, &cfg.fields(), &cfg.storage).await?;
             let mut settings = if cfg.paper_settings {
                 TrainSettings::paper()
             } else {
@@ -193,7 +210,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
         .model
         .validation
         .as_ref()
-        .map(|v| v.best_threshold as f64)
+        .map(|v| v.page.threshold as f64)
         .unwrap_or(0.5);
     let selector = cfg.selector.unwrap_or(Selector::Default(default_threshold));
     let selection = select(&histogram, selector);
@@ -234,8 +251,8 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
             confusion: corpus::confusion(&summary.labelled).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         }
     });
-    let records: u64 = shards.iter().map(|s| s.records.max(0) as u64).sum();
-    let bytes_in: u64 = shards.iter().map(|s| s.bytes_in.max(0) as u64).sum();
+    let records: u64 = shards.iter().map(|s| s.records.unwrap_or(0).max(0) as u64).sum();
+    let bytes_in: u64 = shards.iter().map(|s| s.bytes_in.unwrap_or(0).max(0) as u64).sum();
     let secs = scoring_seconds.max(1e-9);
     let report = Report {
         iteration: p.iteration,

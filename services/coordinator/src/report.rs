@@ -127,8 +127,17 @@ impl fmt::Display for Report {
             self.corpus_documents, self.corpus_tokens, self.exact_duplicates_removed
         )?;
         if let Some(v) = &self.validation {
-            let g = |k: &str| v.get(k).and_then(|x| x.as_f64()).map(|x| format!("{x:.3}")).unwrap_or("-".into());
-            writeln!(f, "  classifier validation: precision {} recall {} f1 {} (best-F1 threshold {})", g("precision"), g("recall"), g("f1"), g("best_threshold"))?;
+            let g = |a: &str, k: &str| v.get(a).and_then(|p| p.get(k)).and_then(|x| x.as_f64()).map(|x| format!("{x:.3}")).unwrap_or("-".into());
+            writeln!(
+                f,
+                "  classifier validation: chunks at 0.5: precision {} recall {} f1 {}; synthetic pages at {}: precision {} recall {}",
+                g("at_half", "precision"),
+                g("at_half", "recall"),
+                g("at_half", "f1"),
+                g("page", "threshold"),
+                g("page", "precision"),
+                g("page", "recall")
+            )?;
         }
         writeln!(f, "  hosts               {:>12}   proposed (kept ratio > {:.2}): {}", self.hosts, self.domain_ratio, self.proposed_hosts.len())?;
         for h in self.top_hosts.iter().take(10) {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use corpusminer_pipeline::classify::{self, Classifier, TextFields, TrainSettings, ValidationReport};
-use corpusminer_storage::object_store::{resolve, ObjectStore, StorageConfig};
+use corpusminer_storage::{resolve, ObjectStore, StorageConfig};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -51,8 +51,9 @@ pub async fn read_documents(uris: &[String], fields: &TextFields, storage: &Stor
             .await
             .expect("document reading panicked")
             .map_err(|e| err(e.to_string()))?;
-        tracing::info!(file = %uri, documents = read.documents.len(), skipped = read.skipped, "read documents");
-        docs.files.push((uri.clone(), read.documents.len(), read.skipped));
+        let skipped = read.skipped.total() as usize;
+        tracing::info!(file = %uri, documents = read.documents.len(), skipped, "read documents");
+        docs.files.push((uri.clone(), read.documents.len(), skipped));
         docs.texts.extend(read.documents);
     }
     Ok(docs)

@@ -4,7 +4,7 @@ use crate::shard::{process_shard, ShardContext, ShardOutput};
 use bytes::Bytes;
 use corpusminer_pipeline::scored::encode_rows;
 use corpusminer_storage::metastore::{HostBucket, Lease, Metastore, MetastoreError, ShardResult};
-use corpusminer_storage::object_store::{open_resumable, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError};
+use corpusminer_storage::{open_resumable, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,7 +129,7 @@ async fn lease_loop(
 /// Streams the leased shard, writes its files, and returns the aggregates to commit.
 async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease) -> Result<ShardResult, StorageError> {
     let (store, key) = resolve(&lease.uri, &config.storage)?;
-    let reader = open_resumable(store, key, config.retry.clone()).await?;
+    let reader = open_resumable(store, &key, config.retry).await?;
     let ctx2 = ctx.clone();
     let out: ShardOutput = tokio::task::spawn_blocking(move || process_shard(SyncIoBridge::new(reader), &ctx2))
         .await
