@@ -14,11 +14,28 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
-static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
-static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+/// The migrations of each dialect, embedded at compile time: `(version, description, sql)`.
+/// Same versions, descriptions and checksums (SHA-384 of the SQL) as `sqlx::migrate!` would
+/// give, so either can apply them. (`sqlx::migrate!` needs sqlx's `macros` feature, which the
+/// workspace does not enable: a heavy proc-macro build for three lines.)
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../../../migrations/postgres/0001_initial.sql"))];
+
+fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    use std::borrow::Cow;
+    let migrations: Vec<Migration> = migrations
+        .iter()
+        .map(|&(version, desc, sql)| {
+            Migration::new(version, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false)
+        })
+        .collect();
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+}
 
 /// Bind parameters per statement in batched inserts: under SQLite's limit (32,766 since 3.32)
 /// and PostgreSQL's (65,535).
@@ -281,7 +298,7 @@ impl Metastore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            POSTGRES_MIGRATOR.run(&pool).await?;
+            migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
             return Ok(Self { pool, backend: Backend::Postgres, redacted_url });
         }
         let path = if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -329,7 +346,7 @@ impl Metastore {
             })
             .connect(&any_url)
             .await?;
-        SQLITE_MIGRATOR.run(&pool).await?;
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
         Ok(Self { pool, backend: Backend::Sqlite, redacted_url })
     }
 
@@ -400,7 +417,7 @@ impl Metastore {
         rows.iter().map(|r| r.try_get::<i64, _>(0).map_err(Into::into)).collect()
     }
 
-    async fn update_iteration(&self, id: i64, query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>>) -> Result<(), MetastoreError> {
+    async fn update_iteration<'a>(&self, id: i64, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<(), MetastoreError> {
         let done = query.execute(&self.pool).await?;
         if done.rows_affected() == 0 {
             return Err(MetastoreError::NotFound { what: format!("iteration {id}") });

@@ -105,7 +105,14 @@ impl ObjectStore for HttpStore {
         if start > 0 {
             req = req.header(RANGE, format!("bytes={start}-"));
         }
-        let resp = self.send(req, &what).await?;
+        let resp = match self.send(req, &what).await {
+            Ok(resp) => resp,
+            // 416: `start` is at (or past) the end; at the end that is an empty read.
+            Err(e) if start > 0 && e.message().ends_with("416 Range Not Satisfiable") && self.size(key).await? <= start => {
+                return Ok(Box::new(tokio::io::empty()));
+            }
+            Err(e) => return Err(e),
+        };
         if start > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
             return Err(StorageError::unsupported(format!("{what}: server ignored the range request")));
         }

@@ -122,6 +122,10 @@ where
     StorageError::new(kind, format!("{what}{detail}")).with_source(err)
 }
 
+fn is_416<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    matches!(err, SdkError::ServiceError(s) if s.raw().status().as_u16() == 416)
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     fn uri(&self) -> String {
@@ -158,8 +162,13 @@ impl ObjectStore for S3Store {
             .key(key)
             .range(format!("bytes={}-{}", range.start, range.end - 1))
             .send()
-            .await
-            .map_err(|e| map_sdk(what.clone(), e))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // 416: the range starts at or past the end; clipped as HTTP would, that is no bytes.
+            Err(e) if is_416(&e) && self.size(key).await? <= range.start => return Ok(Bytes::new()),
+            Err(e) => return Err(map_sdk(what, e)),
+        };
         let body = out.body.collect().await.map_err(|e| StorageError::new(StorageErrorKind::Io, what).with_source(e))?;
         Ok(body.into_bytes())
     }
@@ -171,8 +180,12 @@ impl ObjectStore for S3Store {
         if start > 0 {
             req = req.range(format!("bytes={start}-"));
         }
-        let out = req.send().await.map_err(|e| map_sdk(what, e))?;
-        Ok(Box::new(out.body.into_async_read()))
+        match req.send().await {
+            Ok(out) => Ok(Box::new(out.body.into_async_read())),
+            // 416: `start` is at (or past) the end; at the end that is an empty read, not an error.
+            Err(e) if start > 0 && is_416(&e) && self.size(key).await? <= start => Ok(Box::new(tokio::io::empty())),
+            Err(e) => Err(map_sdk(what, e)),
+        }
     }
 
     async fn size(&self, key: &str) -> Result<u64, StorageError> {
