@@ -264,16 +264,28 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// `$start, $start+1, ...` as a parenthesised row of `n` placeholders.
-fn placeholders(start: usize, n: usize) -> String {
-    let cells: Vec<String> = (start..start + n).map(|i| format!("${i}")).collect();
-    format!("({})", cells.join(", "))
-}
-
-/// `VALUES (...), (...)` for `rows` rows of `cols` placeholders.
-fn values_clause(rows: usize, cols: usize) -> String {
-    let rows: Vec<String> = (0..rows).map(|r| placeholders(r * cols + 1, cols)).collect();
-    rows.join(", ")
+/// The rows of a multi-row `VALUES` clause: `rows` rows of `cols` placeholders, numbered
+/// `$1, $2, ...` for PostgreSQL and anonymous `?` for SQLite (SQLite looks named parameters up
+/// in a list, so 30,000 `$N` cost seconds to prepare; `?` binds by position at no cost).
+fn values_clause(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(r * cols + c + 1).to_string());
+                }
+                Backend::Sqlite => out.push('?'),
+            }
+        }
+        out.push(')');
+    }
+    out
 }
 
 impl Metastore {
@@ -293,12 +305,16 @@ impl Metastore {
         sqlx::any::install_default_drivers();
         let redacted_url = redact_url(url);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // One direct connection first: an unreachable server fails at once instead of after
+            // the pool's acquire timeout, and the migrations run on it.
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+            migrator(POSTGRES_MIGRATIONS).run(&mut conn).await?;
+            let _ = sqlx::Connection::close(conn).await;
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
             return Ok(Self { pool, backend: Backend::Postgres, redacted_url });
         }
         let path = if let Some(rest) = url.strip_prefix("sqlite:") {
@@ -477,7 +493,7 @@ impl Metastore {
         for chunk in uris.chunks(MAX_PARAMS / 2) {
             let sql = format!(
                 "INSERT INTO shards (iteration_id, uri) VALUES {} ON CONFLICT (iteration_id, uri) DO NOTHING",
-                values_clause(chunk.len(), 2)
+                values_clause(self.backend, chunk.len(), 2)
             );
             let mut q = sqlx::query(&sql);
             for uri in chunk {
@@ -584,7 +600,7 @@ impl Metastore {
                 "INSERT INTO score_histogram (iteration_id, bucket, pages, tokens) VALUES {} \
                  ON CONFLICT (iteration_id, bucket) DO UPDATE SET \
                  pages = score_histogram.pages + excluded.pages, tokens = score_histogram.tokens + excluded.tokens",
-                values_clause(chunk.len(), 4)
+                values_clause(self.backend, chunk.len(), 4)
             );
             let mut q = sqlx::query(&sql);
             for &(bucket, (pages, tokens)) in chunk {
@@ -599,7 +615,7 @@ impl Metastore {
                 "INSERT INTO host_buckets (iteration_id, host, domain, bucket, pages, tokens) VALUES {} \
                  ON CONFLICT (iteration_id, host, bucket) DO UPDATE SET \
                  pages = host_buckets.pages + excluded.pages, tokens = host_buckets.tokens + excluded.tokens",
-                values_clause(chunk.len(), 6)
+                values_clause(self.backend, chunk.len(), 6)
             );
             let mut q = sqlx::query(&sql);
             for &((host, bucket), (domain, pages, tokens)) in chunk {
@@ -612,7 +628,7 @@ impl Metastore {
             let sql = format!(
                 "INSERT INTO skip_counts (iteration_id, reason, count) VALUES {} \
                  ON CONFLICT (iteration_id, reason) DO UPDATE SET count = skip_counts.count + excluded.count",
-                values_clause(chunk.len(), 3)
+                values_clause(self.backend, chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql);
             for &(reason, count) in chunk {
