@@ -55,7 +55,11 @@ pub struct StorageError {
 impl StorageError {
     /// An error of `kind` with `message` and no source.
     pub fn new(kind: StorageErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), source: None }
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// Attaches the underlying cause.

@@ -15,7 +15,8 @@ pub mod testing;
 
 pub use error::{StorageError, StorageErrorKind};
 pub use metastore::{
-    Backend, HostBucket, HostCount, Iteration, Lease, Metastore, MetastoreError, ShardCounts, ShardResult, ShardRow,
+    Backend, HostBucket, HostCount, Iteration, Lease, Metastore, MetastoreError, ShardCounts,
+    ShardResult, ShardRow,
 };
 pub use object_store::{resolve, HttpStore, LocalStore, ObjectStore, S3Store, StorageConfig};
 pub use resumable::{open_resumable, ReadStats, ResumableReader, RetryPolicy};

@@ -21,20 +21,35 @@ use sqlx::{AnyPool, Row};
 /// Same versions, descriptions and checksums (SHA-384 of the SQL) as `sqlx::migrate!` would
 /// give, so either can apply them. (`sqlx::migrate!` needs sqlx's `macros` feature, which the
 /// workspace does not enable: a heavy proc-macro build for three lines.)
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../../../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../../../migrations/postgres/0001_initial.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../migrations/sqlite/0001_initial.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../migrations/postgres/0001_initial.sql"),
+)];
 
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     use std::borrow::Cow;
     let migrations: Vec<Migration> = migrations
         .iter()
         .map(|&(version, desc, sql)| {
-            Migration::new(version, Cow::Borrowed(desc), MigrationType::Simple, Cow::Borrowed(sql), false)
+            Migration::new(
+                version,
+                Cow::Borrowed(desc),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
         })
         .collect();
-    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
 }
 
 /// Bind parameters per statement in batched inserts: under SQLite's limit (32,766 since 3.32)
@@ -315,7 +330,11 @@ impl Metastore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            return Ok(Self { pool, backend: Backend::Postgres, redacted_url });
+            return Ok(Self {
+                pool,
+                backend: Backend::Postgres,
+                redacted_url,
+            });
         }
         let path = if let Some(rest) = url.strip_prefix("sqlite:") {
             rest.strip_prefix("//").unwrap_or(rest)
@@ -329,13 +348,19 @@ impl Metastore {
         };
         let path = path.split('?').next().unwrap_or_default();
         if path.is_empty() {
-            return Err(MetastoreError::InvalidUrl { url: redacted_url, reason: "no database path".into() });
+            return Err(MetastoreError::InvalidUrl {
+                url: redacted_url,
+                reason: "no database path".into(),
+            });
         }
         let memory = path == ":memory:";
         let any_url = if memory {
             "sqlite::memory:".to_string()
         } else {
-            if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(parent) = std::path::Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent).map_err(|e| MetastoreError::InvalidUrl {
                     url: redacted_url.clone(),
                     reason: format!("cannot create {}: {e}", parent.display()),
@@ -363,7 +388,11 @@ impl Metastore {
             .connect(&any_url)
             .await?;
         migrator(SQLITE_MIGRATIONS).run(&pool).await?;
-        Ok(Self { pool, backend: Backend::Sqlite, redacted_url })
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+            redacted_url,
+        })
     }
 
     /// Which backend this is.
@@ -387,7 +416,11 @@ impl Metastore {
     }
 
     /// Creates an iteration of `crawl` in state `created`; returns its id.
-    pub async fn create_iteration(&self, crawl: &str, config_json: &str) -> Result<i64, MetastoreError> {
+    pub async fn create_iteration(
+        &self,
+        crawl: &str,
+        config_json: &str,
+    ) -> Result<i64, MetastoreError> {
         let now = now_ms();
         let row = sqlx::query(
             "INSERT INTO iterations (crawl, state, created_at, updated_at, config) \
@@ -410,7 +443,9 @@ impl Metastore {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| MetastoreError::NotFound { what: format!("iteration {id}") })?;
+        .ok_or_else(|| MetastoreError::NotFound {
+            what: format!("iteration {id}"),
+        })?;
         Ok(Iteration {
             id: row.try_get(0)?,
             crawl: row.try_get(1)?,
@@ -429,14 +464,24 @@ impl Metastore {
 
     /// Ids of all iterations, oldest first.
     pub async fn iteration_ids(&self) -> Result<Vec<i64>, MetastoreError> {
-        let rows = sqlx::query("SELECT id FROM iterations ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| r.try_get::<i64, _>(0).map_err(Into::into)).collect()
+        let rows = sqlx::query("SELECT id FROM iterations ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).map_err(Into::into))
+            .collect()
     }
 
-    async fn update_iteration<'a>(&self, id: i64, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<(), MetastoreError> {
+    async fn update_iteration<'a>(
+        &self,
+        id: i64,
+        query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>,
+    ) -> Result<(), MetastoreError> {
         let done = query.execute(&self.pool).await?;
         if done.rows_affected() == 0 {
-            return Err(MetastoreError::NotFound { what: format!("iteration {id}") });
+            return Err(MetastoreError::NotFound {
+                what: format!("iteration {id}"),
+            });
         }
         Ok(())
     }
@@ -451,7 +496,13 @@ impl Metastore {
     }
 
     /// Records the model: its URI, SHA-256 (hex) and validation metrics (JSON). Errors: `NotFound`.
-    pub async fn set_model(&self, id: i64, uri: &str, sha256: &str, validation_json: &str) -> Result<(), MetastoreError> {
+    pub async fn set_model(
+        &self,
+        id: i64,
+        uri: &str,
+        sha256: &str,
+        validation_json: &str,
+    ) -> Result<(), MetastoreError> {
         let q = sqlx::query(
             "UPDATE iterations SET model_uri = $1, model_sha256 = $2, validation = $3, updated_at = $4 WHERE id = $5",
         )
@@ -464,7 +515,12 @@ impl Metastore {
     }
 
     /// Records the chosen threshold (score) and its histogram bucket. Errors: `NotFound`.
-    pub async fn set_threshold(&self, id: i64, threshold: f64, bucket: i64) -> Result<(), MetastoreError> {
+    pub async fn set_threshold(
+        &self,
+        id: i64,
+        threshold: f64,
+        bucket: i64,
+    ) -> Result<(), MetastoreError> {
         let q = sqlx::query(
             "UPDATE iterations SET threshold = $1, threshold_bucket = $2, updated_at = $3 WHERE id = $4",
         )
@@ -510,7 +566,12 @@ impl Metastore {
     /// attempt. Atomic under concurrency: two callers never get the same shard (PostgreSQL:
     /// `FOR UPDATE SKIP LOCKED`; SQLite: the statement runs under the database's write lock).
     /// `None` when nothing is leasable now.
-    pub async fn lease_shard(&self, iteration: i64, worker: &str, lease: Duration) -> Result<Option<Lease>, MetastoreError> {
+    pub async fn lease_shard(
+        &self,
+        iteration: i64,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, MetastoreError> {
         let now = now_ms();
         let expires = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2));
         let token = uuid::Uuid::new_v4().simple().to_string();
@@ -550,7 +611,11 @@ impl Metastore {
     /// `lease.token` (else `LeaseLost`, and nothing is written), adds the histogram, host and
     /// skip rows to the iteration's totals (upserts, in multi-row batches), writes the shard's
     /// stats and marks it `done`. A lease past its expiry that nobody re-leased still completes.
-    pub async fn complete_shard(&self, lease: &Lease, result: &ShardResult) -> Result<(), MetastoreError> {
+    pub async fn complete_shard(
+        &self,
+        lease: &Lease,
+        result: &ShardResult,
+    ) -> Result<(), MetastoreError> {
         // Merge repeats first: an upsert may not touch one row twice in a statement, and
         // sorted keys give every transaction the same lock order (no deadlocks).
         let mut hist: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
@@ -561,13 +626,16 @@ impl Metastore {
         }
         let mut hosts: BTreeMap<(&str, i64), (&str, i64, i64)> = BTreeMap::new();
         for h in &result.hosts {
-            let e = hosts.entry((h.host.as_str(), h.bucket)).or_insert((h.domain.as_str(), 0, 0));
+            let e = hosts
+                .entry((h.host.as_str(), h.bucket))
+                .or_insert((h.domain.as_str(), 0, 0));
             e.1 += h.pages;
             e.2 += h.tokens;
         }
         let mut skips = Vec::with_capacity(result.skips.len());
         for (reason, &count) in &result.skips {
-            let count = i64::try_from(count).map_err(|_| MetastoreError::OutOfRange(format!("skip count {reason}={count}")))?;
+            let count = i64::try_from(count)
+                .map_err(|_| MetastoreError::OutOfRange(format!("skip count {reason}={count}")))?;
             skips.push((reason.as_str(), count));
         }
 
@@ -591,7 +659,9 @@ impl Metastore {
         .await?;
         if marked.rows_affected() != 1 {
             tx.rollback().await?;
-            return Err(MetastoreError::LeaseLost { shard_id: lease.shard_id });
+            return Err(MetastoreError::LeaseLost {
+                shard_id: lease.shard_id,
+            });
         }
 
         let hist: Vec<_> = hist.into_iter().collect();
@@ -619,7 +689,13 @@ impl Metastore {
             );
             let mut q = sqlx::query(&sql);
             for &((host, bucket), (domain, pages, tokens)) in chunk {
-                q = q.bind(it).bind(host).bind(domain).bind(bucket).bind(pages).bind(tokens);
+                q = q
+                    .bind(it)
+                    .bind(host)
+                    .bind(domain)
+                    .bind(bucket)
+                    .bind(pages)
+                    .bind(tokens);
             }
             q.execute(&mut *tx).await?;
         }
@@ -655,7 +731,9 @@ impl Metastore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() != 1 {
-            return Err(MetastoreError::LeaseLost { shard_id: lease.shard_id });
+            return Err(MetastoreError::LeaseLost {
+                shard_id: lease.shard_id,
+            });
         }
         Ok(())
     }
@@ -663,19 +741,23 @@ impl Metastore {
     /// Puts the failed shards of `iteration` back to `pending` (their error is kept until they
     /// finish again); returns how many.
     pub async fn requeue_failed(&self, iteration: i64) -> Result<u64, MetastoreError> {
-        let done = sqlx::query("UPDATE shards SET state = 'pending' WHERE iteration_id = $1 AND state = 'failed'")
-            .bind(iteration)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE shards SET state = 'pending' WHERE iteration_id = $1 AND state = 'failed'",
+        )
+        .bind(iteration)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
     /// Shards of `iteration` per state.
     pub async fn shard_counts(&self, iteration: i64) -> Result<ShardCounts, MetastoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM shards WHERE iteration_id = $1 GROUP BY state")
-            .bind(iteration)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM shards WHERE iteration_id = $1 GROUP BY state",
+        )
+        .bind(iteration)
+        .fetch_all(&self.pool)
+        .await?;
         let mut c = ShardCounts::default();
         for row in rows {
             let state: String = row.try_get(0)?;
@@ -718,7 +800,11 @@ impl Metastore {
     }
 
     /// Per-host totals, and the part in buckets `>= min_bucket` (kept), computed in SQL; by host.
-    pub async fn host_counts(&self, iteration: i64, min_bucket: i64) -> Result<Vec<HostCount>, MetastoreError> {
+    pub async fn host_counts(
+        &self,
+        iteration: i64,
+        min_bucket: i64,
+    ) -> Result<Vec<HostCount>, MetastoreError> {
         let rows = sqlx::query(
             "SELECT host, MIN(domain), CAST(SUM(pages) AS BIGINT), CAST(SUM(tokens) AS BIGINT), \
              CAST(SUM(CASE WHEN bucket >= $2 THEN pages ELSE 0 END) AS BIGINT), \
@@ -744,13 +830,21 @@ impl Metastore {
     }
 
     /// Skip counts of the iteration per reason.
-    pub async fn skip_counts(&self, iteration: i64) -> Result<BTreeMap<String, u64>, MetastoreError> {
+    pub async fn skip_counts(
+        &self,
+        iteration: i64,
+    ) -> Result<BTreeMap<String, u64>, MetastoreError> {
         let rows = sqlx::query("SELECT reason, count FROM skip_counts WHERE iteration_id = $1")
             .bind(iteration)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?.max(0) as u64)))
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<i64, _>(1)?.max(0) as u64,
+                ))
+            })
             .collect()
     }
 }

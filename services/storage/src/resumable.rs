@@ -48,7 +48,10 @@ impl RetryPolicy {
     /// capped at `max_backoff`, times a uniform jitter in [0.5, 1.0) so that many workers
     /// throttled together do not come back together.
     pub fn backoff(&self, failures: u32) -> Duration {
-        let exp = self.multiplier.max(1.0).powi(failures.saturating_sub(1).min(64) as i32);
+        let exp = self
+            .multiplier
+            .max(1.0)
+            .powi(failures.saturating_sub(1).min(64) as i32);
         let base = (self.initial_backoff.as_secs_f64() * exp).min(self.max_backoff.as_secs_f64());
         let jitter = 0.5 + rand::random::<f64>() * 0.5;
         Duration::from_secs_f64(base * jitter)
@@ -135,7 +138,16 @@ pub async fn open_resumable(
     };
     let key: Arc<str> = Arc::from(key);
     let open = reopen(store.clone(), key.clone(), 0);
-    Ok(ResumableReader { store, key, policy, size, offset: 0, failures, stats, state: State::Opening(open) })
+    Ok(ResumableReader {
+        store,
+        key,
+        policy,
+        size,
+        offset: 0,
+        failures,
+        stats,
+        state: State::Opening(open),
+    })
 }
 
 fn reopen(
@@ -179,16 +191,23 @@ impl ResumableReader {
 }
 
 impl AsyncRead for ResumableReader {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
         loop {
             match &mut this.state {
                 State::Failed => {
-                    return Poll::Ready(Err(std::io::Error::other("resumable read already failed")));
+                    return Poll::Ready(Err(std::io::Error::other(
+                        "resumable read already failed",
+                    )));
                 }
                 State::Sleeping(sleep) => {
                     ready!(sleep.as_mut().poll(cx));
-                    this.state = State::Opening(reopen(this.store.clone(), this.key.clone(), this.offset));
+                    this.state =
+                        State::Opening(reopen(this.store.clone(), this.key.clone(), this.offset));
                 }
                 State::Opening(fut) => match ready!(fut.as_mut().poll(cx)) {
                     Ok(reader) => this.state = State::Reading(reader),
@@ -205,7 +224,10 @@ impl AsyncRead for ResumableReader {
                             if n == 0 {
                                 let err = StorageError::new(
                                     StorageErrorKind::Io,
-                                    format!("{}: stream ended at byte {} of {}", this.key, this.offset, this.size),
+                                    format!(
+                                        "{}: stream ended at byte {} of {}",
+                                        this.key, this.offset, this.size
+                                    ),
                                 );
                                 this.fail(err)?;
                                 continue;
@@ -223,14 +245,18 @@ impl AsyncRead for ResumableReader {
                         }
                         Err(e) => {
                             let err = StorageError::from_io(
-                                format!("{}: read failed at byte {} of {}", this.key, this.offset, this.size),
+                                format!(
+                                    "{}: read failed at byte {} of {}",
+                                    this.key, this.offset, this.size
+                                ),
                                 e,
                             );
                             // A mid-stream NotFound/PermissionDenied from a transport is still a transport error.
                             let err = if err.is_retryable() {
                                 err
                             } else {
-                                StorageError::new(StorageErrorKind::Io, err.message().to_string()).with_source(err)
+                                StorageError::new(StorageErrorKind::Io, err.message().to_string())
+                                    .with_source(err)
                             };
                             this.fail(err)?;
                         }

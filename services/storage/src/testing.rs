@@ -64,7 +64,9 @@ impl S3TestServer {
     /// present but will not start.
     pub async fn start(bucket: &str) -> Option<Self> {
         let Some(bin) = find_s3s_fs() else {
-            return unavailable("s3s-fs binary not found (cargo install s3s-fs@0.14.1 --features binary --locked)");
+            return unavailable(
+                "s3s-fs binary not found (cargo install s3s-fs@0.14.1 --features binary --locked)",
+            );
         };
         let dir = tempfile::tempdir().expect("temp dir for s3s-fs");
         let access_key = "corpusminer-test".to_string();
@@ -88,7 +90,10 @@ impl S3TestServer {
                     last_err = format!("s3s-fs exited with {status}");
                     break;
                 }
-                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
                     up = true;
                     break;
                 }
@@ -183,10 +188,25 @@ impl PgTestDb {
     pub async fn create() -> Option<Self> {
         use sqlx::Connection;
         let admin_url = postgres_admin_url();
-        let mut conn = match tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin_url)).await {
+        let mut conn = match tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::PgConnection::connect(&admin_url),
+        )
+        .await
+        {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return unavailable(&format!("postgres at {} unreachable: {e}", crate::metastore::redact_url(&admin_url))),
-            Err(_) => return unavailable(&format!("postgres at {} timed out", crate::metastore::redact_url(&admin_url))),
+            Ok(Err(e)) => {
+                return unavailable(&format!(
+                    "postgres at {} unreachable: {e}",
+                    crate::metastore::redact_url(&admin_url)
+                ))
+            }
+            Err(_) => {
+                return unavailable(&format!(
+                    "postgres at {} timed out",
+                    crate::metastore::redact_url(&admin_url)
+                ))
+            }
         };
         let name = format!("cm_test_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -196,7 +216,11 @@ impl PgTestDb {
         let _ = conn.close().await;
         let mut url = url::Url::parse(&admin_url).expect("postgres admin url");
         url.set_path(&format!("/{name}"));
-        Some(Self { url: url.to_string(), name, admin_url })
+        Some(Self {
+            url: url.to_string(),
+            name,
+            admin_url,
+        })
     }
 }
 
@@ -206,11 +230,18 @@ impl Drop for PgTestDb {
         let name = self.name.clone();
         // Drop runs inside a tokio runtime: do the async work on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                     let _ = conn.close().await;
                 }
             });
@@ -233,22 +264,50 @@ pub async fn object_store_suite(store: std::sync::Arc<dyn ObjectStore>, prefix: 
     let key = format!("{prefix}shards/a.warc.gz");
     let missing = format!("{prefix}shards/missing.warc.gz");
 
-    assert_eq!(store.list(prefix).await.unwrap(), Vec::<String>::new(), "prefix starts empty");
+    assert_eq!(
+        store.list(prefix).await.unwrap(),
+        Vec::<String>::new(),
+        "prefix starts empty"
+    );
     assert!(!store.exists(&key).await.unwrap());
     let err = store.get(&missing).await.unwrap_err();
     assert_eq!(err.kind(), StorageErrorKind::NotFound, "{err}");
     assert!(!err.is_retryable());
-    assert_eq!(store.size(&missing).await.unwrap_err().kind(), StorageErrorKind::NotFound);
-    assert_eq!(store.open_read(&missing, 0).await.err().expect("missing object").kind(), StorageErrorKind::NotFound);
+    assert_eq!(
+        store.size(&missing).await.unwrap_err().kind(),
+        StorageErrorKind::NotFound
+    );
+    assert_eq!(
+        store
+            .open_read(&missing, 0)
+            .await
+            .err()
+            .expect("missing object")
+            .kind(),
+        StorageErrorKind::NotFound
+    );
 
     store.put(&key, Bytes::copy_from_slice(data)).await.unwrap();
     assert!(store.exists(&key).await.unwrap());
     assert_eq!(store.size(&key).await.unwrap(), n);
-    assert!(store.get(&key).await.unwrap() == data, "get returns the bytes put");
+    assert!(
+        store.get(&key).await.unwrap() == data,
+        "get returns the bytes put"
+    );
 
-    for range in [0..1, 0..4096, 1000..1001, n / 2..n / 2 + 65_537, n - 10..n, 5..5] {
+    for range in [
+        0..1,
+        0..4096,
+        1000..1001,
+        n / 2..n / 2 + 65_537,
+        n - 10..n,
+        5..5,
+    ] {
         let got = store.get_range(&key, range.clone()).await.unwrap();
-        assert!(got[..] == data[range.start as usize..range.end as usize], "range {range:?}");
+        assert!(
+            got[..] == data[range.start as usize..range.end as usize],
+            "range {range:?}"
+        );
     }
     for start in [0, 1, 12_345, n - 1, n] {
         let reader = store.open_read(&key, start).await.unwrap();
@@ -262,22 +321,40 @@ pub async fn object_store_suite(store: std::sync::Arc<dyn ObjectStore>, prefix: 
     let key2 = format!("{prefix}shards/b.warc.gz");
     let key3 = format!("{prefix}other/c.txt");
     store.put_file(&key2, &local).await.unwrap();
-    store.put(&key3, Bytes::from_static(b"hello")).await.unwrap();
+    store
+        .put(&key3, Bytes::from_static(b"hello"))
+        .await
+        .unwrap();
     assert!(store.get(&key2).await.unwrap()[..] == data[..n as usize / 3]);
 
     // Overwrite replaces whole.
     store.put(&key3, Bytes::from_static(b"bye")).await.unwrap();
     assert_eq!(&store.get(&key3).await.unwrap()[..], b"bye");
 
-    assert_eq!(store.list(prefix).await.unwrap(), vec![key3.clone(), key.clone(), key2.clone()]);
-    assert_eq!(store.list(&format!("{prefix}shards/")).await.unwrap(), vec![key.clone(), key2.clone()]);
-    assert_eq!(store.list(&format!("{prefix}shards/b")).await.unwrap(), vec![key2.clone()]);
-    assert_eq!(store.list(&format!("{prefix}nothing/")).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store.list(prefix).await.unwrap(),
+        vec![key3.clone(), key.clone(), key2.clone()]
+    );
+    assert_eq!(
+        store.list(&format!("{prefix}shards/")).await.unwrap(),
+        vec![key.clone(), key2.clone()]
+    );
+    assert_eq!(
+        store.list(&format!("{prefix}shards/b")).await.unwrap(),
+        vec![key2.clone()]
+    );
+    assert_eq!(
+        store.list(&format!("{prefix}nothing/")).await.unwrap(),
+        Vec::<String>::new()
+    );
 
     store.delete(&key2).await.unwrap();
     store.delete(&key2).await.unwrap(); // idempotent
     assert!(!store.exists(&key2).await.unwrap());
-    assert_eq!(store.list(&format!("{prefix}shards/")).await.unwrap(), vec![key.clone()]);
+    assert_eq!(
+        store.list(&format!("{prefix}shards/")).await.unwrap(),
+        vec![key.clone()]
+    );
     store.delete(&key).await.unwrap();
     store.delete(&key3).await.unwrap();
     assert_eq!(store.list(prefix).await.unwrap(), Vec::<String>::new());

@@ -31,7 +31,11 @@ impl HttpStore {
             .user_agent(concat!("corpusminer/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| StorageError::unsupported("build http client").with_source(e))?;
-        let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
+        let base = if base.ends_with('/') {
+            base.to_string()
+        } else {
+            format!("{base}/")
+        };
         Ok(Self { base, client })
     }
 
@@ -43,13 +47,20 @@ impl HttpStore {
         StorageError::unsupported(format!("{op} {}: http stores are read-only", self.url(key)))
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, StorageError> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, StorageError> {
         let resp = req.send().await.map_err(|e| map_reqwest(what, e))?;
         let status = resp.status();
         if status.is_success() {
             Ok(resp)
         } else {
-            Err(StorageError::new(StorageError::kind_for_status(status.as_u16()), format!("{what}: http {status}")))
+            Err(StorageError::new(
+                StorageError::kind_for_status(status.as_u16()),
+                format!("{what}: http {status}"),
+            ))
         }
     }
 }
@@ -85,7 +96,10 @@ impl ObjectStore for HttpStore {
         }
         let url = self.url(key);
         let what = format!("get {url} bytes {}..{}", range.start, range.end);
-        let req = self.client.get(&url).header(RANGE, format!("bytes={}-{}", range.start, range.end - 1));
+        let req = self
+            .client
+            .get(&url)
+            .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1));
         let resp = self.send(req, &what).await?;
         let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
         let body = resp.bytes().await.map_err(|e| map_reqwest(&what, e))?;
@@ -108,16 +122,26 @@ impl ObjectStore for HttpStore {
         let resp = match self.send(req, &what).await {
             Ok(resp) => resp,
             // 416: `start` is at (or past) the end; at the end that is an empty read.
-            Err(e) if start > 0 && e.message().ends_with("416 Range Not Satisfiable") && self.size(key).await? <= start => {
+            Err(e)
+                if start > 0
+                    && e.message().ends_with("416 Range Not Satisfiable")
+                    && self.size(key).await? <= start =>
+            {
                 return Ok(Box::new(tokio::io::empty()));
             }
             Err(e) => return Err(e),
         };
         if start > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
-            return Err(StorageError::unsupported(format!("{what}: server ignored the range request")));
+            return Err(StorageError::unsupported(format!(
+                "{what}: server ignored the range request"
+            )));
         }
         let stream = resp.bytes_stream().map_err(move |e| {
-            let kind = if e.is_timeout() { std::io::ErrorKind::TimedOut } else { std::io::ErrorKind::Other };
+            let kind = if e.is_timeout() {
+                std::io::ErrorKind::TimedOut
+            } else {
+                std::io::ErrorKind::Other
+            };
             std::io::Error::new(kind, e)
         });
         Ok(Box::new(tokio_util::io::StreamReader::new(stream)))
@@ -131,7 +155,12 @@ impl ObjectStore for HttpStore {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StorageError::new(StorageErrorKind::Service, format!("{what}: no content-length")))
+            .ok_or_else(|| {
+                StorageError::new(
+                    StorageErrorKind::Service,
+                    format!("{what}: no content-length"),
+                )
+            })
     }
 
     async fn put(&self, key: &str, _bytes: Bytes) -> Result<(), StorageError> {

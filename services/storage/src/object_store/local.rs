@@ -37,15 +37,21 @@ impl LocalStore {
     }
 
     fn tmp_path(target: &Path) -> PathBuf {
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        target.with_file_name(format!("{TMP_MARK}{}-{name}", uuid::Uuid::new_v4().simple()))
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        target.with_file_name(format!(
+            "{TMP_MARK}{}-{name}",
+            uuid::Uuid::new_v4().simple()
+        ))
     }
 
     async fn ensure_parent(path: &Path) -> Result<(), StorageError> {
         if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| StorageError::from_io(format!("create dir {}", parent.display()), e))?;
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                StorageError::from_io(format!("create dir {}", parent.display()), e)
+            })?;
         }
         Ok(())
     }
@@ -54,7 +60,10 @@ impl LocalStore {
     async fn commit(tmp: &Path, target: &Path) -> Result<(), StorageError> {
         if let Err(e) = tokio::fs::rename(tmp, target).await {
             let _ = tokio::fs::remove_file(tmp).await;
-            return Err(StorageError::from_io(format!("rename into {}", target.display()), e));
+            return Err(StorageError::from_io(
+                format!("rename into {}", target.display()),
+                e,
+            ));
         }
         Ok(())
     }
@@ -81,12 +90,23 @@ impl ObjectStore for LocalStore {
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
         let path = self.path(key)?;
-        let ctx = || format!("read {} bytes {}..{}", path.display(), range.start, range.end);
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| StorageError::from_io(ctx(), e))?;
+        let ctx = || {
+            format!(
+                "read {} bytes {}..{}",
+                path.display(),
+                range.start,
+                range.end
+            )
+        };
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| StorageError::from_io(ctx(), e))?;
         if range.end <= range.start {
             return Ok(Bytes::new());
         }
-        file.seek(std::io::SeekFrom::Start(range.start)).await.map_err(|e| StorageError::from_io(ctx(), e))?;
+        file.seek(std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(|e| StorageError::from_io(ctx(), e))?;
         let mut buf = Vec::with_capacity((range.end - range.start).min(64 << 20) as usize);
         file.take(range.end - range.start)
             .read_to_end(&mut buf)
@@ -98,11 +118,18 @@ impl ObjectStore for LocalStore {
     async fn open_read(&self, key: &str, start: u64) -> Result<ObjectReader, StorageError> {
         let path = self.path(key)?;
         let ctx = || format!("open {} at {start}", path.display());
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| StorageError::from_io(ctx(), e))?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| StorageError::from_io(ctx(), e))?;
         if start > 0 {
-            file.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| StorageError::from_io(ctx(), e))?;
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| StorageError::from_io(ctx(), e))?;
         }
-        Ok(Box::new(tokio::io::BufReader::with_capacity(256 << 10, file)))
+        Ok(Box::new(tokio::io::BufReader::with_capacity(
+            256 << 10,
+            file,
+        )))
     }
 
     async fn size(&self, key: &str) -> Result<u64, StorageError> {
@@ -111,7 +138,10 @@ impl ObjectStore for LocalStore {
             .await
             .map_err(|e| StorageError::from_io(format!("stat {}", path.display()), e))?;
         if !meta.is_file() {
-            return Err(StorageError::not_found(format!("{} is not a file", path.display())));
+            return Err(StorageError::not_found(format!(
+                "{} is not a file",
+                path.display()
+            )));
         }
         Ok(meta.len())
     }
@@ -138,14 +168,19 @@ impl ObjectStore for LocalStore {
         let tmp = Self::tmp_path(&path);
         if let Err(e) = tokio::fs::copy(src, &tmp).await {
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(StorageError::from_io(format!("copy {} to {}", src.display(), tmp.display()), e));
+            return Err(StorageError::from_io(
+                format!("copy {} to {}", src.display(), tmp.display()),
+                e,
+            ));
         }
         Self::commit(&tmp, &path).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         if prefix.starts_with('/') || prefix.split('/').any(|s| s == "..") {
-            return Err(StorageError::unsupported(format!("invalid prefix {prefix:?}")));
+            return Err(StorageError::unsupported(format!(
+                "invalid prefix {prefix:?}"
+            )));
         }
         // Walk the deepest directory the prefix names, then filter by the full prefix.
         let dir_part = match prefix.rfind('/') {
@@ -167,10 +202,9 @@ impl ObjectStore for LocalStore {
             {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let key = format!("{rel}{name}");
-                let ft = entry
-                    .file_type()
-                    .await
-                    .map_err(|e| StorageError::from_io(format!("stat {}", entry.path().display()), e))?;
+                let ft = entry.file_type().await.map_err(|e| {
+                    StorageError::from_io(format!("stat {}", entry.path().display()), e)
+                })?;
                 if ft.is_dir() {
                     let sub = format!("{key}/");
                     // Only descend where the prefix can still match.
@@ -191,7 +225,10 @@ impl ObjectStore for LocalStore {
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StorageError::from_io(format!("delete {}", path.display()), e)),
+            Err(e) => Err(StorageError::from_io(
+                format!("delete {}", path.display()),
+                e,
+            )),
         }
     }
 

@@ -127,11 +127,16 @@ impl std::fmt::Debug for StorageConfig {
 ///
 /// A trailing `/` is kept in the key (a prefix for `list`, or a folder to append names to).
 /// Errors: `Unsupported` for an unknown scheme or a malformed URI.
-pub fn resolve(uri: &str, cfg: &StorageConfig) -> Result<(Arc<dyn ObjectStore>, String), StorageError> {
+pub fn resolve(
+    uri: &str,
+    cfg: &StorageConfig,
+) -> Result<(Arc<dyn ObjectStore>, String), StorageError> {
     if let Some(rest) = uri.strip_prefix("s3://") {
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(StorageError::unsupported(format!("no bucket in s3 uri {uri}")));
+            return Err(StorageError::unsupported(format!(
+                "no bucket in s3 uri {uri}"
+            )));
         }
         return Ok((Arc::new(S3Store::new(bucket, cfg.clone())), key.to_string()));
     }
@@ -155,7 +160,9 @@ pub fn resolve(uri: &str, cfg: &StorageConfig) -> Result<(Arc<dyn ObjectStore>, 
         std::path::PathBuf::from(rest)
     } else if uri.contains("://") {
         let scheme = uri.split("://").next().unwrap_or_default();
-        return Err(StorageError::unsupported(format!("unknown scheme {scheme:?} in {uri}")));
+        return Err(StorageError::unsupported(format!(
+            "unknown scheme {scheme:?} in {uri}"
+        )));
     } else {
         let p = Path::new(uri);
         if p.is_absolute() {

@@ -5,7 +5,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use async_trait::async_trait;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -26,8 +28,11 @@ pub struct S3Store {
 /// Whether the environment names AWS credentials anywhere the default chain looks.
 fn env_has_credentials() -> bool {
     let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    if set("AWS_ACCESS_KEY_ID") || set("AWS_PROFILE") || set("AWS_WEB_IDENTITY_TOKEN_FILE")
-        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    if set("AWS_ACCESS_KEY_ID")
+        || set("AWS_PROFILE")
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
     {
         return true;
     }
@@ -44,7 +49,11 @@ fn env_has_credentials() -> bool {
 impl S3Store {
     /// A store for `bucket`; nothing is contacted until the first operation.
     pub fn new(bucket: &str, cfg: StorageConfig) -> Self {
-        Self { bucket: bucket.to_string(), cfg, client: OnceCell::new() }
+        Self {
+            bucket: bucket.to_string(),
+            cfg,
+            client: OnceCell::new(),
+        }
     }
 
     /// The bucket name.
@@ -61,7 +70,11 @@ impl S3Store {
 
 async fn build_client(cfg: &StorageConfig) -> Client {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let endpoint = cfg.s3_endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL_S3")).or_else(|| env("AWS_ENDPOINT_URL"));
+    let endpoint = cfg
+        .s3_endpoint
+        .clone()
+        .or_else(|| env("AWS_ENDPOINT_URL_S3"))
+        .or_else(|| env("AWS_ENDPOINT_URL"));
     let region = cfg
         .s3_region
         .clone()
@@ -76,7 +89,13 @@ async fn build_client(cfg: &StorageConfig) -> Client {
         .region(Region::new(region))
         .timeout_config(timeouts);
     if let (Some(id), Some(secret)) = (&cfg.s3_access_key_id, &cfg.s3_secret_access_key) {
-        loader = loader.credentials_provider(Credentials::new(id, secret, None, None, "corpusminer-config"));
+        loader = loader.credentials_provider(Credentials::new(
+            id,
+            secret,
+            None,
+            None,
+            "corpusminer-config",
+        ));
     } else if cfg.s3_anonymous || !env_has_credentials() {
         loader = loader.no_credentials();
     }
@@ -97,7 +116,10 @@ async fn build_client(cfg: &StorageConfig) -> Client {
 }
 
 /// Maps an SDK error to a kind: service errors by HTTP status and code, timeouts, the rest `Io`.
-fn map_sdk<E>(what: String, err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StorageError
+fn map_sdk<E>(
+    what: String,
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StorageError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -107,7 +129,9 @@ where
         SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StorageErrorKind::Io,
         SdkError::ServiceError(s) => match s.err().code() {
             Some("NoSuchKey" | "NoSuchBucket" | "NotFound") => StorageErrorKind::NotFound,
-            Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch") => StorageErrorKind::Unauthorized,
+            Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch") => {
+                StorageErrorKind::Unauthorized
+            }
             Some("SlowDown" | "Throttling" | "RequestTimeout") => StorageErrorKind::Service,
             _ => StorageError::kind_for_status(s.raw().status().as_u16()),
         },
@@ -115,7 +139,11 @@ where
     };
     let detail = match &err {
         SdkError::ServiceError(s) => {
-            format!(" ({} {})", s.raw().status().as_u16(), s.err().code().unwrap_or("no code"))
+            format!(
+                " ({} {})",
+                s.raw().status().as_u16(),
+                s.err().code().unwrap_or("no code")
+            )
         }
         _ => String::new(),
     };
@@ -144,7 +172,11 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| map_sdk(what.clone(), e))?;
-        let body = out.body.collect().await.map_err(|e| StorageError::new(StorageErrorKind::Io, what).with_source(e))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::new(StorageErrorKind::Io, what).with_source(e))?;
         Ok(body.into_bytes())
     }
 
@@ -153,7 +185,10 @@ impl ObjectStore for S3Store {
         if range.end <= range.start {
             return Ok(Bytes::new());
         }
-        let what = format!("get s3://{}/{key} bytes {}..{}", self.bucket, range.start, range.end);
+        let what = format!(
+            "get s3://{}/{key} bytes {}..{}",
+            self.bucket, range.start, range.end
+        );
         let out = self
             .client()
             .await
@@ -169,21 +204,32 @@ impl ObjectStore for S3Store {
             Err(e) if is_416(&e) && self.size(key).await? <= range.start => return Ok(Bytes::new()),
             Err(e) => return Err(map_sdk(what, e)),
         };
-        let body = out.body.collect().await.map_err(|e| StorageError::new(StorageErrorKind::Io, what).with_source(e))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::new(StorageErrorKind::Io, what).with_source(e))?;
         Ok(body.into_bytes())
     }
 
     async fn open_read(&self, key: &str, start: u64) -> Result<ObjectReader, StorageError> {
         check_key(key)?;
         let what = format!("open s3://{}/{key} at {start}", self.bucket);
-        let mut req = self.client().await.get_object().bucket(&self.bucket).key(key);
+        let mut req = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key);
         if start > 0 {
             req = req.range(format!("bytes={start}-"));
         }
         match req.send().await {
             Ok(out) => Ok(Box::new(out.body.into_async_read())),
             // 416: `start` is at (or past) the end; at the end that is an empty read, not an error.
-            Err(e) if start > 0 && is_416(&e) && self.size(key).await? <= start => Ok(Box::new(tokio::io::empty())),
+            Err(e) if start > 0 && is_416(&e) && self.size(key).await? <= start => {
+                Ok(Box::new(tokio::io::empty()))
+            }
             Err(e) => Err(map_sdk(what, e)),
         }
     }
@@ -202,7 +248,12 @@ impl ObjectStore for S3Store {
             .map_err(|e| map_sdk(what.clone(), e))?;
         out.content_length()
             .and_then(|n| u64::try_from(n).ok())
-            .ok_or_else(|| StorageError::new(StorageErrorKind::Service, format!("{what}: no content-length")))
+            .ok_or_else(|| {
+                StorageError::new(
+                    StorageErrorKind::Service,
+                    format!("{what}: no content-length"),
+                )
+            })
     }
 
     async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
@@ -249,7 +300,11 @@ impl ObjectStore for S3Store {
                 req = req.continuation_token(t);
             }
             let out = req.send().await.map_err(|e| map_sdk(what.clone(), e))?;
-            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
             match out.next_continuation_token() {
                 Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
                 _ => break,
@@ -262,11 +317,23 @@ impl ObjectStore for S3Store {
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         check_key(key)?;
         let what = format!("delete s3://{}/{key}", self.bucket);
-        match self.client().await.delete_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client()
+            .await
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => {
                 let e = map_sdk(what, e);
-                if e.kind() == StorageErrorKind::NotFound { Ok(()) } else { Err(e) }
+                if e.kind() == StorageErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
         }
     }
