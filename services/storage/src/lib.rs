@@ -1,1 +1,22 @@
-//! (in progress)
+//! corpusminer storage: where bytes and rows live.
+//!
+//! - [`object_store`]: one async [`ObjectStore`] trait over a local directory, `s3://` buckets
+//!   (AWS or S3-compatible) and read-only `https://`, with [`resolve`] mapping a URI to a store.
+//! - [`resumable`]: streamed reads of shards that resume at the byte where a connection broke.
+//! - [`metastore`]: iterations, shard leases and per-shard aggregates in SQLite (embedded
+//!   default) or PostgreSQL, via sqlx with embedded migrations (`/migrations`).
+//! - [`testing`]: real-service test harness (an `s3s-fs` server, a fresh Postgres database).
+
+pub mod error;
+pub mod metastore;
+pub mod object_store;
+pub mod resumable;
+pub mod testing;
+
+pub use error::{StorageError, StorageErrorKind};
+pub use metastore::{
+    Backend, HostBucket, HostCount, Iteration, Lease, Metastore, MetastoreError, ShardCounts,
+    ShardResult, ShardRow,
+};
+pub use object_store::{resolve, HttpStore, LocalStore, ObjectStore, S3Store, StorageConfig};
+pub use resumable::{open_resumable, ReadStats, ResumableReader, RetryPolicy};

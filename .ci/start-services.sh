@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Starts what the storage tests need: the s3s-fs S3 server binary and a local PostgreSQL.
+# Idempotent: installs or starts only what is missing, and says what it does.
+set -euo pipefail
+
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$CARGO_BIN:$PATH"
+
+if command -v s3s-fs >/dev/null 2>&1; then
+    echo "s3s-fs: present at $(command -v s3s-fs)"
+else
+    echo "s3s-fs: missing, installing s3s-fs@0.14.1 into $CARGO_BIN (takes minutes)"
+    CARGO_TARGET_DIR="${S3S_BUILD_DIR:-/tmp/s3s-build}" \
+        cargo install s3s-fs@0.14.1 --features binary --locked
+    echo "s3s-fs: installed at $(command -v s3s-fs)"
+fi
+
+if pg_isready -h 127.0.0.1 >/dev/null 2>&1; then
+    echo "postgres: accepting connections on 127.0.0.1"
+else
+    version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+    echo "postgres: not ready, starting cluster $version/main"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    for _ in $(seq 1 30); do
+        if pg_isready -h 127.0.0.1 >/dev/null 2>&1; then break; fi
+        sleep 1
+    done
+    pg_isready -h 127.0.0.1
+    echo "postgres: started"
+fi

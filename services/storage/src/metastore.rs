@@ -1,0 +1,869 @@
+//! Where rows live: iterations, shards and their leases, and the per-shard aggregates (score
+//! histogram, per-host bucket counts, skip counts) that the coordinator turns into a threshold
+//! and the 10%-rule host list (DeepSeekMath, arXiv 2402.03300 §2.1).
+//!
+//! One [`Metastore`] over `sqlx::AnyPool` serves both backends: SQLite (the embedded default, WAL
+//! mode) and PostgreSQL. SQL is written once with `$N` placeholders, which both drivers accept;
+//! only shard leasing differs (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single-writer lock on
+//! SQLite). Migrations live in `/migrations/{sqlite,postgres}` and run at connect.
+//!
+//! Times are stored as Unix epoch milliseconds and returned as `chrono::DateTime<Utc>`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+
+/// The migrations of each dialect, embedded at compile time: `(version, description, sql)`.
+/// Same versions, descriptions and checksums (SHA-384 of the SQL) as `sqlx::migrate!` would
+/// give, so either can apply them. (`sqlx::migrate!` needs sqlx's `macros` feature, which the
+/// workspace does not enable: a heavy proc-macro build for three lines.)
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../migrations/sqlite/0001_initial.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../../migrations/postgres/0001_initial.sql"),
+)];
+
+fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    use std::borrow::Cow;
+    let migrations: Vec<Migration> = migrations
+        .iter()
+        .map(|&(version, desc, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(desc),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Bind parameters per statement in batched inserts: under SQLite's limit (32,766 since 3.32)
+/// and PostgreSQL's (65,535).
+const MAX_PARAMS: usize = 30_000;
+
+/// A metastore failure.
+#[derive(Debug, thiserror::Error)]
+pub enum MetastoreError {
+    /// The iteration (or other row) does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked up, e.g. `iteration 7`.
+        what: String,
+    },
+    /// The shard is no longer leased under this token: the lease expired and was handed to
+    /// another worker, or the shard was already completed or failed. Nothing was written.
+    #[error("lease lost on shard {shard_id}")]
+    LeaseLost {
+        /// The shard whose lease was lost.
+        shard_id: i64,
+    },
+    /// The connection URL is not `sqlite:...`, `postgres://...` or a path.
+    #[error("invalid metastore url {url}: {reason}")]
+    InvalidUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A value does not fit the database's signed 64-bit integers.
+    #[error("value out of range: {0}")]
+    OutOfRange(String),
+    /// Running the embedded migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database refused or failed a statement, or the connection broke.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Which database is behind a [`Metastore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file (WAL mode).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// One iteration of the loop: a crawl scored by one model with one threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Iteration {
+    /// Row id.
+    pub id: i64,
+    /// Crawl name, e.g. `CC-MAIN-2024-10`.
+    pub crawl: String,
+    /// State name; the coordinator's state machine owns the vocabulary.
+    pub state: String,
+    /// When created.
+    pub created_at: DateTime<Utc>,
+    /// When any field last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The run's configuration, JSON text.
+    pub config_json: String,
+    /// Where the classifier model is stored.
+    pub model_uri: Option<String>,
+    /// SHA-256 of the model file, lowercase hex.
+    pub model_sha256: Option<String>,
+    /// Validation metrics of the model, JSON text.
+    pub validation_json: Option<String>,
+    /// Chosen score threshold (a probability in [0, 1]).
+    pub threshold: Option<f64>,
+    /// The histogram bucket the threshold falls in (pages in buckets >= it are kept).
+    pub threshold_bucket: Option<i64>,
+    /// Final report, JSON text.
+    pub report_json: Option<String>,
+}
+
+/// A shard handed to a worker until `expires_at`; `token` proves ownership at completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The iteration the shard belongs to.
+    pub iteration_id: i64,
+    /// Row id of the shard.
+    pub shard_id: i64,
+    /// The shard's URI (one WARC file).
+    pub uri: String,
+    /// Random token of this lease; a re-lease gets a new one.
+    pub token: String,
+    /// The worker that holds it.
+    pub worker: String,
+    /// When the lease runs out and another worker may take the shard.
+    pub expires_at: DateTime<Utc>,
+    /// Leases of this shard so far, this one included.
+    pub attempts: i64,
+}
+
+/// Per-host counts of one score bucket.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostBucket {
+    /// Host, without `www.` (the domain of the 10% rule).
+    pub host: String,
+    /// Registrable domain (public-suffix roll-up).
+    pub domain: String,
+    /// Score bucket index.
+    pub bucket: i64,
+    /// Pages of this host in this bucket.
+    pub pages: i64,
+    /// Their tokens.
+    pub tokens: i64,
+}
+
+/// What a worker reports for a finished shard, committed with the lease in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardResult {
+    /// Where the scored-page file was written.
+    pub scored_uri: String,
+    /// WARC records read.
+    pub records: i64,
+    /// HTML pages scored.
+    pub pages: i64,
+    /// Compressed bytes read.
+    pub bytes_in: i64,
+    /// `(bucket, pages, tokens)`; repeated buckets are summed.
+    pub histogram: Vec<(i64, i64, i64)>,
+    /// Per-host bucket counts; repeated `(host, bucket)` pairs are summed.
+    pub hosts: Vec<HostBucket>,
+    /// Skipped inputs per snake_case reason.
+    pub skips: BTreeMap<String, u64>,
+}
+
+/// Shards of an iteration per state. An expired lease still counts as `leased` until re-leased.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardCounts {
+    /// Not yet leased.
+    pub pending: u64,
+    /// Leased to a worker.
+    pub leased: u64,
+    /// Completed, aggregates committed.
+    pub done: u64,
+    /// Failed (see `ShardRow::error`).
+    pub failed: u64,
+}
+
+impl ShardCounts {
+    /// All shards.
+    pub fn total(&self) -> u64 {
+        self.pending + self.leased + self.done + self.failed
+    }
+}
+
+/// One row of the `shards` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRow {
+    /// Row id.
+    pub shard_id: i64,
+    /// Owning iteration.
+    pub iteration_id: i64,
+    /// The shard's URI.
+    pub uri: String,
+    /// `pending`, `leased`, `done` or `failed`.
+    pub state: String,
+    /// Current lease token while leased.
+    pub lease_token: Option<String>,
+    /// Lease expiry while leased.
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Last worker that leased it.
+    pub worker: Option<String>,
+    /// Leases so far.
+    pub attempts: i64,
+    /// Error of a failed shard.
+    pub error: Option<String>,
+    /// WARC records read (done shards).
+    pub records: Option<i64>,
+    /// Pages scored (done shards).
+    pub pages: Option<i64>,
+    /// Compressed bytes read (done shards).
+    pub bytes_in: Option<i64>,
+    /// Scored-page file (done shards).
+    pub scored_uri: Option<String>,
+    /// When it was completed or failed.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Per-host totals at a threshold bucket: the input of the 10% rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCount {
+    /// Host.
+    pub host: String,
+    /// Its registrable domain.
+    pub domain: String,
+    /// Pages of the host, all buckets.
+    pub pages: i64,
+    /// Tokens of the host, all buckets.
+    pub tokens: i64,
+    /// Pages in buckets >= the threshold bucket.
+    pub kept_pages: i64,
+    /// Tokens in buckets >= the threshold bucket.
+    pub kept_tokens: i64,
+}
+
+/// The metastore: a pool over SQLite or PostgreSQL with the schema migrated.
+#[derive(Debug, Clone)]
+pub struct Metastore {
+    pool: AnyPool,
+    backend: Backend,
+    redacted_url: String,
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// `url` with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The rows of a multi-row `VALUES` clause: `rows` rows of `cols` placeholders, numbered
+/// `$1, $2, ...` for PostgreSQL and anonymous `?` for SQLite (SQLite looks named parameters up
+/// in a list, so 30,000 `$N` cost seconds to prepare; `?` binds by position at no cost).
+fn values_clause(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                Backend::Postgres => {
+                    out.push('$');
+                    out.push_str(&(r * cols + c + 1).to_string());
+                }
+                Backend::Sqlite => out.push('?'),
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+impl Metastore {
+    /// Connects and runs the embedded migrations.
+    ///
+    /// `url`: `postgres://user:pass@host/db` (or `postgresql://`), `sqlite:///abs/path.db`,
+    /// `sqlite://relative.db`, `sqlite::memory:`, or a plain file path (SQLite). A SQLite file
+    /// and its folder are created if missing; the database is put in WAL mode.
+    ///
+    /// Errors: `InvalidUrl`, `Database` (cannot connect), `Migrate`.
+    pub async fn connect(url: &str) -> Result<Self, MetastoreError> {
+        Self::connect_with(url, 10).await
+    }
+
+    /// [`Metastore::connect`] with at most `max_connections` pooled connections.
+    pub async fn connect_with(url: &str, max_connections: u32) -> Result<Self, MetastoreError> {
+        sqlx::any::install_default_drivers();
+        let redacted_url = redact_url(url);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // One direct connection first: an unreachable server fails at once instead of after
+            // the pool's acquire timeout, and the migrations run on it.
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+            migrator(POSTGRES_MIGRATIONS).run(&mut conn).await?;
+            let _ = sqlx::Connection::close(conn).await;
+            let pool = AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            return Ok(Self {
+                pool,
+                backend: Backend::Postgres,
+                redacted_url,
+            });
+        }
+        let path = if let Some(rest) = url.strip_prefix("sqlite:") {
+            rest.strip_prefix("//").unwrap_or(rest)
+        } else if url.contains("://") {
+            return Err(MetastoreError::InvalidUrl {
+                url: redacted_url,
+                reason: "expected postgres://, sqlite: or a file path".into(),
+            });
+        } else {
+            url
+        };
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(MetastoreError::InvalidUrl {
+                url: redacted_url,
+                reason: "no database path".into(),
+            });
+        }
+        let memory = path == ":memory:";
+        let any_url = if memory {
+            "sqlite::memory:".to_string()
+        } else {
+            if let Some(parent) = std::path::Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| MetastoreError::InvalidUrl {
+                    url: redacted_url.clone(),
+                    reason: format!("cannot create {}: {e}", parent.display()),
+                })?;
+            }
+            format!("sqlite://{path}?mode=rwc")
+        };
+        let pool = AnyPoolOptions::new()
+            // One connection holds an in-memory database; more would each see an empty one.
+            .max_connections(if memory { 1 } else { max_connections })
+            .acquire_timeout(Duration::from_secs(60))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA busy_timeout = 60000",
+                        "PRAGMA foreign_keys = ON",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&any_url)
+            .await?;
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+            redacted_url,
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection URL with its password replaced by `***`, for logs.
+    pub fn redacted_url(&self) -> String {
+        self.redacted_url.clone()
+    }
+
+    /// The pool, for callers that need a query of their own.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Creates an iteration of `crawl` in state `created`; returns its id.
+    pub async fn create_iteration(
+        &self,
+        crawl: &str,
+        config_json: &str,
+    ) -> Result<i64, MetastoreError> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO iterations (crawl, state, created_at, updated_at, config) \
+             VALUES ($1, 'created', $2, $2, $3) RETURNING id",
+        )
+        .bind(crawl)
+        .bind(now)
+        .bind(config_json)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// The iteration `id`. Errors: `NotFound`.
+    pub async fn iteration(&self, id: i64) -> Result<Iteration, MetastoreError> {
+        let row = sqlx::query(
+            "SELECT id, crawl, state, created_at, updated_at, config, model_uri, model_sha256, \
+             validation, threshold, threshold_bucket, report FROM iterations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| MetastoreError::NotFound {
+            what: format!("iteration {id}"),
+        })?;
+        Ok(Iteration {
+            id: row.try_get(0)?,
+            crawl: row.try_get(1)?,
+            state: row.try_get(2)?,
+            created_at: from_ms(row.try_get(3)?),
+            updated_at: from_ms(row.try_get(4)?),
+            config_json: row.try_get(5)?,
+            model_uri: row.try_get(6)?,
+            model_sha256: row.try_get(7)?,
+            validation_json: row.try_get(8)?,
+            threshold: row.try_get(9)?,
+            threshold_bucket: row.try_get(10)?,
+            report_json: row.try_get(11)?,
+        })
+    }
+
+    /// Ids of all iterations, oldest first.
+    pub async fn iteration_ids(&self) -> Result<Vec<i64>, MetastoreError> {
+        let rows = sqlx::query("SELECT id FROM iterations ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).map_err(Into::into))
+            .collect()
+    }
+
+    async fn update_iteration<'a>(
+        &self,
+        id: i64,
+        query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>,
+    ) -> Result<(), MetastoreError> {
+        let done = query.execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(MetastoreError::NotFound {
+                what: format!("iteration {id}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the iteration's state. Errors: `NotFound`.
+    pub async fn set_state(&self, id: i64, state: &str) -> Result<(), MetastoreError> {
+        let q = sqlx::query("UPDATE iterations SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state)
+            .bind(now_ms())
+            .bind(id);
+        self.update_iteration(id, q).await
+    }
+
+    /// Records the model: its URI, SHA-256 (hex) and validation metrics (JSON). Errors: `NotFound`.
+    pub async fn set_model(
+        &self,
+        id: i64,
+        uri: &str,
+        sha256: &str,
+        validation_json: &str,
+    ) -> Result<(), MetastoreError> {
+        let q = sqlx::query(
+            "UPDATE iterations SET model_uri = $1, model_sha256 = $2, validation = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(uri)
+        .bind(sha256)
+        .bind(validation_json)
+        .bind(now_ms())
+        .bind(id);
+        self.update_iteration(id, q).await
+    }
+
+    /// Records the chosen threshold (score) and its histogram bucket. Errors: `NotFound`.
+    pub async fn set_threshold(
+        &self,
+        id: i64,
+        threshold: f64,
+        bucket: i64,
+    ) -> Result<(), MetastoreError> {
+        let q = sqlx::query(
+            "UPDATE iterations SET threshold = $1, threshold_bucket = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(threshold)
+        .bind(bucket)
+        .bind(now_ms())
+        .bind(id);
+        self.update_iteration(id, q).await
+    }
+
+    /// Records the final report (JSON). Errors: `NotFound`.
+    pub async fn set_report(&self, id: i64, report_json: &str) -> Result<(), MetastoreError> {
+        let q = sqlx::query("UPDATE iterations SET report = $1, updated_at = $2 WHERE id = $3")
+            .bind(report_json)
+            .bind(now_ms())
+            .bind(id);
+        self.update_iteration(id, q).await
+    }
+
+    /// Adds shards (pending) to an iteration; URIs already present are left alone, so this is
+    /// idempotent. Returns how many were inserted. Errors: `NotFound` for a missing iteration.
+    pub async fn add_shards(&self, iteration: i64, uris: &[String]) -> Result<u64, MetastoreError> {
+        self.iteration(iteration).await?;
+        let mut inserted = 0;
+        let mut tx = self.pool.begin().await?;
+        for chunk in uris.chunks(MAX_PARAMS / 2) {
+            let sql = format!(
+                "INSERT INTO shards (iteration_id, uri) VALUES {} ON CONFLICT (iteration_id, uri) DO NOTHING",
+                values_clause(self.backend, chunk.len(), 2)
+            );
+            let mut q = sqlx::query(&sql);
+            for uri in chunk {
+                q = q.bind(iteration).bind(uri.as_str());
+            }
+            inserted += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// Leases one shard of `iteration` to `worker` for `lease`: a pending one, or a leased one
+    /// whose lease has expired, lowest id first. Gives it a new random token and counts the
+    /// attempt. Atomic under concurrency: two callers never get the same shard (PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`; SQLite: the statement runs under the database's write lock).
+    /// `None` when nothing is leasable now.
+    pub async fn lease_shard(
+        &self,
+        iteration: i64,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<Lease>, MetastoreError> {
+        let now = now_ms();
+        let expires = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2));
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE shards SET state = 'leased', lease_token = $1, lease_expires_at = $2, worker = $3, \
+             attempts = attempts + 1 \
+             WHERE shard_id = (SELECT shard_id FROM shards WHERE iteration_id = $4 \
+               AND (state = 'pending' OR (state = 'leased' AND lease_expires_at <= $5)) \
+               ORDER BY shard_id LIMIT 1{lock}) \
+             RETURNING shard_id, uri, attempts"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&token)
+            .bind(expires)
+            .bind(worker)
+            .bind(iteration)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Lease {
+            iteration_id: iteration,
+            shard_id: row.try_get(0)?,
+            uri: row.try_get(1)?,
+            token,
+            worker: worker.to_string(),
+            expires_at: from_ms(expires),
+            attempts: row.try_get(2)?,
+        }))
+    }
+
+    /// Completes a leased shard in ONE transaction: checks that the shard is still leased under
+    /// `lease.token` (else `LeaseLost`, and nothing is written), adds the histogram, host and
+    /// skip rows to the iteration's totals (upserts, in multi-row batches), writes the shard's
+    /// stats and marks it `done`. A lease past its expiry that nobody re-leased still completes.
+    pub async fn complete_shard(
+        &self,
+        lease: &Lease,
+        result: &ShardResult,
+    ) -> Result<(), MetastoreError> {
+        // Merge repeats first: an upsert may not touch one row twice in a statement, and
+        // sorted keys give every transaction the same lock order (no deadlocks).
+        let mut hist: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for &(bucket, pages, tokens) in &result.histogram {
+            let e = hist.entry(bucket).or_default();
+            e.0 += pages;
+            e.1 += tokens;
+        }
+        let mut hosts: BTreeMap<(&str, i64), (&str, i64, i64)> = BTreeMap::new();
+        for h in &result.hosts {
+            let e = hosts
+                .entry((h.host.as_str(), h.bucket))
+                .or_insert((h.domain.as_str(), 0, 0));
+            e.1 += h.pages;
+            e.2 += h.tokens;
+        }
+        let mut skips = Vec::with_capacity(result.skips.len());
+        for (reason, &count) in &result.skips {
+            let count = i64::try_from(count)
+                .map_err(|_| MetastoreError::OutOfRange(format!("skip count {reason}={count}")))?;
+            skips.push((reason.as_str(), count));
+        }
+
+        let it = lease.iteration_id;
+        let mut tx = self.pool.begin().await?;
+        // The guarded write comes first: on SQLite it takes the write lock before any read.
+        let marked = sqlx::query(
+            "UPDATE shards SET state = 'done', lease_token = NULL, lease_expires_at = NULL, error = NULL, \
+             records = $1, pages = $2, bytes_in = $3, scored_uri = $4, finished_at = $5 \
+             WHERE shard_id = $6 AND iteration_id = $7 AND state = 'leased' AND lease_token = $8",
+        )
+        .bind(result.records)
+        .bind(result.pages)
+        .bind(result.bytes_in)
+        .bind(result.scored_uri.as_str())
+        .bind(now_ms())
+        .bind(lease.shard_id)
+        .bind(it)
+        .bind(lease.token.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(MetastoreError::LeaseLost {
+                shard_id: lease.shard_id,
+            });
+        }
+
+        let hist: Vec<_> = hist.into_iter().collect();
+        for chunk in hist.chunks(MAX_PARAMS / 4) {
+            let sql = format!(
+                "INSERT INTO score_histogram (iteration_id, bucket, pages, tokens) VALUES {} \
+                 ON CONFLICT (iteration_id, bucket) DO UPDATE SET \
+                 pages = score_histogram.pages + excluded.pages, tokens = score_histogram.tokens + excluded.tokens",
+                values_clause(self.backend, chunk.len(), 4)
+            );
+            let mut q = sqlx::query(&sql);
+            for &(bucket, (pages, tokens)) in chunk {
+                q = q.bind(it).bind(bucket).bind(pages).bind(tokens);
+            }
+            q.execute(&mut *tx).await?;
+        }
+
+        let hosts: Vec<_> = hosts.into_iter().collect();
+        for chunk in hosts.chunks(MAX_PARAMS / 6) {
+            let sql = format!(
+                "INSERT INTO host_buckets (iteration_id, host, domain, bucket, pages, tokens) VALUES {} \
+                 ON CONFLICT (iteration_id, host, bucket) DO UPDATE SET \
+                 pages = host_buckets.pages + excluded.pages, tokens = host_buckets.tokens + excluded.tokens",
+                values_clause(self.backend, chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for &((host, bucket), (domain, pages, tokens)) in chunk {
+                q = q
+                    .bind(it)
+                    .bind(host)
+                    .bind(domain)
+                    .bind(bucket)
+                    .bind(pages)
+                    .bind(tokens);
+            }
+            q.execute(&mut *tx).await?;
+        }
+
+        for chunk in skips.chunks(MAX_PARAMS / 3) {
+            let sql = format!(
+                "INSERT INTO skip_counts (iteration_id, reason, count) VALUES {} \
+                 ON CONFLICT (iteration_id, reason) DO UPDATE SET count = skip_counts.count + excluded.count",
+                values_clause(self.backend, chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for &(reason, count) in chunk {
+                q = q.bind(it).bind(reason).bind(count);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a leased shard `failed` with `error`. Errors: `LeaseLost` when the token is no
+    /// longer current (nothing is written).
+    pub async fn fail_shard(&self, lease: &Lease, error: &str) -> Result<(), MetastoreError> {
+        let done = sqlx::query(
+            "UPDATE shards SET state = 'failed', error = $1, lease_token = NULL, lease_expires_at = NULL, \
+             finished_at = $2 WHERE shard_id = $3 AND iteration_id = $4 AND state = 'leased' AND lease_token = $5",
+        )
+        .bind(error)
+        .bind(now_ms())
+        .bind(lease.shard_id)
+        .bind(lease.iteration_id)
+        .bind(lease.token.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(MetastoreError::LeaseLost {
+                shard_id: lease.shard_id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Puts the failed shards of `iteration` back to `pending` (their error is kept until they
+    /// finish again); returns how many.
+    pub async fn requeue_failed(&self, iteration: i64) -> Result<u64, MetastoreError> {
+        let done = sqlx::query(
+            "UPDATE shards SET state = 'pending' WHERE iteration_id = $1 AND state = 'failed'",
+        )
+        .bind(iteration)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Shards of `iteration` per state.
+    pub async fn shard_counts(&self, iteration: i64) -> Result<ShardCounts, MetastoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM shards WHERE iteration_id = $1 GROUP BY state",
+        )
+        .bind(iteration)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut c = ShardCounts::default();
+        for row in rows {
+            let state: String = row.try_get(0)?;
+            let n = row.try_get::<i64, _>(1)?.max(0) as u64;
+            match state.as_str() {
+                "pending" => c.pending = n,
+                "leased" => c.leased = n,
+                "done" => c.done = n,
+                "failed" => c.failed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// All shard rows of `iteration`, by id.
+    pub async fn shards(&self, iteration: i64) -> Result<Vec<ShardRow>, MetastoreError> {
+        let rows = sqlx::query(
+            "SELECT shard_id, iteration_id, uri, state, lease_token, lease_expires_at, worker, attempts, \
+             error, records, pages, bytes_in, scored_uri, finished_at FROM shards \
+             WHERE iteration_id = $1 ORDER BY shard_id",
+        )
+        .bind(iteration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(shard_row).collect()
+    }
+
+    /// The iteration's merged score histogram: `(bucket, pages, tokens)` by bucket.
+    pub async fn histogram(&self, iteration: i64) -> Result<Vec<(i64, i64, i64)>, MetastoreError> {
+        let rows = sqlx::query(
+            "SELECT bucket, pages, tokens FROM score_histogram WHERE iteration_id = $1 ORDER BY bucket",
+        )
+        .bind(iteration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Per-host totals, and the part in buckets `>= min_bucket` (kept), computed in SQL; by host.
+    pub async fn host_counts(
+        &self,
+        iteration: i64,
+        min_bucket: i64,
+    ) -> Result<Vec<HostCount>, MetastoreError> {
+        let rows = sqlx::query(
+            "SELECT host, MIN(domain), CAST(SUM(pages) AS BIGINT), CAST(SUM(tokens) AS BIGINT), \
+             CAST(SUM(CASE WHEN bucket >= $2 THEN pages ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN bucket >= $2 THEN tokens ELSE 0 END) AS BIGINT) \
+             FROM host_buckets WHERE iteration_id = $1 GROUP BY host ORDER BY host",
+        )
+        .bind(iteration)
+        .bind(min_bucket)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HostCount {
+                    host: r.try_get(0)?,
+                    domain: r.try_get(1)?,
+                    pages: r.try_get(2)?,
+                    tokens: r.try_get(3)?,
+                    kept_pages: r.try_get(4)?,
+                    kept_tokens: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Skip counts of the iteration per reason.
+    pub async fn skip_counts(
+        &self,
+        iteration: i64,
+    ) -> Result<BTreeMap<String, u64>, MetastoreError> {
+        let rows = sqlx::query("SELECT reason, count FROM skip_counts WHERE iteration_id = $1")
+            .bind(iteration)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    r.try_get::<i64, _>(1)?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+}
+
+fn shard_row(r: &AnyRow) -> Result<ShardRow, MetastoreError> {
+    Ok(ShardRow {
+        shard_id: r.try_get(0)?,
+        iteration_id: r.try_get(1)?,
+        uri: r.try_get(2)?,
+        state: r.try_get(3)?,
+        lease_token: r.try_get(4)?,
+        lease_expires_at: r.try_get::<Option<i64>, _>(5)?.map(from_ms),
+        worker: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+        error: r.try_get(8)?,
+        records: r.try_get(9)?,
+        pages: r.try_get(10)?,
+        bytes_in: r.try_get(11)?,
+        scored_uri: r.try_get(12)?,
+        finished_at: r.try_get::<Option<i64>, _>(13)?.map(from_ms),
+    })
+}

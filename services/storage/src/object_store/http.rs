@@ -1,0 +1,189 @@
+//! A read-only object store over HTTP(S) (e.g. `https://data.commoncrawl.org/`): `GET`, ranged
+//! `GET` with a `Range: bytes=a-b` header (RFC 9110 §14), streamed reads, size from `HEAD`'s
+//! `Content-Length`. Writes answer `Unsupported`.
+
+use std::ops::Range;
+use std::path::Path;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use reqwest::header::{CONTENT_LENGTH, RANGE};
+use reqwest::StatusCode;
+
+use super::{ObjectReader, ObjectStore, StorageConfig};
+use crate::error::{StorageError, StorageErrorKind};
+
+/// An HTTP(S) origin as a read-only store: key `a/b?c` is `{origin}/a/b?c`.
+#[derive(Debug, Clone)]
+pub struct HttpStore {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl HttpStore {
+    /// A store for `base` (`https://host[:port]`, with or without a trailing `/`).
+    /// Errors: `Unsupported` when the HTTP client cannot be built.
+    pub fn new(base: &str, cfg: &StorageConfig) -> Result<Self, StorageError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(cfg.request_timeout())
+            .user_agent(concat!("corpusminer/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| StorageError::unsupported("build http client").with_source(e))?;
+        let base = if base.ends_with('/') {
+            base.to_string()
+        } else {
+            format!("{base}/")
+        };
+        Ok(Self { base, client })
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("{}{}", self.base, key.trim_start_matches('/'))
+    }
+
+    fn read_only(&self, op: &str, key: &str) -> StorageError {
+        StorageError::unsupported(format!("{op} {}: http stores are read-only", self.url(key)))
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<reqwest::Response, StorageError> {
+        let resp = req.send().await.map_err(|e| map_reqwest(what, e))?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(resp)
+        } else {
+            Err(StorageError::new(
+                StorageError::kind_for_status(status.as_u16()),
+                format!("{what}: http {status}"),
+            ))
+        }
+    }
+}
+
+/// Maps a transport error: timeouts to `Timeout`, the rest (connect, reset, cut body) to `Io`.
+fn map_reqwest(what: &str, e: reqwest::Error) -> StorageError {
+    let kind = if e.is_timeout() {
+        StorageErrorKind::Timeout
+    } else if let Some(s) = e.status() {
+        StorageError::kind_for_status(s.as_u16())
+    } else {
+        StorageErrorKind::Io
+    };
+    StorageError::new(kind, what.to_string()).with_source(e)
+}
+
+#[async_trait]
+impl ObjectStore for HttpStore {
+    fn uri(&self) -> String {
+        self.base.clone()
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        let url = self.url(key);
+        let what = format!("get {url}");
+        let resp = self.send(self.client.get(&url), &what).await?;
+        resp.bytes().await.map_err(|e| map_reqwest(&what, e))
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
+        if range.end <= range.start {
+            return Ok(Bytes::new());
+        }
+        let url = self.url(key);
+        let what = format!("get {url} bytes {}..{}", range.start, range.end);
+        let req = self
+            .client
+            .get(&url)
+            .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1));
+        let resp = self.send(req, &what).await?;
+        let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
+        let body = resp.bytes().await.map_err(|e| map_reqwest(&what, e))?;
+        if partial {
+            Ok(body)
+        } else {
+            // 200: the server ignored Range and sent the whole object; cut it here.
+            let len = body.len() as u64;
+            Ok(body.slice(range.start.min(len) as usize..range.end.min(len) as usize))
+        }
+    }
+
+    async fn open_read(&self, key: &str, start: u64) -> Result<ObjectReader, StorageError> {
+        let url = self.url(key);
+        let what = format!("open {url} at {start}");
+        let mut req = self.client.get(&url);
+        if start > 0 {
+            req = req.header(RANGE, format!("bytes={start}-"));
+        }
+        let resp = match self.send(req, &what).await {
+            Ok(resp) => resp,
+            // 416: `start` is at (or past) the end; at the end that is an empty read.
+            Err(e)
+                if start > 0
+                    && e.message().ends_with("416 Range Not Satisfiable")
+                    && self.size(key).await? <= start =>
+            {
+                return Ok(Box::new(tokio::io::empty()));
+            }
+            Err(e) => return Err(e),
+        };
+        if start > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
+            return Err(StorageError::unsupported(format!(
+                "{what}: server ignored the range request"
+            )));
+        }
+        let stream = resp.bytes_stream().map_err(move |e| {
+            let kind = if e.is_timeout() {
+                std::io::ErrorKind::TimedOut
+            } else {
+                std::io::ErrorKind::Other
+            };
+            std::io::Error::new(kind, e)
+        });
+        Ok(Box::new(tokio_util::io::StreamReader::new(stream)))
+    }
+
+    async fn size(&self, key: &str) -> Result<u64, StorageError> {
+        let url = self.url(key);
+        let what = format!("head {url}");
+        let resp = self.send(self.client.head(&url), &what).await?;
+        resp.headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                StorageError::new(
+                    StorageErrorKind::Service,
+                    format!("{what}: no content-length"),
+                )
+            })
+    }
+
+    async fn put(&self, key: &str, _bytes: Bytes) -> Result<(), StorageError> {
+        Err(self.read_only("put", key))
+    }
+
+    async fn put_file(&self, key: &str, _path: &Path) -> Result<(), StorageError> {
+        Err(self.read_only("put", key))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        Err(self.read_only("list", prefix))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        Err(self.read_only("delete", key))
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        match self.size(key).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == StorageErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! ONE metastore suite, run against SQLite (a temp file) and PostgreSQL (a fresh database).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use corpusminer_storage::testing::PgTestDb;
+use corpusminer_storage::{Backend, HostBucket, Metastore, MetastoreError, ShardResult};
+
+/// Shard URIs shaped like Common Crawl's `warc.paths` entries.
+fn shard_uris(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/1707947473347.0/warc/\
+                 CC-MAIN-20240220211055-20240221001055-{i:05}.warc.gz"
+            )
+        })
+        .collect()
+}
+
+fn host(host: &str, bucket: i64, pages: i64, tokens: i64) -> HostBucket {
+    let domain = host
+        .rsplitn(3, '.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join(".");
+    HostBucket {
+        host: host.into(),
+        domain,
+        bucket,
+        pages,
+        tokens,
+    }
+}
+
+fn result(hist: &[(i64, i64, i64)], hosts: Vec<HostBucket>, skips: &[(&str, u64)]) -> ShardResult {
+    ShardResult {
+        scored_uri: "s3://out/scored/0.jsonl.zst".into(),
+        records: 3 * hist.iter().map(|h| h.1).sum::<i64>(),
+        pages: hist.iter().map(|h| h.1).sum(),
+        bytes_in: 1_784_360,
+        histogram: hist.to_vec(),
+        hosts,
+        skips: skips.iter().map(|&(r, c)| (r.to_string(), c)).collect(),
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(600);
+
+async fn iteration_fields(ms: Metastore) {
+    let id = ms
+        .create_iteration("CC-MAIN-2024-10", r#"{"budget_tokens":40000000000}"#)
+        .await
+        .unwrap();
+    let it = ms.iteration(id).await.unwrap();
+    assert_eq!(
+        (it.crawl.as_str(), it.state.as_str()),
+        ("CC-MAIN-2024-10", "created")
+    );
+    assert_eq!(it.config_json, r#"{"budget_tokens":40000000000}"#);
+    assert_eq!(
+        (it.model_uri.clone(), it.threshold, it.report_json.clone()),
+        (None, None, None)
+    );
+    ms.set_state(id, "scoring").await.unwrap();
+    ms.set_model(id, "s3://m/model.bin", &"ab".repeat(32), r#"{"f1":0.84}"#)
+        .await
+        .unwrap();
+    ms.set_threshold(id, 0.33, 33).await.unwrap();
+    ms.set_report(id, r#"{"kept_pages":12}"#).await.unwrap();
+    let it = ms.iteration(id).await.unwrap();
+    assert_eq!(it.state, "scoring");
+    assert_eq!(it.model_uri.as_deref(), Some("s3://m/model.bin"));
+    assert_eq!(it.model_sha256.as_deref(), Some("ab".repeat(32).as_str()));
+    assert_eq!(it.validation_json.as_deref(), Some(r#"{"f1":0.84}"#));
+    assert_eq!((it.threshold, it.threshold_bucket), (Some(0.33), Some(33)));
+    assert_eq!(it.report_json.as_deref(), Some(r#"{"kept_pages":12}"#));
+    assert!(it.updated_at >= it.created_at);
+    assert!(matches!(
+        ms.iteration(id + 1000).await,
+        Err(MetastoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        ms.set_state(id + 1000, "x").await,
+        Err(MetastoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        ms.add_shards(id + 1000, &shard_uris(1)).await,
+        Err(MetastoreError::NotFound { .. })
+    ));
+    assert_eq!(ms.iteration_ids().await.unwrap(), vec![id]);
+}
+
+async fn lease_complete_fail_life_cycle(ms: Metastore) {
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    let uris = shard_uris(3);
+    assert_eq!(ms.add_shards(it, &uris).await.unwrap(), 3);
+    assert_eq!(ms.add_shards(it, &uris).await.unwrap(), 0, "idempotent");
+    assert_eq!(ms.add_shards(it, &shard_uris(4)).await.unwrap(), 1);
+    let c = ms.shard_counts(it).await.unwrap();
+    assert_eq!(
+        (c.pending, c.leased, c.done, c.failed, c.total()),
+        (4, 0, 0, 0, 4)
+    );
+
+    let a = ms
+        .lease_shard(it, "worker-a", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a.uri.as_str(), a.attempts, a.worker.as_str()),
+        (uris[0].as_str(), 1, "worker-a")
+    );
+    assert!(a.expires_at > chrono::Utc::now());
+    let b = ms
+        .lease_shard(it, "worker-b", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.uri, uris[1]);
+    assert_ne!(a.token, b.token);
+    let c = ms.shard_counts(it).await.unwrap();
+    assert_eq!((c.pending, c.leased), (2, 2));
+
+    let r = result(
+        &[(0, 5, 500), (9, 2, 300)],
+        vec![host("math.stackexchange.com", 9, 2, 300)],
+        &[("not_html", 4)],
+    );
+    ms.complete_shard(&a, &r).await.unwrap();
+    ms.fail_shard(&b, "truncated_gzip: unexpected end of file")
+        .await
+        .unwrap();
+    // Neither can be finished twice.
+    assert!(matches!(
+        ms.complete_shard(&a, &r).await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        ms.fail_shard(&b, "again").await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+
+    let rows = ms.shards(it).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    let (ra, rb) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (ra.state.as_str(), ra.records, ra.pages, ra.bytes_in),
+        ("done", Some(21), Some(7), Some(1_784_360))
+    );
+    assert_eq!(
+        ra.scored_uri.as_deref(),
+        Some("s3://out/scored/0.jsonl.zst")
+    );
+    assert_eq!(
+        (ra.lease_token.clone(), ra.worker.as_deref()),
+        (None, Some("worker-a"))
+    );
+    assert!(ra.finished_at.is_some());
+    assert_eq!(
+        (rb.state.as_str(), rb.error.as_deref()),
+        ("failed", Some("truncated_gzip: unexpected end of file"))
+    );
+    assert_eq!(
+        ms.histogram(it).await.unwrap(),
+        vec![(0, 5, 500), (9, 2, 300)]
+    );
+    assert_eq!(
+        ms.skip_counts(it).await.unwrap(),
+        BTreeMap::from([("not_html".to_string(), 4)])
+    );
+
+    // The rest, then nothing is left to lease.
+    let c1 = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    let c2 = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        (c1.uri.as_str(), c2.uri.as_str()),
+        (uris[2].as_str(), shard_uris(4)[3].as_str())
+    );
+    assert_eq!(ms.lease_shard(it, "w", LEASE).await.unwrap(), None);
+    ms.complete_shard(&c1, &ShardResult::default())
+        .await
+        .unwrap();
+    ms.complete_shard(&c2, &ShardResult::default())
+        .await
+        .unwrap();
+    let c = ms.shard_counts(it).await.unwrap();
+    assert_eq!((c.pending, c.leased, c.done, c.failed), (0, 0, 3, 1));
+
+    // A failed shard can be put back and leased again (second attempt).
+    assert_eq!(ms.requeue_failed(it).await.unwrap(), 1);
+    let again = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    assert_eq!((again.shard_id, again.attempts), (b.shard_id, 2));
+    // Another iteration's shards are separate.
+    let other = ms.create_iteration("CC-MAIN-2024-18", "{}").await.unwrap();
+    assert_eq!(ms.add_shards(other, &uris).await.unwrap(), 3);
+    assert_eq!(ms.lease_shard(it, "w", LEASE).await.unwrap(), None);
+}
+
+async fn stale_token_is_rejected_and_writes_nothing(ms: Metastore) {
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    ms.add_shards(it, &shard_uris(1)).await.unwrap();
+    let lease = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    let forged = corpusminer_storage::Lease {
+        token: "0".repeat(32),
+        ..lease.clone()
+    };
+    let r = result(
+        &[(3, 1, 10)],
+        vec![host("a.example.org", 3, 1, 10)],
+        &[("bad_charset", 1)],
+    );
+    match ms.complete_shard(&forged, &r).await {
+        Err(MetastoreError::LeaseLost { shard_id }) => assert_eq!(shard_id, lease.shard_id),
+        other => panic!("expected LeaseLost, got {other:?}"),
+    }
+    assert!(matches!(
+        ms.fail_shard(&forged, "x").await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+    assert_eq!(ms.histogram(it).await.unwrap(), vec![]);
+    assert_eq!(ms.host_counts(it, 0).await.unwrap(), vec![]);
+    assert!(ms.skip_counts(it).await.unwrap().is_empty());
+    let row = &ms.shards(it).await.unwrap()[0];
+    assert_eq!(
+        (row.state.as_str(), row.lease_token.as_deref(), row.records),
+        ("leased", Some(lease.token.as_str()), None)
+    );
+    ms.complete_shard(&lease, &r).await.unwrap();
+    assert_eq!(ms.histogram(it).await.unwrap(), vec![(3, 1, 10)]);
+}
+
+async fn expired_lease_is_released_with_a_new_token(ms: Metastore) {
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    ms.add_shards(it, &shard_uris(1)).await.unwrap();
+    let old = ms
+        .lease_shard(it, "slow-worker", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let new = ms
+        .lease_shard(it, "fast-worker", LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(new.shard_id, old.shard_id);
+    assert_ne!(new.token, old.token);
+    assert_eq!((old.attempts, new.attempts), (1, 2));
+    // The live lease is not handed out again.
+    assert_eq!(ms.lease_shard(it, "third", LEASE).await.unwrap(), None);
+
+    let r_old = result(
+        &[(1, 100, 1000)],
+        vec![host("x.example.org", 1, 100, 1000)],
+        &[("truncated_gzip", 1)],
+    );
+    let r_new = result(
+        &[(1, 7, 70)],
+        vec![host("x.example.org", 1, 7, 70)],
+        &[("truncated_gzip", 2)],
+    );
+    assert!(matches!(
+        ms.complete_shard(&old, &r_old).await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        ms.fail_shard(&old, "late").await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+    ms.complete_shard(&new, &r_new).await.unwrap();
+    assert!(matches!(
+        ms.complete_shard(&old, &r_old).await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+    assert_eq!(
+        ms.histogram(it).await.unwrap(),
+        vec![(1, 7, 70)],
+        "counted once, by the live lease"
+    );
+    assert_eq!(ms.skip_counts(it).await.unwrap()["truncated_gzip"], 2);
+    let row = &ms.shards(it).await.unwrap()[0];
+    assert_eq!(
+        (row.state.as_str(), row.worker.as_deref(), row.attempts),
+        ("done", Some("fast-worker"), 2)
+    );
+}
+
+async fn aggregates_add_up_across_shards(ms: Metastore) {
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    ms.add_shards(it, &shard_uris(3)).await.unwrap();
+    // Shard 1: a realistic host count (~30k hosts) to exercise the batched upserts.
+    let many: Vec<HostBucket> = (0..30_000)
+        .map(|i| host(&format!("h{i}.example.org"), i % 100, 1, 10 + i % 7))
+        .collect();
+    let l1 = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    let t = std::time::Instant::now();
+    ms.complete_shard(
+        &l1,
+        &result(
+            &[(0, 20_000, 1), (99, 10_000, 2)],
+            many.clone(),
+            &[("not_html", 5)],
+        ),
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "{:?}: complete_shard with 30,000 host rows took {:?}",
+        ms.backend(),
+        t.elapsed()
+    );
+    // Shard 2: overlaps shard 1 on hosts and buckets; repeats inside one result are summed.
+    let l2 = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    let hosts2 = vec![
+        host("h1.example.org", 1, 4, 40),
+        host("h1.example.org", 1, 1, 10),
+        host("h1.example.org", 80, 2, 20),
+        host("mathoverflow.net", 95, 9, 900),
+    ];
+    ms.complete_shard(
+        &l2,
+        &result(
+            &[(0, 1, 1), (0, 2, 2), (50, 3, 3)],
+            hosts2,
+            &[("not_html", 1), ("bad_charset", 2)],
+        ),
+    )
+    .await
+    .unwrap();
+    // Shard 3: empty result.
+    let l3 = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    ms.complete_shard(&l3, &ShardResult::default())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        ms.histogram(it).await.unwrap(),
+        vec![(0, 20_003, 4), (50, 3, 3), (99, 10_000, 2)]
+    );
+    assert_eq!(
+        ms.skip_counts(it).await.unwrap(),
+        BTreeMap::from([("bad_charset".to_string(), 2), ("not_html".to_string(), 6)])
+    );
+    let counts = ms.host_counts(it, 80).await.unwrap();
+    assert_eq!(counts.len(), 30_001);
+    let h1 = counts.iter().find(|h| h.host == "h1.example.org").unwrap();
+    // Shard 1: bucket 1, 1 page, 11 tokens; shard 2: bucket 1 (5 pages, 50), bucket 80 (2, 20).
+    assert_eq!(
+        (
+            h1.domain.as_str(),
+            h1.pages,
+            h1.tokens,
+            h1.kept_pages,
+            h1.kept_tokens
+        ),
+        ("example.org", 8, 81, 2, 20)
+    );
+    let mo = counts
+        .iter()
+        .find(|h| h.host == "mathoverflow.net")
+        .unwrap();
+    assert_eq!(
+        (mo.pages, mo.tokens, mo.kept_pages, mo.kept_tokens),
+        (9, 900, 9, 900)
+    );
+    // Totals over all hosts match the inputs, computed independently here.
+    let want_pages: i64 = many.iter().map(|h| h.pages).sum::<i64>() + 16;
+    let want_kept: i64 = many
+        .iter()
+        .filter(|h| h.bucket >= 80)
+        .map(|h| h.pages)
+        .sum::<i64>()
+        + 2
+        + 9;
+    assert_eq!(counts.iter().map(|h| h.pages).sum::<i64>(), want_pages);
+    assert_eq!(counts.iter().map(|h| h.kept_pages).sum::<i64>(), want_kept);
+    let hosts_sorted: Vec<&str> = counts.iter().map(|h| h.host.as_str()).collect();
+    assert!(hosts_sorted.windows(2).all(|w| w[0] < w[1]), "by host");
+}
+
+async fn concurrent_leasing_hands_each_shard_out_once(ms: Metastore) {
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    const SHARDS: usize = 60;
+    ms.add_shards(it, &shard_uris(SHARDS)).await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..12 {
+        let ms = ms.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(lease) = ms
+                .lease_shard(it, &format!("worker-{w}"), LEASE)
+                .await
+                .unwrap()
+            {
+                // Every completion adds one page to bucket (shard % 5) and to a shared host.
+                let b = lease.shard_id % 5;
+                let r = result(
+                    &[(b, 1, 10)],
+                    vec![host("shared.example.org", b, 1, 10)],
+                    &[("not_html", 1)],
+                );
+                ms.complete_shard(&lease, &r).await.unwrap();
+                got.push(lease.shard_id);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: BTreeSet<_> = all.iter().collect();
+    assert_eq!(all.len(), SHARDS, "each shard leased exactly once");
+    assert_eq!(unique.len(), SHARDS);
+    let c = ms.shard_counts(it).await.unwrap();
+    assert_eq!((c.done, c.pending, c.leased), (SHARDS as u64, 0, 0));
+    assert!(ms.shards(it).await.unwrap().iter().all(|s| s.attempts == 1));
+    let hist = ms.histogram(it).await.unwrap();
+    assert_eq!(hist.iter().map(|h| h.1).sum::<i64>(), SHARDS as i64);
+    let hosts = ms.host_counts(it, 0).await.unwrap();
+    assert_eq!(
+        (hosts.len(), hosts[0].pages, hosts[0].tokens),
+        (1, SHARDS as i64, 10 * SHARDS as i64)
+    );
+    assert_eq!(ms.skip_counts(it).await.unwrap()["not_html"], SHARDS as u64);
+}
+
+macro_rules! metastore_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite://{}/nested/metastore.db", dir.path().display());
+                    let ms = corpusminer_storage::Metastore::connect(&url).await.unwrap();
+                    assert_eq!(ms.backend(), corpusminer_storage::Backend::Sqlite);
+                    super::$name(ms.clone()).await;
+                    ms.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = corpusminer_storage::testing::PgTestDb::create().await else { return };
+                    let ms = corpusminer_storage::Metastore::connect(&db.url).await.unwrap();
+                    assert_eq!(ms.backend(), corpusminer_storage::Backend::Postgres);
+                    super::$name(ms.clone()).await;
+                    ms.close().await;
+                }
+            )*
+        }
+    };
+}
+
+metastore_suite!(
+    iteration_fields,
+    lease_complete_fail_life_cycle,
+    stale_token_is_rejected_and_writes_nothing,
+    expired_lease_is_released_with_a_new_token,
+    aggregates_add_up_across_shards,
+    concurrent_leasing_hands_each_shard_out_once,
+);
+
+#[tokio::test]
+async fn connect_urls_wal_mode_and_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plain path works and is created with its folder; migrations are idempotent on reconnect.
+    let path = dir.path().join("a/b/meta.db");
+    let ms = Metastore::connect(path.to_str().unwrap()).await.unwrap();
+    let id = ms.create_iteration("c", "{}").await.unwrap();
+    ms.close().await;
+    let ms = Metastore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(ms.iteration(id).await.unwrap().crawl, "c");
+    let row: (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(ms.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.0.to_lowercase(), "wal");
+    ms.close().await;
+
+    assert!(matches!(
+        Metastore::connect("mysql://x/y").await,
+        Err(MetastoreError::InvalidUrl { .. })
+    ));
+    assert_eq!(
+        corpusminer_storage::metastore::redact_url("postgres://cm:s3cret@db:5432/cm"),
+        "postgres://cm:***@db:5432/cm"
+    );
+    let err = Metastore::connect("postgres://cm:s3cret@127.0.0.1:1/cm")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MetastoreError::Database(_)));
+    assert!(!format!("{err} {err:?}").contains("s3cret"));
+
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
+    let ms = Metastore::connect(&db.url).await.unwrap();
+    assert_eq!(ms.backend(), Backend::Postgres);
+    assert_eq!(ms.redacted_url(), db.url);
+    ms.close().await;
+}
