@@ -103,7 +103,7 @@ fn token_is_bad(t: &str, parts: &BadParts) -> bool {
 #[derive(Default)]
 struct BadCache<'a>(std::collections::HashMap<(&'a str, &'a str), bool>, Option<BadParts>);
 
-fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool {
+fn class_id_bad<'a>(dom: &'a Dom<'_>, id: NodeId, cache: &mut BadCache<'a>) -> bool {
     let class = dom.attr(id, "class").unwrap_or("");
     let idv = dom.attr(id, "id").unwrap_or("");
     if class.is_empty() && idv.is_empty() {
