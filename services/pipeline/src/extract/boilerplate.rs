@@ -39,6 +39,18 @@ const DROP_TAGS: &[&str] = &[
     "map", "noembed", "noframes", "link", "meta", "svg", "option", "datalist", "figcaption", "picture", "source", "title",
 ];
 
+/// [`DROP_TAGS`] as a `match` (compiled to length-then-bytes compares).
+fn is_drop_tag(name: &str) -> bool {
+    let hit = matches!(
+        name,
+        "head" | "style" | "template" | "iframe" | "nav" | "aside" | "footer" | "menu" | "object" | "embed" | "canvas" | "button" | "select"
+            | "input" | "textarea" | "audio" | "video" | "map" | "noembed" | "noframes" | "link" | "meta" | "svg" | "option" | "datalist"
+            | "figcaption" | "picture" | "source" | "title"
+    );
+    debug_assert_eq!(hit, DROP_TAGS.contains(&name));
+    hit
+}
+
 /// Tags that are usually boilerplate but sometimes wrap a whole page (ASP.NET's page-wide
 /// `<form>`): dropped like a bad class/id, unless they hold most of the text.
 const SOFT_DROP_TAGS: &[&str] = &["form", "header", "dialog", "label"];
@@ -61,20 +73,18 @@ const BAD_PARTS: &[&str] = &[
 /// Tokens that mark content and protect an element from the class/id rule.
 const GOOD_PARTS: &[&str] = &["article-body", "articlebody", "post-text", "post-body", "entry-content", "story-body", "s-prose", "mw-parser-output", "js-post-body"];
 
-/// [`BAD_PARTS`] bucketed by first byte, for a fast substring scan of short tokens.
-struct BadParts {
+/// Patterns bucketed by first byte, for a fast substring scan of short lowercase tokens.
+struct Parts {
     by_first: Vec<Vec<&'static [u8]>>,
 }
 
-impl BadParts {
-    fn new() -> Self {
+impl Parts {
+    fn new<'p>(parts: impl IntoIterator<Item = &'p &'static str>) -> Self {
         let mut by_first = vec![Vec::new(); 256];
-        for p in BAD_PARTS {
-            if !matches!(*p, "rail" | "toc" | "tags" | "vote" | "menu" | "badge") {
-                by_first[p.as_bytes()[0] as usize].push(p.as_bytes());
-            }
+        for p in parts {
+            by_first[p.as_bytes()[0] as usize].push(p.as_bytes());
         }
-        BadParts { by_first }
+        Parts { by_first }
     }
 
     fn any_in(&self, t: &[u8]) -> bool {
@@ -82,45 +92,84 @@ impl BadParts {
     }
 }
 
-fn token_is_bad(t: &str, parts: &BadParts) -> bool {
-    let t = t.to_ascii_lowercase();
-    if t == "ad" || t == "ads" || t.starts_with("ad-") || t.starts_with("ads-") || t.ends_with("-ad") || t.ends_with("-ads") || t.starts_with("advert") || t.starts_with("google-ad") {
-        return true;
-    }
-    if GOOD_PARTS.iter().any(|g| t.contains(g)) {
-        return false;
-    }
-    // short words: whole hyphen/underscore-separated parts only at the ends
-    let short = ["rail", "toc", "tags", "vote", "menu", "badge"].iter().any(|b| {
-        t == *b
-            || (t.starts_with(b) && matches!(t.as_bytes().get(b.len()), Some(b'-' | b'_')))
-            || (t.ends_with(b) && t.len() > b.len() && t.as_bytes()[t.len() - b.len() - 1] == b'-')
-    });
-    short || parts.any_in(t.as_bytes())
+/// Short words of [`BAD_PARTS`] that count only as whole hyphen/underscore-separated ends.
+const SHORT_BAD: &[&str] = &["rail", "toc", "tags", "vote", "menu", "badge"];
+
+/// [`BAD_PARTS`] (less [`SHORT_BAD`]) and [`GOOD_PARTS`], bucketed.
+struct PartSets {
+    bad: Parts,
+    good: Parts,
 }
 
-/// Class/id verdicts memoised per page: class strings repeat a lot.
-#[derive(Default)]
-struct BadCache<'a>(std::collections::HashMap<(&'a str, &'a str), bool>, Option<BadParts>);
+impl PartSets {
+    fn new() -> Self {
+        PartSets { bad: Parts::new(BAD_PARTS.iter().filter(|p| !SHORT_BAD.contains(p))), good: Parts::new(GOOD_PARTS) }
+    }
+}
 
-fn class_id_bad<'a>(dom: &'a Dom, id: NodeId, cache: &mut BadCache<'a>) -> bool {
+/// (holds a [`GOOD_PARTS`] word, is boilerplate by itself) for one class or id token.
+fn token_verdict(t: &str, parts: &PartSets) -> (bool, bool) {
+    let mut buf = [0u8; 64];
+    let owned;
+    let t: &[u8] = if t.len() <= buf.len() {
+        let b = &mut buf[..t.len()];
+        b.copy_from_slice(t.as_bytes());
+        b.make_ascii_lowercase();
+        b
+    } else {
+        owned = t.to_ascii_lowercase();
+        owned.as_bytes()
+    };
+    let good = parts.good.any_in(t);
+    let ad = t == b"ad"
+        || t == b"ads"
+        || t.starts_with(b"ad-")
+        || t.starts_with(b"ads-")
+        || t.ends_with(b"-ad")
+        || t.ends_with(b"-ads")
+        || t.starts_with(b"advert")
+        || t.starts_with(b"google-ad");
+    let short = || {
+        SHORT_BAD.iter().any(|b| {
+            let b = b.as_bytes();
+            t == b
+                || (t.starts_with(b) && matches!(t.get(b.len()), Some(b'-' | b'_')))
+                || (t.ends_with(b) && t.len() > b.len() && t[t.len() - b.len() - 1] == b'-')
+        })
+    };
+    (good, ad || short() || parts.bad.any_in(t))
+}
+
+/// Class verdicts memoised per page (class strings repeat a lot; ids rarely do).
+#[derive(Default)]
+struct BadCache<'a>(std::collections::HashMap<&'a str, (bool, bool)>, Option<PartSets>);
+
+/// Boilerplate by class/id: no token holds a [`GOOD_PARTS`] word and some token is bad (the id
+/// counts as one token).
+fn class_id_bad<'a>(dom: &'a Dom<'_>, id: NodeId, cache: &mut BadCache<'a>) -> bool {
     let class = dom.attr(id, "class").unwrap_or("");
     let idv = dom.attr(id, "id").unwrap_or("");
     if class.is_empty() && idv.is_empty() {
         return false;
     }
-    let parts = cache.1.get_or_insert_with(BadParts::new);
-    if let Some(v) = cache.0.get(&(class, idv)) {
-        return *v;
+    let parts = cache.1.get_or_insert_with(PartSets::new);
+    let (mut good, mut bad) = (false, false);
+    if !class.is_empty() {
+        (good, bad) = match cache.0.get(class) {
+            Some(&v) => v,
+            None => {
+                let v = class.split_ascii_whitespace().map(|t| token_verdict(t, parts)).fold((false, false), |a, v| (a.0 || v.0, a.1 || v.1));
+                cache.0.insert(class, v);
+                v
+            }
+        };
     }
-    let lower_has_good = |t: &str| GOOD_PARTS.iter().any(|g| t.to_ascii_lowercase().contains(g));
-    let v = if class.split_ascii_whitespace().chain(std::iter::once(idv)).any(lower_has_good) {
-        false
-    } else {
-        class.split_ascii_whitespace().any(|t| token_is_bad(t, parts)) || (!idv.is_empty() && token_is_bad(idv, parts))
-    };
-    cache.0.insert((class, idv), v);
-    v
+    if !idv.is_empty() {
+        let (g, b) = token_verdict(idv, parts);
+        good |= g;
+        bad |= b;
+    }
+    !good && bad
 }
 
 fn is_comment_like(dom: &Dom, id: NodeId) -> bool {
@@ -132,6 +181,10 @@ fn is_hidden(dom: &Dom, id: NodeId) -> bool {
         return true;
     }
     if let Some(style) = dom.attr(id, "style") {
+        let has = |w: &[u8]| style.as_bytes().windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+        if !has(b"none") && !has(b"hidden") {
+            return false;
+        }
         let s: String = style.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
         if s.contains("display:none") || s.contains("visibility:hidden") {
             return true;
@@ -194,6 +247,9 @@ pub fn count_text_formulas(t: &str) -> u32 {
 }
 
 fn nonws_len(t: &str) -> u32 {
+    if t.is_ascii() {
+        return t.bytes().filter(|&b| b != b' ' && !(b'\t'..=b'\r').contains(&b)).count() as u32;
+    }
     t.chars().filter(|c| !c.is_whitespace()).count() as u32
 }
 
@@ -229,7 +285,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
             "math" => continue,
             _ => {}
         }
-        if DROP_TAGS.contains(&name) {
+        if is_drop_tag(name) {
             skip[id] = true;
             continue;
         }

@@ -1,21 +1,25 @@
-//! A light arena tree of an HTML document, built from html5ever's spec tokenizer.
+//! A light arena tree of an HTML document, built by our own single-pass tokenizer.
 //!
-//! The tokenizer (WHATWG HTML §13.2.5) does the hard, spec-bound part: states, attributes,
-//! character references, raw-text elements. The tree construction here is deliberately much
-//! simpler than §13.2.6: elements nest as tagged, an end tag closes the nearest open element of
-//! its name, and the common implied end tags (`p`, `li`, `dt`/`dd`, `tr`/`td`/`th`, `option`,
-//! headings) are applied. That is all text extraction needs, and it is several times cheaper than
-//! a full DOM with reference-counted nodes. `<noscript>` is parsed as markup (the "scripting
-//! disabled" reading), so pages that keep their content there (Discourse) still have it.
+//! Tokenizing follows the shapes of WHATWG HTML §13.2.5 that matter for text extraction: start
+//! and end tags with attributes (double-, single- and un-quoted values, duplicates dropped,
+//! names lowercased), character references ([`super::entities`]), comments, bogus comments
+//! (`<!DOCTYPE>`, `<?xml>`, `</ x>`), CDATA sections inside MathML/SVG, and the raw-text
+//! elements (`script`, `style`, `xmp`, `iframe`, `noembed`, `noframes`; `title` and `textarea`
+//! as RCDATA, references decoded) whose content runs to the matching end tag. A `<` that starts
+//! no tag is text; a tag cut off by the end of input is dropped. It scans bytes with `memchr`
+//! and borrows text and attribute values from the decoded page (a copy only where a reference
+//! is decoded), and keeps no text for `<script>`/`<style>` except MathJax's `math/tex` scripts.
+//! It never panics: every index is bounded by the input's length and lands on a char boundary
+//! (all delimiters are ASCII).
+//!
+//! The tree construction is deliberately much simpler than §13.2.6: elements nest as tagged, an
+//! end tag closes the nearest open element of its name, and the common implied end tags (`p`,
+//! `li`, `dt`/`dd`, `tr`/`td`/`th`, `option`, headings) are applied. That is all text extraction
+//! needs. `<noscript>` is parsed as markup (the "scripting disabled" reading), so pages that keep
+//! their content there (Discourse) still have it.
 
-use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
-use html5ever::TokenizerResult;
-use html5ever::{local_name, LocalName};
-use std::cell::RefCell;
+use super::entities;
+use std::borrow::Cow;
 
 /// Index of a node in [`Dom::nodes`]. The document node is 0; a node's parent always has a
 /// smaller index (nodes are stored in document order).
@@ -25,47 +29,53 @@ pub type NodeId = usize;
 /// recursive walks stay bounded on hostile input.
 pub const MAX_DEPTH: usize = 400;
 
-/// What a node is.
+/// What a node is. Strings borrow from the parsed page unless decoding changed them.
 #[derive(Debug)]
-pub enum NodeData {
+pub enum NodeData<'a> {
     /// The root.
     Document,
-    /// An element: lowercase local name and attributes in source order (values decoded).
-    Element { name: LocalName, attrs: Vec<(LocalName, String)> },
+    /// An element: lowercase local name; its attributes are read with [`Dom::attr`].
+    Element {
+        /// Lowercase tag name.
+        name: Cow<'a, str>,
+        /// Range of its attributes in the document's attribute table.
+        attrs: (u32, u32),
+    },
     /// A run of text, character references decoded.
-    Text(String),
+    Text(Cow<'a, str>),
 }
 
 /// One node of the arena.
 #[derive(Debug)]
-pub struct Node {
+pub struct Node<'a> {
     /// Parent node; the document's parent is itself (0).
     pub parent: NodeId,
-    /// Children in document order.
-    pub children: Vec<NodeId>,
+    /// Range of its children in the document's child table.
+    kids: (u32, u32),
     /// Element, text or document.
-    pub data: NodeData,
+    pub data: NodeData<'a>,
 }
 
-/// A parsed document: an arena of nodes, the document node at index 0.
+/// One attribute: lowercase name, value with references decoded.
+type Attr<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// A parsed document: an arena of nodes, the document node at index 0, borrowing from the page.
 #[derive(Debug)]
-pub struct Dom {
+pub struct Dom<'a> {
     /// All nodes, in document order.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Node<'a>>,
+    /// Children of every node, grouped by parent, each group in document order.
+    kids: Vec<NodeId>,
+    /// Attributes of every element, grouped by element, in source order.
+    attrs: Vec<Attr<'a>>,
 }
 
-impl Dom {
+impl<'a> Dom<'a> {
     /// Parses `html` (already decoded text). Never fails: malformed markup yields some tree.
-    pub fn parse(html: &str) -> Dom {
-        let sink = Sink(RefCell::new(Builder::new(html.len())));
-        let tok = Tokenizer::new(sink, TokenizerOpts::default());
-        let queue = BufferQueue::default();
-        queue.push_back(StrTendril::from_slice(html));
-        while let TokenizerResult::Script(()) = tok.feed(&queue) {}
-        tok.end();
-        let mut b = tok.sink.0.into_inner();
-        b.flush_text();
-        Dom { nodes: b.nodes }
+    pub fn parse(html: &'a str) -> Dom<'a> {
+        let mut b = Builder::new(html.len());
+        tokenize(html, &mut b);
+        b.finish()
     }
 
     /// The element name of `id`, or `""` for text and document nodes.
@@ -76,32 +86,10 @@ impl Dom {
         }
     }
 
-    /// The value of attribute `attr` of element `id`, if present.
+    /// The value of attribute `attr` (lowercase) of element `id`, if present.
     pub fn attr(&self, id: NodeId, attr: &str) -> Option<&str> {
-        let NodeData::Element { attrs, .. } = &self.nodes[id].data else { return None };
-        if attrs.is_empty() {
-            return None;
-        }
-        // Frequent names compare as interned atoms (an integer compare), others as strings.
-        let atom = match attr {
-            "class" => Some(local_name!("class")),
-            "id" => Some(local_name!("id")),
-            "style" => Some(local_name!("style")),
-            "role" => Some(local_name!("role")),
-            "hidden" => Some(local_name!("hidden")),
-            "itemprop" => Some(local_name!("itemprop")),
-            "type" => Some(local_name!("type")),
-            "alt" => Some(local_name!("alt")),
-            "src" => Some(local_name!("src")),
-            "alttext" => Some(local_name!("alttext")),
-            "display" => Some(local_name!("display")),
-            _ => None,
-        };
-        match atom {
-            Some(a) => attrs.iter().find(|(k, _)| *k == a),
-            None => attrs.iter().find(|(k, _)| &**k == attr),
-        }
-        .map(|(_, v)| v.as_str())
+        let NodeData::Element { attrs: (s, e), .. } = &self.nodes[id].data else { return None };
+        self.attrs[*s as usize..*e as usize].iter().find(|(k, _)| k == attr).map(|(_, v)| &**v)
     }
 
     /// True when `id`'s `class` attribute holds the class `class` (case-sensitive token).
@@ -110,9 +98,10 @@ impl Dom {
             .is_some_and(|c| c.split_ascii_whitespace().any(|t| t == class))
     }
 
-    /// Children of `id`.
+    /// Children of `id`, in document order.
     pub fn children(&self, id: NodeId) -> &[NodeId] {
-        &self.nodes[id].children
+        let (s, e) = self.nodes[id].kids;
+        &self.kids[s as usize..e as usize]
     }
 
     /// Concatenated text of `id`'s subtree (no separators added).
@@ -126,7 +115,7 @@ impl Dom {
         match &self.nodes[id].data {
             NodeData::Text(t) => out.push_str(t),
             _ => {
-                for &c in &self.nodes[id].children {
+                for &c in self.children(id) {
                     self.push_text(c, out);
                 }
             }
@@ -138,17 +127,241 @@ impl Dom {
         if self.name(id) == name {
             return Some(id);
         }
-        self.nodes[id].children.iter().find_map(|&c| self.find(c, name))
+        self.children(id).iter().find_map(|&c| self.find(c, name))
     }
 }
 
-struct Sink(RefCell<Builder>);
+/// Content model of a raw-text element (§13.2.5.2–3).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Raw {
+    /// `script`: no references; text kept only for MathJax's `math/tex` scripts.
+    Script,
+    /// `style`, `xmp`, `iframe`, `noembed`, `noframes`: no references; `style` text dropped.
+    Rawtext,
+    /// `title`, `textarea`: references decoded.
+    Rcdata,
+}
 
-struct Builder {
-    nodes: Vec<Node>,
+#[inline]
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0C')
+}
+
+/// Lowercases `s` when it holds an ASCII capital; borrows it otherwise.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|c| c.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Where the tag that starts at `b[i] == b'<'` ends: one past its `>`, scanning attributes so
+/// that a quoted `>` does not end it, with the attributes pushed to `out` (when given) and
+/// whether it ends in `/>`. `None` when the input ends inside the tag.
+fn scan_attrs<'a>(html: &'a str, mut i: usize, mut out: Option<&mut Vec<Attr<'a>>>) -> Option<(usize, bool)> {
+    let b = html.as_bytes();
+    let first = out.as_ref().map_or(0, |o| o.len());
+    loop {
+        while i < b.len() && is_ws(b[i]) {
+            i += 1;
+        }
+        match *b.get(i)? {
+            b'>' => return Some((i + 1, false)),
+            b'/' => {
+                if b.get(i + 1) == Some(&b'>') {
+                    return Some((i + 2, true));
+                }
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        // Attribute name: the first character may be `=` (§13.2.5.32).
+        let ns = i;
+        i += 1;
+        while i < b.len() && !is_ws(b[i]) && !matches!(b[i], b'/' | b'>' | b'=') {
+            i += 1;
+        }
+        let name = &html[ns..i];
+        while i < b.len() && is_ws(b[i]) {
+            i += 1;
+        }
+        let mut value: Cow<'a, str> = Cow::Borrowed("");
+        if b.get(i) == Some(&b'=') {
+            i += 1;
+            while i < b.len() && is_ws(b[i]) {
+                i += 1;
+            }
+            match *b.get(i)? {
+                q @ (b'"' | b'\'') => {
+                    let vs = i + 1;
+                    let ve = vs + memchr::memchr(q, &b[vs..])?;
+                    if out.is_some() {
+                        value = entities::decode(&html[vs..ve], true);
+                    }
+                    i = ve + 1;
+                }
+                b'>' => {}
+                _ => {
+                    let vs = i;
+                    while i < b.len() && !is_ws(b[i]) && b[i] != b'>' {
+                        i += 1;
+                    }
+                    if out.is_some() {
+                        value = entities::decode(&html[vs..i], true);
+                    }
+                }
+            }
+        }
+        if let Some(o) = out.as_deref_mut() {
+            let name = lower(name);
+            if !o[first..].iter().any(|(k, _)| *k == name) {
+                o.push((name, value));
+            }
+        }
+    }
+}
+
+/// Where the raw text opened by `<name>` ends: the index of the `<` of `</name` followed by
+/// whitespace, `/` or `>` (any case), or the end of input.
+fn raw_end(b: &[u8], from: usize, name: &str) -> usize {
+    let n = name.len();
+    let mut i = from;
+    while let Some(p) = memchr::memmem::find(&b[i..], b"</") {
+        let s = i + p;
+        let after = s + 2 + n;
+        if after <= b.len()
+            && b[s + 2..after].eq_ignore_ascii_case(name.as_bytes())
+            && b.get(after).is_none_or(|&c| is_ws(c) || c == b'/' || c == b'>')
+        {
+            return s;
+        }
+        i = s + 2;
+    }
+    b.len()
+}
+
+/// True when `<` at `b[i]` opens markup (a tag, end tag, comment, declaration or processing
+/// instruction) rather than standing for itself.
+#[inline]
+fn opens_markup(b: &[u8], i: usize) -> bool {
+    match b.get(i + 1) {
+        Some(c) if c.is_ascii_alphabetic() => true,
+        Some(b'!' | b'?') => true,
+        Some(b'/') => b.get(i + 2).is_some(),
+        _ => false,
+    }
+}
+
+/// One pass over `html` feeding `b` (see the module doc).
+fn tokenize<'a>(html: &'a str, b: &mut Builder<'a>) {
+    let s = html.as_bytes();
+    let n = s.len();
+    let mut i = 0;
+    while i < n {
+        // Text up to the next `<` that opens markup.
+        let mut j = i;
+        let lt = loop {
+            match memchr::memchr(b'<', &s[j..]) {
+                Some(p) if opens_markup(s, j + p) => break j + p,
+                Some(p) => j = j + p + 1,
+                None => break n,
+            }
+        };
+        if lt > i {
+            b.text(entities::decode(&html[i..lt], false));
+        }
+        if lt >= n {
+            break;
+        }
+        i = lt;
+        match s[i + 1] {
+            b'!' => {
+                let rest = &s[i + 2..];
+                if rest.starts_with(b"--") {
+                    // Comment; `<!-->` and `<!--->` close at once.
+                    let body = i + 4;
+                    i = if s[body..].starts_with(b">") {
+                        body + 1
+                    } else if s[body..].starts_with(b"->") {
+                        body + 2
+                    } else {
+                        memchr::memmem::find(&s[body..], b"-->").map_or(n, |p| body + p + 3)
+                    };
+                } else if rest.starts_with(b"[CDATA[") && b.in_foreign() {
+                    let cs = i + 9;
+                    let ce = memchr::memmem::find(&s[cs..], b"]]>").map_or(n, |p| cs + p);
+                    b.text(Cow::Borrowed(&html[cs..ce]));
+                    i = (ce + 3).min(n);
+                } else {
+                    i = bogus_comment(s, i + 2);
+                }
+            }
+            b'?' => i = bogus_comment(s, i + 1),
+            b'/' => {
+                let ns = i + 2;
+                if s[ns] == b'>' {
+                    i = ns + 1;
+                } else if !s[ns].is_ascii_alphabetic() {
+                    i = bogus_comment(s, ns);
+                } else {
+                    let mut e = ns + 1;
+                    while e < n && !is_ws(s[e]) && !matches!(s[e], b'/' | b'>') {
+                        e += 1;
+                    }
+                    let Some((end, _)) = scan_attrs(html, e, None) else { break };
+                    b.end(lower(&html[ns..e]));
+                    i = end;
+                }
+            }
+            _ => {
+                // Start tag.
+                let ns = i + 1;
+                let mut e = ns + 1;
+                while e < n && !is_ws(s[e]) && !matches!(s[e], b'/' | b'>') {
+                    e += 1;
+                }
+                let mark = b.attrs.len();
+                let Some((end, self_closing)) = scan_attrs(html, e, Some(&mut b.attrs)) else {
+                    b.attrs.truncate(mark);
+                    break;
+                };
+                i = end;
+                let name = lower(&html[ns..e]);
+                let Some((raw, id)) = b.start(name, mark, self_closing) else { continue };
+                let tag_name = b.raw_name(id);
+                let ce = raw_end(s, i, tag_name);
+                // Content is kept only when the element is open (not past MAX_DEPTH).
+                let keep = b.current() == id
+                    && match raw {
+                        Raw::Rcdata => true,
+                        Raw::Rawtext => tag_name != "style",
+                        Raw::Script => b.is_tex_script(id),
+                    };
+                if keep && ce > i {
+                    let t = &html[i..ce];
+                    b.text(if raw == Raw::Rcdata { entities::decode(t, false) } else { Cow::Borrowed(t) });
+                }
+                i = ce;
+            }
+        }
+    }
+    b.flush_text();
+}
+
+/// End of a bogus comment whose content starts at `from`: one past the next `>`.
+fn bogus_comment(s: &[u8], from: usize) -> usize {
+    memchr::memchr(b'>', &s[from.min(s.len())..]).map_or(s.len(), |p| from + p + 1)
+}
+
+struct Builder<'a> {
+    nodes: Vec<Node<'a>>,
+    attrs: Vec<Attr<'a>>,
     /// Open elements: node id and its [`code`].
     stack: Vec<(NodeId, u8)>,
-    text: String,
+    /// Text not yet appended: consecutive runs (split by comments) are merged.
+    text: Option<Cow<'a, str>>,
 }
 
 // Codes of the tags tree construction looks at; 0 for all others.
@@ -209,11 +422,36 @@ fn closes_p(name: &str) -> bool {
     )
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     fn new(len: usize) -> Self {
         let mut nodes = Vec::with_capacity(len / 40 + 16);
-        nodes.push(Node { parent: 0, children: Vec::new(), data: NodeData::Document });
-        Builder { nodes, stack: vec![(0, 0)], text: String::new() }
+        nodes.push(Node { parent: 0, kids: (0, 0), data: NodeData::Document });
+        Builder { nodes, attrs: Vec::with_capacity(len / 60 + 16), stack: vec![(0, 0)], text: None }
+    }
+
+    fn finish(mut self) -> Dom<'a> {
+        self.flush_text();
+        // Children as one table grouped by parent (counting sort; ids ascend, so each group is in
+        // document order).
+        let n = self.nodes.len();
+        let mut start = vec![0u32; n + 1];
+        for node in &self.nodes[1..] {
+            start[node.parent + 1] += 1;
+        }
+        for k in 0..n {
+            start[k + 1] += start[k];
+        }
+        let mut fill: Vec<u32> = start[..n].to_vec();
+        let mut kids = vec![0; n.saturating_sub(1)];
+        for id in 1..n {
+            let p = self.nodes[id].parent;
+            kids[fill[p] as usize] = id;
+            fill[p] += 1;
+        }
+        for (id, node) in self.nodes.iter_mut().enumerate() {
+            node.kids = (start[id], start[id + 1]);
+        }
+        Dom { nodes: self.nodes, kids, attrs: self.attrs }
     }
 
     fn current(&self) -> NodeId {
@@ -224,18 +462,57 @@ impl Builder {
         self.stack.last().map_or(0, |e| e.1)
     }
 
-    fn append(&mut self, data: NodeData) -> NodeId {
+    /// The name of raw-text element `id` as a static string.
+    fn raw_name(&self, id: NodeId) -> &'static str {
+        match &self.nodes[id].data {
+            NodeData::Element { name, .. } => match &**name {
+                "script" => "script",
+                "style" => "style",
+                "xmp" => "xmp",
+                "iframe" => "iframe",
+                "noembed" => "noembed",
+                "noframes" => "noframes",
+                "title" => "title",
+                "textarea" => "textarea",
+                _ => "",
+            },
+            _ => "",
+        }
+    }
+
+    /// Element `id` is a MathJax v2 `<script type="math/tex...">`.
+    fn is_tex_script(&self, id: NodeId) -> bool {
+        let NodeData::Element { attrs: (s, e), .. } = &self.nodes[id].data else { return false };
+        self.attrs[*s as usize..*e as usize]
+            .iter()
+            .find(|(k, _)| k == "type")
+            .is_some_and(|(_, v)| v.trim_start().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("math/tex")))
+    }
+
+    /// Inside `<math>` or `<svg>` (where CDATA sections are text).
+    fn in_foreign(&self) -> bool {
+        self.stack.iter().any(|&(id, _)| matches!(self.name_of(id), "math" | "svg"))
+    }
+
+    fn append(&mut self, data: NodeData<'a>) -> NodeId {
         let parent = self.current();
         let id = self.nodes.len();
-        self.nodes.push(Node { parent, children: Vec::new(), data });
-        self.nodes[parent].children.push(id);
+        self.nodes.push(Node { parent, kids: (0, 0), data });
         id
     }
 
+    fn text(&mut self, t: Cow<'a, str>) {
+        match &mut self.text {
+            None => self.text = Some(t),
+            Some(prev) => prev.to_mut().push_str(&t),
+        }
+    }
+
     fn flush_text(&mut self) {
-        if !self.text.is_empty() {
-            let t = std::mem::take(&mut self.text);
-            self.append(NodeData::Text(t));
+        if let Some(t) = self.text.take() {
+            if !t.is_empty() {
+                self.append(NodeData::Text(t));
+            }
         }
     }
 
@@ -285,12 +562,14 @@ impl Builder {
         }
     }
 
-    fn start(&mut self, tag: Tag) -> TokenSinkResult<()> {
+    /// A start tag whose attributes are `self.attrs[attrs_from..]`. Returns the raw-text model
+    /// and the element when it is a raw-text element (its content comes next).
+    fn start(&mut self, name: Cow<'a, str>, attrs_from: usize, self_closing: bool) -> Option<(Raw, NodeId)> {
         self.flush_text();
-        let name = tag.name;
         let n: &str = &name;
         if matches!(n, "html" | "body" | "head") && self.stack.iter().any(|&(i, _)| self.name_of(i) == n) {
-            return TokenSinkResult::Continue;
+            self.attrs.truncate(attrs_from);
+            return None;
         }
         let c = code(n);
         if !matches!(n, "meta" | "link" | "title" | "script" | "style" | "base" | "noscript" | "template" | "head" | "html") {
@@ -301,59 +580,40 @@ impl Builder {
         }
         self.close_implied(n, c);
         let raw = match n {
-            "script" => Some(RawKind::ScriptData),
-            "style" | "xmp" | "iframe" | "noembed" | "noframes" => Some(RawKind::Rawtext),
-            "title" | "textarea" => Some(RawKind::Rcdata),
+            "script" => Some(Raw::Script),
+            "style" | "xmp" | "iframe" | "noembed" | "noframes" => Some(Raw::Rawtext),
+            "title" | "textarea" => Some(Raw::Rcdata),
             _ => None,
         };
-        let leaf = is_void(n) || tag.self_closing;
-        let attrs = tag.attrs.into_iter().map(|a| (a.name.local, String::from(a.value))).collect();
+        let leaf = is_void(n) || self_closing;
+        let attrs = (attrs_from as u32, self.attrs.len() as u32);
         let id = self.append(NodeData::Element { name, attrs });
-        if !leaf && self.stack.len() < MAX_DEPTH {
+        if leaf {
+            return None;
+        }
+        if self.stack.len() < MAX_DEPTH {
             self.stack.push((id, c));
         }
-        match raw {
-            Some(kind) if !leaf => TokenSinkResult::RawData(kind),
-            _ => TokenSinkResult::Continue,
-        }
+        raw.map(|r| (r, id))
     }
 
-    fn end(&mut self, tag: Tag) {
+    fn end(&mut self, name: Cow<'a, str>) {
         self.flush_text();
-        let n: &str = &tag.name;
-        match n {
+        match &*name {
             "html" | "body" => return,
             "br" => {
-                self.append(NodeData::Element { name: tag.name, attrs: Vec::new() });
+                let at = self.attrs.len() as u32;
+                self.append(NodeData::Element { name, attrs: (at, at) });
                 return;
             }
             _ => {}
         }
-        let name = &tag.name;
-        let found = self.stack.iter().rposition(|&(i, _)| matches!(&self.nodes[i].data, NodeData::Element { name: m, .. } if m == name));
+        let found = self.stack.iter().rposition(|&(i, _)| self.name_of(i) == name);
         if let Some(pos) = found {
             if pos > 0 {
                 self.stack.truncate(pos);
             }
         }
-    }
-}
-
-impl TokenSink for Sink {
-    type Handle = ();
-
-    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-        let mut b = self.0.borrow_mut();
-        match token {
-            Token::TagToken(tag) => match tag.kind {
-                TagKind::StartTag => return b.start(tag),
-                TagKind::EndTag => b.end(tag),
-            },
-            Token::CharacterTokens(t) => b.text.push_str(&t),
-            Token::EOFToken => b.flush_text(),
-            _ => {}
-        }
-        TokenSinkResult::Continue
     }
 }
 
@@ -363,12 +623,12 @@ mod tests {
 
     #[test]
     fn implied_end_tags_and_raw_text() {
-        let d = Dom::parse("<ul><li>a<li>b</ul><p>x<p>y<script>if (a<b) {}</script>&lt;z&gt;");
+        let d = Dom::parse("<ul><li>a<li>b</ul><p>x<p>y<script>if (a<b) {}</script><script type='math/tex'>a<b</script>&lt;z&gt;");
         let ul = d.find(0, "ul").unwrap();
         assert_eq!(d.children(ul).len(), 2);
         let script = d.find(0, "script").unwrap();
-        assert_eq!(d.text_content(script), "if (a<b) {}");
-        assert!(d.text_content(0).ends_with("<z>"));
+        assert_eq!(d.text_content(script), "", "plain scripts keep no text");
+        assert!(d.text_content(0).ends_with("a<b<z>"));
     }
 
     #[test]
@@ -376,5 +636,48 @@ mod tests {
         let html = "<div>".repeat(100_000) + "x";
         let d = Dom::parse(&html);
         assert_eq!(d.text_content(0), "x");
+    }
+
+    #[test]
+    fn attributes_quoting_duplicates_and_references() {
+        let d = Dom::parse("<IMG Alt=\"a > b &amp; c\" src=x.png?a=1&copy=2 class='k' class=dup data-x hidden/>t");
+        let img = d.find(0, "img").unwrap();
+        assert_eq!(d.attr(img, "alt"), Some("a > b & c"));
+        assert_eq!(d.attr(img, "src"), Some("x.png?a=1&copy=2"));
+        assert_eq!(d.attr(img, "class"), Some("k"));
+        assert_eq!(d.attr(img, "data-x"), Some(""));
+        assert_eq!(d.attr(img, "hidden"), Some(""));
+        assert_eq!(d.text_content(0), "t");
+    }
+
+    #[test]
+    fn comments_doctype_cdata_and_stray_lt() {
+        let d = Dom::parse(
+            "<!DOCTYPE html><?xml x?><p>a<!-- <b>no</b> -->b<!-->c</ 3>d</>e < f <3 <math><![CDATA[x<y]]></math><div><![CDATA[z]]>w</div>",
+        );
+        assert_eq!(d.text_content(0), "abcde < f <3 x<yw");
+        assert!(d.find(0, "b").is_none());
+    }
+
+    #[test]
+    fn rcdata_and_rawtext_end_tags() {
+        let d = Dom::parse("<title>A &amp; <b>B</b></TITLE ><style>p{}</style ><textarea>x</textarea2></textarea><p>after");
+        let t = d.find(0, "title").unwrap();
+        assert_eq!(d.text_content(t), "A & <b>B</b>");
+        assert_eq!(d.text_content(d.find(0, "style").unwrap()), "");
+        assert_eq!(d.text_content(d.find(0, "textarea").unwrap()), "x</textarea2>");
+        assert_eq!(d.text_content(d.find(0, "p").unwrap()), "after");
+    }
+
+    #[test]
+    fn truncated_markup_never_panics() {
+        let page = "<html><head><title>T</title></head><body><p class=\"a\" id='b'>x &amp y<!-- c --><script>s</script><math><![CDATA[q]]></math></p></body></html>";
+        for cut in 0..=page.len() {
+            let d = Dom::parse(&page[..cut]);
+            let _ = d.text_content(0);
+        }
+        for odd in ["<", "</", "<!", "<!-", "<!--", "<a", "<a b", "<a b=", "<a b='", "<a b=\"x", "&", "&#x", "<script", "<script>", "<![CDATA["] {
+            let _ = Dom::parse(odd).text_content(0);
+        }
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! 1. [`charset`]: the encoding from the HTTP header, a BOM, a `<meta>` declaration, or detection;
 //!    decoded to UTF-8 with `encoding_rs` (WHATWG Encoding Standard labels).
-//! 2. [`dom`]: html5ever's spec tokenizer feeding a light arena tree.
+//! 2. [`dom`]: our own single-pass HTML tokenizer (character references in [`entities`]) feeding
+//!    a light arena tree that borrows from the decoded page.
 //! 3. Boilerplate removal ([`boilerplate`]): non-content elements (navigation, header/footer,
 //!    forms, ads, share widgets, comment sections, cookie banners, related-link lists) are
 //!    dropped by tag, ARIA role, class/id and link density; the main container is chosen from
@@ -27,6 +28,7 @@
 pub mod boilerplate;
 pub mod charset;
 pub mod dom;
+pub mod entities;
 pub mod eval;
 pub mod math;
 mod render;

@@ -137,7 +137,7 @@ const MATHJAX_RENDER_CLASSES: &[&str] = &[
 ];
 
 struct Renderer<'a> {
-    dom: &'a Dom,
+    dom: &'a Dom<'a>,
     a: &'a Analysis,
     out: Out,
     container: NodeId,
