@@ -13,9 +13,11 @@
 //! - [`domain`]: host and registrable domain of a URL (the domain of the paper's 10% rule).
 //! - [`histogram`]: score buckets spaced in log-odds, threshold selection by token budget.
 //! - [`scored`]: the per-shard scored-page and text files (JSONL + zstd) and their rows.
+//! - [`decontam`]: benchmark decontamination (10-gram overlap, exact short texts) per paragraph.
 //! - [`stats`]: mergeable counters of seen, kept and skipped-by-reason items.
 
 pub mod classify;
+pub mod decontam;
 pub mod domain;
 pub mod extract;
 pub mod histogram;
