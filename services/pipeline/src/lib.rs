@@ -14,8 +14,10 @@
 //! - [`histogram`]: score buckets spaced in log-odds, threshold selection by token budget.
 //! - [`scored`]: the per-shard scored-page and text files (JSONL + zstd) and their rows.
 //! - [`stats`]: mergeable counters of seen, kept and skipped-by-reason items.
+//! - [`dedup`]: URL normalisation and exact URL dedup, then near-dedup with MinHash LSH (out of core).
 
 pub mod classify;
+pub mod dedup;
 pub mod domain;
 pub mod extract;
 pub mod histogram;
