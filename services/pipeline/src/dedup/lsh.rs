@@ -394,12 +394,12 @@ pub fn cluster_bucket_partition<L: SignatureLookup + ?Sized>(
                 continue;
             }
             for id in [a, b] {
-                if !cache.contains_key(&id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(id) {
                     let sig = lookup.lookup(id)?.map(|s| s.signature);
                     if sig.is_none() {
                         counters.incr("missing_signature");
                     }
-                    cache.insert(id, sig);
+                    slot.insert(sig);
                 }
             }
             let (Some(Some(sa)), Some(Some(sb))) = (cache.get(&a), cache.get(&b)) else { continue };
@@ -524,7 +524,12 @@ impl<S: Write, B: Write> NearDupWriter<S, B> {
     ) -> Result<Self, DedupError> {
         cfg.validate()?;
         if hasher.num_perm() != cfg.num_perm() {
-            return Err(DedupError::Config(format!("{} permutations for {} bands x {} rows", hasher.num_perm(), cfg.bands, cfg.rows)));
+            return Err(DedupError::Config(format!(
+                "{} permutations for {} bands x {} rows",
+                hasher.num_perm(),
+                cfg.bands,
+                cfg.rows
+            )));
         }
         Ok(Self { hasher, cfg, signatures, rows, index: HashMap::new(), counters: Counters::default() })
     }
@@ -658,7 +663,10 @@ mod tests {
         let flat = vec![5u64; 112];
         let r = band_keys(1, &flat, &cfg).unwrap();
         assert_ne!(r[0].bucket, r[1].bucket);
-        assert!(matches!(band_keys(1, &sig[..100], &cfg), Err(DedupError::SignatureLength { expected: 112, got: 100 })));
+        assert!(matches!(
+            band_keys(1, &sig[..100], &cfg),
+            Err(DedupError::SignatureLength { expected: 112, got: 100 })
+        ));
     }
 
     #[test]

@@ -55,13 +55,17 @@ impl MinHasher {
             return None;
         }
         let mut sig = vec![u64::MAX; self.a.len()];
+        let n = sig.len();
+        let (a, b) = (&self.a[..n], &self.b[..n]);
         for &s in &shingles {
             let x = reduce61(s);
-            for ((m, &a), &b) in sig.iter_mut().zip(&self.a).zip(&self.b) {
-                let v = add61(mul61(a, x), b);
-                if v < *m {
-                    *m = v;
-                }
+            for i in 0..n {
+                // a*x + b mod p, folded once: lo + hi + b < 3 * 2^61, then one subtraction.
+                let z = (a[i] as u128) * (x as u128);
+                let v = ((z as u64) & MERSENNE_61) + ((z >> 61) as u64) + b[i];
+                let v = (v & MERSENNE_61) + (v >> 61);
+                let v = v - MERSENNE_61 * (v >= MERSENNE_61) as u64;
+                sig[i] = sig[i].min(v);
             }
         }
         Some(sig)
@@ -173,15 +177,15 @@ fn reduce61(x: u64) -> u64 {
     }
 }
 
-/// `a * x mod p` for `a, x < p = 2^61 - 1`.
-#[inline]
+/// `a * x mod p` for `a, x < p = 2^61 - 1` (the reference the fused loop is tested against).
+#[cfg(test)]
 fn mul61(a: u64, x: u64) -> u64 {
     let z = (a as u128) * (x as u128);
     let s = ((z as u64) & MERSENNE_61) + ((z >> 61) as u64);
     reduce61(s)
 }
 
-#[inline]
+#[cfg(test)]
 fn add61(a: u64, b: u64) -> u64 {
     let s = a + b;
     if s >= MERSENNE_61 {
@@ -216,6 +220,16 @@ mod tests {
         assert!(shingle_hashes(" ... --- ", 1).is_empty());
         // Unicode lowercasing: Cyrillic and Greek.
         assert_eq!(shingle_hashes("ПРИВЕТ мир ΣΟΦΙΑ", 3), shingle_hashes("привет МИР σοφια", 3));
+    }
+
+    #[test]
+    fn fused_permutation_matches_reference() {
+        let h = MinHasher::new(16, 9);
+        let text = "alpha beta gamma delta epsilon zeta eta theta iota kappa";
+        let want: Vec<u64> = (0..16)
+            .map(|i| shingle_hashes(text, 9).iter().map(|&s| add61(mul61(h.a[i], reduce61(s)), h.b[i])).min().unwrap())
+            .collect();
+        assert_eq!(h.signature(text).unwrap(), want);
     }
 
     #[test]

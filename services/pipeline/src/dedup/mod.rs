@@ -21,9 +21,9 @@ pub mod url;
 mod tests;
 
 pub use lsh::{
-    band_keys, cluster_bucket_partition, dedup_partitions, read_band_rows, resolve_clusters, BandRow,
-    BandRowWriter, Cluster, FileSignatures, LshConfig, MemorySignatures, NearDupReport, NearDupWriter,
-    SignatureFileWriter, SignatureLookup, StoredSignature, UnionFind,
+    band_keys, cluster_bucket_partition, dedup_partitions, read_band_rows, resolve_clusters, BandRow, BandRowWriter,
+    Cluster, FileSignatures, LshConfig, MemorySignatures, NearDupReport, NearDupWriter, SignatureFileWriter,
+    SignatureLookup, StoredSignature, UnionFind,
 };
 pub use minhash::{estimated_jaccard, MinHasher};
 pub use url::{dedup_urls, normalize_url, UrlDedupReport};
@@ -139,7 +139,8 @@ pub fn dedup_in_memory(docs: &[DedupDoc<'_>], cfg: &LshConfig, seed: u64) -> Res
     cluster_bucket_partition(&mut rows, &mut store, cfg, &mut uf, &mut near.counters)?;
     lsh::finish_report(&mut near, &mut uf, &mut store)?;
 
-    let removed: std::collections::HashSet<u64> = near.clusters.iter().flat_map(|c| c.removed.iter().copied()).collect();
+    let removed: std::collections::HashSet<u64> =
+        near.clusters.iter().flat_map(|c| c.removed.iter().copied()).collect();
     let kept: Vec<u64> = url.kept.iter().copied().filter(|id| !removed.contains(id)).collect();
     counters.merge(&url.counters);
     counters.merge(&near.counters);

@@ -14,10 +14,34 @@ use std::collections::HashMap;
 /// campaign trackers and session ids, which change per visit and never select content.
 /// Any parameter starting with `utm_` is dropped as well.
 pub const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "twclid", "igshid", "mc_cid",
-    "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
-    "wickedid", "ref_src", "sessionid", "session_id", "sid", "phpsessid", "jsessionid",
-    "aspsessionid", "cfid", "cftoken",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gclsrc",
+    "msclkid",
+    "yclid",
+    "twclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "wickedid",
+    "ref_src",
+    "sessionid",
+    "session_id",
+    "sid",
+    "phpsessid",
+    "jsessionid",
+    "aspsessionid",
+    "cfid",
+    "cftoken",
 ];
 
 fn is_tracking(name: &str) -> bool {
@@ -42,11 +66,7 @@ fn is_tracking(name: &str) -> bool {
 /// absolute URL with a host.
 pub fn normalize_url(url: &str) -> Result<String, DedupError> {
     let trimmed = url.trim();
-    let trimmed = trimmed
-        .strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-        .unwrap_or(trimmed)
-        .trim();
+    let trimmed = trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(trimmed).trim();
     let bad = || DedupError::BadUrl(url.chars().take(200).collect());
     let mut parsed = url::Url::parse(trimmed).map_err(|_| bad())?;
     let host = match parsed.host_str() {
@@ -151,7 +171,7 @@ where
 /// The partition (`0..n`) of a normalised URL key, for splitting exact URL dedup across
 /// machines or files: equal keys always land in the same partition. `n` must be at least 1.
 pub fn url_partition(key: &str, n: usize) -> usize {
-    (super::minhash::hash_bytes(key.as_bytes(), 0x5EED_0F_0E11) % n.max(1) as u64) as usize
+    (super::minhash::hash_bytes(key.as_bytes(), 0x5EED_0F0E_11AA) % n.max(1) as u64) as usize
 }
 
 #[cfg(test)]
