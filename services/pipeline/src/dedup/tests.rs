@@ -208,6 +208,12 @@ fn same_site_pages_are_not_merged() {
             pages.iter().map(|p| &texts[*p as usize * 2].0).collect::<Vec<_>>()
         );
     }
+    // The closest two different pages of one site (extracted text, ids 0, 2 of each host pair).
+    let max_j = (0..texts.len() / 4)
+        .map(|h| minhash::shingle_jaccard(&texts[4 * h].1, &texts[4 * h + 2].1, DEFAULT_SEED))
+        .fold(0.0f64, f64::max);
+    assert!(max_j < 0.5, "same-site pages this close: {max_j}");
+    eprintln!("max true Jaccard between two pages of one site: {max_j:.3}");
     eprintln!(
         "{} texts of {} same-site pages; {} extracted-vs-truth clusters",
         texts.len(),
