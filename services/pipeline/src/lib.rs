@@ -15,9 +15,11 @@
 //! - [`scored`]: the per-shard scored-page and text files (JSONL + zstd) and their rows.
 //! - [`decontam`]: benchmark decontamination (10-gram overlap, exact short texts) per paragraph.
 //! - [`stats`]: mergeable counters of seen, kept and skipped-by-reason items.
+//! - [`dedup`]: URL normalisation and exact URL dedup, then near-dedup with MinHash LSH (out of core).
 
 pub mod classify;
 pub mod decontam;
+pub mod dedup;
 pub mod domain;
 pub mod extract;
 pub mod histogram;
