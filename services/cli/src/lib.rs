@@ -1,11 +1,11 @@
 //! The `corpusminer` command line: one typed config from flags and environment, a subcommand
 //! per role. `main.rs` only builds the runtime; tests call [`execute`] directly.
 
-mod bench;
+pub mod bench;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
-pub use bench::{BenchArgs, BenchResult};
+pub use bench::{bench, BenchArgs, BenchResult};
 pub use run::RunArgs;
 
 /// corpusminer: mine a domain corpus (mathematics first) out of Common Crawl, the way
