@@ -16,8 +16,15 @@ pub struct RunArgs {
     #[arg(long = "seed", value_name = "FILE", num_args = 1.., required_unless_present = "model")]
     pub seeds: Vec<String>,
     /// Negative documents, same formats as --seed. Repeatable.
-    #[arg(long = "negatives", value_name = "FILE", num_args = 1.., required_unless_present = "model")]
+    #[arg(long = "negatives", value_name = "FILE", num_args = 1.., required_unless_present_any = ["model", "negatives_from_crawl"])]
     pub negatives: Vec<String>,
+    /// Draw N negatives at random (seeded) from the crawl's own pages, as the paper did; adds to
+    /// --negatives.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub negatives_from_crawl: usize,
+    /// Shards read (a seeded sample) to draw --negatives-from-crawl pages from.
+    #[arg(long, value_name = "K", default_value_t = 4)]
+    pub negative_shards: usize,
     /// Shards: local paths or globs, s3://bucket/key, or https:// URLs. Repeatable.
     #[arg(long = "input", value_name = "SHARD", num_args = 1..)]
     pub inputs: Vec<String>,
@@ -119,6 +126,8 @@ impl RunArgs {
         RunConfig {
             seeds: self.seeds.clone(),
             negatives: self.negatives.clone(),
+            negatives_from_crawl: self.negatives_from_crawl,
+            negative_shards: self.negative_shards,
             inputs: self.inputs.clone(),
             crawl: self.crawl.clone(),
             crawl_base: self.crawl_base.clone(),

@@ -23,6 +23,10 @@ pub struct RunConfig {
     pub seeds: Vec<String>,
     /// Negative document files.
     pub negatives: Vec<String>,
+    /// Also draw this many negatives at random from the crawl's own pages.
+    pub negatives_from_crawl: usize,
+    /// Shards read to draw `negatives_from_crawl` pages from.
+    pub negative_shards: usize,
     /// Shard paths, globs or URIs.
     pub inputs: Vec<String>,
     /// A crawl to list (`CC-MAIN-YYYY-WW`), read from `crawl_base`.
@@ -178,7 +182,12 @@ pub async fn prepare(cfg: &RunConfig) -> anyhow::Result<Prepared> {
         Some(uri) => load_model(uri, &cfg.storage).await?,
         None => {
             let positives = read_documents(&cfg.seeds, &cfg.fields(), &cfg.storage).await?;
-            let negatives = read_documents(&cfg.negatives, &cfg.fields(), &cfg.storage).await?;
+            let mut negatives = read_documents(&cfg.negatives, &cfg.fields(), &cfg.storage).await?;
+            if cfg.negatives_from_crawl > 0 {
+                let sampled = crate::negatives::sample_crawl_pages(&shards, cfg.negatives_from_crawl, cfg.negative_shards, cfg.sample_seed, &cfg.storage).await?;
+                negatives.files.push(("crawl sample".into(), sampled.len(), 0));
+                negatives.texts.extend(sampled);
+            }
             let mut settings = if cfg.paper_settings {
                 TrainSettings::paper()
             } else {

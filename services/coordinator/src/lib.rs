@@ -2,6 +2,7 @@
 //!
 //! - [`inputs`]: shard sources (paths, globs, `s3://`, `https://`, a crawl's `warc.paths.gz`).
 //! - [`training`]: seed and negative documents in, a fastText classifier out (or a given model).
+//! - [`negatives`]: negatives drawn at random from the crawl's own pages.
 //! - [`selection`]: the threshold from the merged score histogram, and per-host kept ratios.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
@@ -11,6 +12,7 @@
 pub mod corpus;
 pub mod inputs;
 pub mod iteration;
+pub mod negatives;
 pub mod report;
 pub mod selection;
 pub mod training;
