@@ -176,6 +176,7 @@ fn redact(url: &str) -> String {
 pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
     let cfg = args.config();
     let mut printable = serde_json::to_value(&cfg)?;
+    printable["storage"] = serde_json::to_value(cfg.storage.redacted())?;
     if let Some(db) = &cfg.db {
         printable["db"] = serde_json::Value::String(redact(db));
     }

@@ -173,11 +173,29 @@ pub fn resolve(
                 .join(p)
         }
     };
-    let mut key = path.to_string_lossy().trim_start_matches('/').to_string();
+    let mut key = lexically_normal(&path).to_string_lossy().trim_start_matches('/').to_string();
     if uri.ends_with('/') && !key.ends_with('/') && !key.is_empty() {
         key.push('/');
     }
     Ok((Arc::new(LocalStore::new("/")), key))
+}
+
+/// `path` with `.` segments dropped and `..` applied lexically (`/a/b/../c` -> `/a/c`), so a
+/// relative path like `../shared/data/x` names a valid key. Symlinks are not resolved, as a shell's
+/// `cd -L` would not.
+fn lexically_normal(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Checks a key: not empty, no `.`/`..` segments, no NUL, no leading `/`. `Unsupported` otherwise.
@@ -199,4 +217,20 @@ pub async fn read_all(mut reader: impl AsyncRead + Unpin) -> std::io::Result<Vec
     let mut out = Vec::new();
     reader.read_to_end(&mut out).await?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_local_paths_with_dot_dot_resolve_to_valid_keys() {
+        let cwd = std::env::current_dir().unwrap();
+        let (_, key) = resolve("../shared/./data/x.jsonl", &StorageConfig::default()).unwrap();
+        let expected = cwd.parent().unwrap().join("shared/data/x.jsonl");
+        assert_eq!(key, expected.to_string_lossy().trim_start_matches('/'));
+        check_key(&key).unwrap();
+        let (_, key) = resolve("/a/b/../c/", &StorageConfig::default()).unwrap();
+        assert_eq!(key, "a/c/");
+    }
 }
