@@ -316,15 +316,16 @@ fn print_table(r: &BenchResult) {
         println!("{:<34} {:>12.1} {:>12.1} {:>10} {:>8} {:>10}", "corpusminer", r.one_core_pages_per_s, r.peak_rss_mb, "1.00", f1, fr);
         for p in peers.as_array().into_iter().flatten() {
             let f = |k: &str| p.get(k).and_then(|v| v.as_f64());
-            let rate = f("pages_per_s").unwrap_or(0.0);
+            let opt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or("-".into());
+            let rate = f("pages_per_s");
             println!(
-                "{:<34} {:>12.1} {:>12.1} {:>10.2} {:>8} {:>10}",
+                "{:<34} {:>12} {:>12} {:>10} {:>8} {:>10}",
                 p.get("pipeline").and_then(|v| v.as_str()).unwrap_or("?"),
-                rate,
-                f("peak_rss_mb").unwrap_or(0.0),
-                rate / r.one_core_pages_per_s.max(1e-9),
-                f("f1").map(|x| format!("{x:.3}")).unwrap_or("-".into()),
-                f("formula_recall").map(|x| format!("{x:.3}")).unwrap_or("-".into()),
+                opt(rate, 1),
+                opt(f("peak_rss_mb"), 1),
+                opt(rate.map(|x| x / r.one_core_pages_per_s.max(1e-9)), 2),
+                opt(f("f1"), 3),
+                opt(f("formula_recall"), 3),
             );
         }
     }
