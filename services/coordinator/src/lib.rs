@@ -3,11 +3,13 @@
 //! - [`inputs`]: shard sources (paths, globs, `s3://`, `https://`, a crawl's `warc.paths.gz`).
 //! - [`training`]: seed and negative documents in, a fastText classifier out (or a given model).
 //! - [`selection`]: the threshold from the merged score histogram, and per-host kept ratios.
+//! - [`annotation`]: proposed hosts with sample pages, URL path prefixes and annotation files.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
 //! - [`iteration`]: `prepare` (shards + model) and `finish` (selection + corpus + report); the
 //!   worker runs between the two, in this process or elsewhere.
 
+pub mod annotation;
 pub mod corpus;
 pub mod inputs;
 pub mod iteration;
