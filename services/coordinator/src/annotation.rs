@@ -325,25 +325,51 @@ pub fn parse_csv(text: &str, defaults: &ImportDefaults) -> Result<Vec<NewAnnotat
     Ok(out)
 }
 
+/// A JSON row, each field validated while it is parsed so that serde_json reports the line of
+/// the object it is in (a check after parsing would only get the position of the array's end).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonRowRaw {
-    prefix: Option<String>,
-    label: Option<String>,
+struct JsonRow {
+    #[serde(deserialize_with = "de_prefix")]
+    prefix: String,
+    #[serde(deserialize_with = "de_label")]
+    label: Label,
+    #[serde(default)]
     annotator: Option<String>,
+    #[serde(default)]
     note: Option<String>,
-    created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_time")]
+    created_at: Option<DateTime<Utc>>,
 }
 
-/// A JSON row validated while it is parsed, so that errors carry serde_json's line.
-struct JsonRow(RowFields);
+fn de_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let s = non_empty(Some(&s)).ok_or_else(|| serde::de::Error::custom("no prefix"))?;
+    normalize_prefix(s).map_err(serde::de::Error::custom)
+}
 
-impl<'de> Deserialize<'de> for JsonRow {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let r = JsonRowRaw::deserialize(d)?;
-        row_fields(r.prefix.as_deref(), r.label.as_deref(), r.annotator.as_deref(), r.note.as_deref(), r.created_at.as_deref())
-            .map(JsonRow)
-            .map_err(serde::de::Error::custom)
+fn de_label<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Label, D::Error> {
+    String::deserialize(d)?.parse::<Label>().map_err(serde::de::Error::custom)
+}
+
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        Some(t) if !t.trim().is_empty() => DateTime::parse_from_rfc3339(t.trim())
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| serde::de::Error::custom(format!("created_at {t:?} is not RFC 3339: {e}"))),
+        _ => Ok(None),
+    }
+}
+
+impl From<JsonRow> for RowFields {
+    fn from(r: JsonRow) -> Self {
+        RowFields {
+            prefix: r.prefix,
+            label: r.label,
+            annotator: non_empty(r.annotator.as_deref()).map(String::from),
+            note: non_empty(r.note.as_deref()).map(String::from),
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -369,7 +395,7 @@ pub fn parse_json(text: &str, defaults: &ImportDefaults) -> Result<Vec<NewAnnota
     if rows.is_empty() {
         return Err(AnnotationError::File("no annotations in the file".into()));
     }
-    Ok(rows.into_iter().map(|r| with_defaults(r.0, defaults)).collect())
+    Ok(rows.into_iter().map(|r| with_defaults(r.into(), defaults)).collect())
 }
 
 /// Parses an annotations file of either format ([`ImportFormat::detect`] on `path` and `text`).
@@ -612,9 +638,13 @@ mod tests {
         assert!(msg.contains("maybe"), "{msg}");
         let (line, msg) = row_err("prefix,label\na.com/q,math\n,math\n");
         assert_eq!((line, msg.as_str()), (3, "no prefix"));
-        let (line, msg) = row_err("prefix,label,created_at\n\"a.com,\nq\",math,\nb.com,math,yesterday\n");
+        let (line, msg) = row_err("prefix,label,note\na.com/q,math,\"two\nlines\"\nb.com,unsure,\n");
         assert_eq!(line, 4, "a quoted line break moves the line count");
+        assert!(msg.contains("unsure"), "{msg}");
+        let (line, msg) = row_err("prefix,label,created_at\na.com,math,2024-05-01T00:00:00Z\nb.com,math,yesterday\n");
+        assert_eq!(line, 3);
         assert!(msg.contains("RFC 3339"), "{msg}");
+        assert_eq!(row_err("prefix,label\n\"a.com,b\",math\n").0, 2, "a comma is not part of a host");
         assert_eq!(row_err("prefix,label\na.com,math,extra\n").0, 2);
         assert_eq!(row_err("prefix,label\na.com,math\n\"b.com,math\n").0, 3, "unclosed quote");
         assert_eq!(row_err("prefix,label\n\"a.com\"x,math\n").0, 2);

@@ -437,8 +437,8 @@ fn proposal(host: &str, pages: u64, kept: u64, samples: &[(&str, f32)]) -> Propo
         domain: host.splitn(2, '.').nth(1).unwrap_or(host).into(),
         pages,
         kept_pages: kept,
-        tokens: pages * 700,
-        kept_tokens: kept * 900,
+        tokens: pages.saturating_mul(700),
+        kept_tokens: kept.saturating_mul(900),
         ratio: kept as f64 / pages as f64,
         samples: samples.iter().map(|&(u, s)| (u.to_string(), s)).collect(),
     }
