@@ -70,23 +70,59 @@ pub fn annotations_table(rows: &[ListedAnnotation], history: bool) -> String {
     if rows.is_empty() {
         return "no annotations\n".into();
     }
-    let w = rows.iter().map(|r| r.annotation.prefix.chars().count()).max().unwrap_or(6).max(6);
-    let aw = rows.iter().map(|r| r.annotation.annotator.chars().count()).max().unwrap_or(9).max(9);
+    let w = rows
+        .iter()
+        .map(|r| r.annotation.prefix.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let aw = rows
+        .iter()
+        .map(|r| r.annotation.annotator.chars().count())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     let mut out = String::new();
     if history {
-        out.push_str(&format!("{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  note\n", "id", "prefix", "label", "annotator", "created_at", "status"));
+        out.push_str(&format!(
+            "{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  note\n",
+            "id", "prefix", "label", "annotator", "created_at", "status"
+        ));
     } else {
-        out.push_str(&format!("{:<w$}  {:<7}  {:<aw$}  {:<20}  note\n", "prefix", "label", "annotator", "created_at"));
+        out.push_str(&format!(
+            "{:<w$}  {:<7}  {:<aw$}  {:<20}  note\n",
+            "prefix", "label", "annotator", "created_at"
+        ));
     }
     for r in rows {
         let a = &r.annotation;
-        let at = a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = a
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let note = one_line(a.note.as_deref().unwrap_or(""));
         if history {
             let status = if r.current { "current" } else { "superseded" };
-            out.push_str(&format!("{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  {note}\n", a.id, a.prefix, a.label.as_str(), a.annotator, at, status));
+            let line = format!(
+                "{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  {note}",
+                a.id,
+                a.prefix,
+                a.label.as_str(),
+                a.annotator,
+                at,
+                status
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
         } else {
-            out.push_str(&format!("{:<w$}  {:<7}  {:<aw$}  {:<20}  {note}\n", a.prefix, a.label.as_str(), a.annotator, at));
+            let line = format!(
+                "{:<w$}  {:<7}  {:<aw$}  {:<20}  {note}",
+                a.prefix,
+                a.label.as_str(),
+                a.annotator,
+                at
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
     }
     out
@@ -97,9 +133,14 @@ pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
     match cmd {
         AnnotateCommand::Import(a) => {
             let path = a.file.display().to_string();
-            let text = std::fs::read_to_string(&a.file).map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
-            let defaults = ImportDefaults { annotator: a.annotator.clone().unwrap_or_else(default_annotator), now: chrono::Utc::now() };
-            let rows = parse_annotations(&path, &text, &defaults).map_err(|e| anyhow::anyhow!("{path}: {e} (nothing was imported)"))?;
+            let text = std::fs::read_to_string(&a.file)
+                .map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
+            let defaults = ImportDefaults {
+                annotator: a.annotator.clone().unwrap_or_else(default_annotator),
+                now: chrono::Utc::now(),
+            };
+            let rows = parse_annotations(&path, &text, &defaults)
+                .map_err(|e| anyhow::anyhow!("{path}: {e} (nothing was imported)"))?;
             // A new database is fine here: annotations may come before any run.
             let ms = a.store.connect(false).await?;
             let ids = ms.add_annotations(&rows).await?;
@@ -116,10 +157,25 @@ pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
         }
         AnnotateCommand::List(a) => {
             let ms = a.store.connect(true).await?;
-            let current: std::collections::HashSet<i64> = ms.annotations(false).await?.into_iter().map(|x| x.id).collect();
-            let rows = if a.history { ms.annotations(true).await? } else { ms.annotations(false).await? };
+            let current: std::collections::HashSet<i64> = ms
+                .annotations(false)
+                .await?
+                .into_iter()
+                .map(|x| x.id)
+                .collect();
+            let rows = if a.history {
+                ms.annotations(true).await?
+            } else {
+                ms.annotations(false).await?
+            };
             ms.close().await;
-            let rows: Vec<ListedAnnotation> = rows.into_iter().map(|annotation| ListedAnnotation { current: current.contains(&annotation.id), annotation }).collect();
+            let rows: Vec<ListedAnnotation> = rows
+                .into_iter()
+                .map(|annotation| ListedAnnotation {
+                    current: current.contains(&annotation.id),
+                    annotation,
+                })
+                .collect();
             Ok(match a.format {
                 ListFormat::Table => annotations_table(&rows, a.history),
                 ListFormat::Json => serde_json::to_string_pretty(&rows)? + "\n",

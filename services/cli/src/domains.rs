@@ -25,9 +25,14 @@ impl StoreArgs {
         if let Some(db) = &self.db {
             return Ok(db.clone());
         }
-        let local = std::path::Path::new(self.out.strip_prefix("file://").unwrap_or(&self.out)).join("corpusminer.db");
+        let local = std::path::Path::new(self.out.strip_prefix("file://").unwrap_or(&self.out))
+            .join("corpusminer.db");
         if must_exist && !self.out.contains("://") && !local.is_file() {
-            anyhow::bail!("no metastore at {}: run `corpusminer run --out {}` first, or give --db", local.display(), self.out);
+            anyhow::bail!(
+                "no metastore at {}: run `corpusminer run --out {}` first, or give --db",
+                local.display(),
+                self.out
+            );
         }
         default_db_url(&self.out)
     }
@@ -97,7 +102,10 @@ pub async fn pick_iteration(ms: &Metastore, requested: Option<i64>) -> anyhow::R
     }
     match ids.last() {
         Some(&id) => Ok(ms.iteration(id).await?),
-        None => anyhow::bail!("the metastore {} has no iteration yet: run `corpusminer run` first", ms.redacted_url()),
+        None => anyhow::bail!(
+            "the metastore {} has no iteration yet: run `corpusminer run` first",
+            ms.redacted_url()
+        ),
     }
 }
 
@@ -105,28 +113,45 @@ fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
-        format!("{}…", s.chars().take(max.saturating_sub(1)).collect::<String>())
+        format!(
+            "{}…",
+            s.chars().take(max.saturating_sub(1)).collect::<String>()
+        )
     }
 }
 
 /// The `domains list` table of `proposals` proposed by `it`.
 pub fn proposals_table(it: &Iteration, proposals: &[Proposal]) -> String {
-    let ratio_rule = serde_json::from_str::<serde_json::Value>(&it.config_json).ok().and_then(|c| c["domain_ratio"].as_f64());
+    let ratio_rule = serde_json::from_str::<serde_json::Value>(&it.config_json)
+        .ok()
+        .and_then(|c| c["domain_ratio"].as_f64());
     let mut out = format!(
         "iteration {} ({}, {}, threshold {}): {} host{} proposed{}\n",
         it.id,
         it.crawl,
         it.state,
-        it.threshold.map(|t| format!("{t:.4}")).unwrap_or_else(|| "not chosen".into()),
+        it.threshold
+            .map(|t| format!("{t:.4}"))
+            .unwrap_or_else(|| "not chosen".into()),
         proposals.len(),
         if proposals.len() == 1 { "" } else { "s" },
-        ratio_rule.map(|r| format!(" (kept ratio > {r})")).unwrap_or_default(),
+        ratio_rule
+            .map(|r| format!(" (kept ratio > {r})"))
+            .unwrap_or_default(),
     );
     if proposals.is_empty() {
         return out;
     }
-    let host_w = proposals.iter().map(|p| p.host.chars().count()).max().unwrap_or(4).clamp(4, 40);
-    out.push_str(&format!("{:<host_w$}  {:>12}  {:>6}  {:<5}  top sample\n", "host", "kept/pages", "ratio", "score"));
+    let host_w = proposals
+        .iter()
+        .map(|p| p.host.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    out.push_str(&format!(
+        "{:<host_w$}  {:>12}  {:>6}  {:<5}  top sample\n",
+        "host", "kept/pages", "ratio", "score"
+    ));
     for p in proposals {
         let (url, score) = match p.samples.first() {
             Some((u, s)) => (shorten(u, 100), format!("{s:.3}")),
@@ -165,7 +190,8 @@ pub async fn domains(cmd: DomainsCommand) -> anyhow::Result<String> {
             };
             match a.output {
                 Some(path) => {
-                    std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                    std::fs::write(&path, text)
+                        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
                     tracing::info!(iteration = it.id, hosts = proposals.len(), path = %path.display(), "proposals exported");
                     Ok(String::new())
                 }

@@ -56,7 +56,10 @@ pub enum AnnotationError {
 }
 
 fn bad_prefix(prefix: &str, reason: &str) -> AnnotationError {
-    AnnotationError::BadPrefix { prefix: prefix.to_string(), reason: reason.to_string() }
+    AnnotationError::BadPrefix {
+        prefix: prefix.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Splits a URL or prefix into (host, path): scheme, user info, port, query and fragment
@@ -66,7 +69,11 @@ fn host_and_path(s: &str) -> Result<(String, String), &'static str> {
     let mut rest = s.trim();
     if let Some(i) = rest.find("://") {
         let scheme = &rest[..i];
-        if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        if !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
             rest = &rest[i + 3..];
         }
     }
@@ -77,7 +84,13 @@ fn host_and_path(s: &str) -> Result<(String, String), &'static str> {
     };
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let host = match authority.rfind(':') {
-        Some(i) if !authority[i + 1..].is_empty() && authority[i + 1..].bytes().all(|b| b.is_ascii_digit()) && !authority.ends_with(']') => &authority[..i],
+        Some(i)
+            if !authority[i + 1..].is_empty()
+                && authority[i + 1..].bytes().all(|b| b.is_ascii_digit())
+                && !authority.ends_with(']') =>
+        {
+            &authority[..i]
+        }
         Some(i) if i + 1 == authority.len() => &authority[..i],
         _ => authority,
     };
@@ -85,7 +98,10 @@ fn host_and_path(s: &str) -> Result<(String, String), &'static str> {
     if host.is_empty() {
         return Err("no host");
     }
-    if host.chars().any(|c| c.is_whitespace() || c.is_control() || "/\\<>\"'{}|^`,;".contains(c)) {
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "/\\<>\"'{}|^`,;".contains(c))
+    {
         return Err("the host has characters hosts do not have");
     }
     let host = match host.strip_prefix("www.") {
@@ -111,8 +127,12 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, AnnotationError> {
 /// `https://a.com/q`, `a.com/q/`, `a.com/q/1?x=2`, not `a.com/qq`; `a.com` matches every page of
 /// the host `a.com` (not of `b.a.com`). A URL that does not parse matches nothing.
 pub fn prefix_matches(prefix: &str, url: &str) -> bool {
-    let Ok((host, path)) = host_and_path(url) else { return false };
-    let Some(rest) = prefix.strip_prefix(host.as_str()) else { return false };
+    let Ok((host, path)) = host_and_path(url) else {
+        return false;
+    };
+    let Some(rest) = prefix.strip_prefix(host.as_str()) else {
+        return false;
+    };
     if rest.is_empty() {
         return true;
     }
@@ -128,12 +148,19 @@ pub fn prefix_matches(prefix: &str, url: &str) -> bool {
 /// The annotation that decides `url`: of the `annotations` (current ones, see
 /// `Metastore::annotations(false)`) whose prefix matches, the longest (most specific).
 pub fn label_of<'a>(url: &str, annotations: &'a [Annotation]) -> Option<&'a Annotation> {
-    annotations.iter().filter(|a| prefix_matches(&a.prefix, url)).max_by_key(|a| a.prefix.len())
+    annotations
+        .iter()
+        .filter(|a| prefix_matches(&a.prefix, url))
+        .max_by_key(|a| a.prefix.len())
 }
 
 /// `$USER`, or `unknown`: the annotator of rows that name none.
 pub fn default_annotator() -> String {
-    std::env::var("USER").ok().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).unwrap_or_else(|| "unknown".into())
+    std::env::var("USER")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// What an annotations file's rows get when they leave the optional fields empty.
@@ -147,7 +174,10 @@ pub struct ImportDefaults {
 
 impl Default for ImportDefaults {
     fn default() -> Self {
-        ImportDefaults { annotator: default_annotator(), now: Utc::now() }
+        ImportDefaults {
+            annotator: default_annotator(),
+            now: Utc::now(),
+        }
     }
 }
 
@@ -168,9 +198,14 @@ impl ImportFormat {
         let lower = path.to_ascii_lowercase();
         if lower.ends_with(".csv") {
             ImportFormat::Csv
-        } else if lower.ends_with(".json") || lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-            ImportFormat::Json
-        } else if text.trim_start_matches('\u{feff}').trim_start().starts_with(['[', '{']) {
+        } else if [".json", ".jsonl", ".ndjson"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+            || text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .starts_with(['[', '{'])
+        {
             ImportFormat::Json
         } else {
             ImportFormat::Csv
@@ -192,12 +227,24 @@ fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn row_fields(prefix: Option<&str>, label: Option<&str>, annotator: Option<&str>, note: Option<&str>, created_at: Option<&str>) -> Result<RowFields, String> {
+fn row_fields(
+    prefix: Option<&str>,
+    label: Option<&str>,
+    annotator: Option<&str>,
+    note: Option<&str>,
+    created_at: Option<&str>,
+) -> Result<RowFields, String> {
     let prefix = non_empty(prefix).ok_or("no prefix")?;
     let prefix = normalize_prefix(prefix).map_err(|e| e.to_string())?;
-    let label = non_empty(label).ok_or("no label (math or nonmath)")?.parse::<Label>()?;
+    let label = non_empty(label)
+        .ok_or("no label (math or nonmath)")?
+        .parse::<Label>()?;
     let created_at = match non_empty(created_at) {
-        Some(t) => Some(DateTime::parse_from_rfc3339(t).map_err(|e| format!("created_at {t:?} is not RFC 3339: {e}"))?.with_timezone(&Utc)),
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map_err(|e| format!("created_at {t:?} is not RFC 3339: {e}"))?
+                .with_timezone(&Utc),
+        ),
         None => None,
     };
     Ok(RowFields {
@@ -270,7 +317,10 @@ fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, AnnotationError>
             }
             _ if was_quoted => {
                 if !c.is_whitespace() {
-                    return Err(AnnotationError::Row { line, message: format!("text {c:?} after a closing quote") });
+                    return Err(AnnotationError::Row {
+                        line,
+                        message: format!("text {c:?} after a closing quote"),
+                    });
                 }
             }
             _ => {
@@ -280,7 +330,10 @@ fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, AnnotationError>
         }
     }
     if in_quotes {
-        return Err(AnnotationError::Row { line: start_line, message: "a quoted field is not closed".into() });
+        return Err(AnnotationError::Row {
+            line: start_line,
+            message: "a quoted field is not closed".into(),
+        });
     }
     if record_has_content || !field.trim().is_empty() {
         fields.push(field);
@@ -294,33 +347,64 @@ const COLUMNS: [&str; 5] = ["prefix", "label", "annotator", "note", "created_at"
 
 /// Parses a CSV annotations file (see [`ImportFormat::Csv`]). Errors: [`AnnotationError::File`]
 /// for a missing or unknown column or no rows, [`AnnotationError::Row`] naming the first bad line.
-pub fn parse_csv(text: &str, defaults: &ImportDefaults) -> Result<Vec<NewAnnotation>, AnnotationError> {
+pub fn parse_csv(
+    text: &str,
+    defaults: &ImportDefaults,
+) -> Result<Vec<NewAnnotation>, AnnotationError> {
     let mut records = csv_records(text)?.into_iter();
-    let (_, header) = records.next().ok_or_else(|| AnnotationError::File("empty file: expected a header with prefix,label".into()))?;
+    let (_, header) = records.next().ok_or_else(|| {
+        AnnotationError::File("empty file: expected a header with prefix,label".into())
+    })?;
     let mut col: HashMap<&str, usize> = HashMap::new();
     for (i, name) in header.iter().enumerate() {
         let name = name.trim().to_ascii_lowercase();
-        let known = COLUMNS.iter().find(|c| **c == name).ok_or_else(|| AnnotationError::File(format!("unknown column {name:?}: expected {}", COLUMNS.join(", "))))?;
+        let known = COLUMNS.iter().find(|c| **c == name).ok_or_else(|| {
+            AnnotationError::File(format!(
+                "unknown column {name:?}: expected {}",
+                COLUMNS.join(", ")
+            ))
+        })?;
         if col.insert(known, i).is_some() {
-            return Err(AnnotationError::File(format!("column {name:?} given twice")));
+            return Err(AnnotationError::File(format!(
+                "column {name:?} given twice"
+            )));
         }
     }
     for required in ["prefix", "label"] {
         if !col.contains_key(required) {
-            return Err(AnnotationError::File(format!("no {required:?} column (header: {})", header.join(","))));
+            return Err(AnnotationError::File(format!(
+                "no {required:?} column (header: {})",
+                header.join(",")
+            )));
         }
     }
     let mut out = Vec::new();
     for (line, fields) in records {
         if fields.len() > header.len() {
-            return Err(AnnotationError::Row { line, message: format!("{} fields, the header has {}", fields.len(), header.len()) });
+            return Err(AnnotationError::Row {
+                line,
+                message: format!("{} fields, the header has {}", fields.len(), header.len()),
+            });
         }
-        let get = |name: &str| col.get(name).and_then(|&i| fields.get(i)).map(String::as_str);
-        let f = row_fields(get("prefix"), get("label"), get("annotator"), get("note"), get("created_at")).map_err(|message| AnnotationError::Row { line, message })?;
+        let get = |name: &str| {
+            col.get(name)
+                .and_then(|&i| fields.get(i))
+                .map(String::as_str)
+        };
+        let f = row_fields(
+            get("prefix"),
+            get("label"),
+            get("annotator"),
+            get("note"),
+            get("created_at"),
+        )
+        .map_err(|message| AnnotationError::Row { line, message })?;
         out.push(with_defaults(f, defaults));
     }
     if out.is_empty() {
-        return Err(AnnotationError::File("no annotations: the file has a header only".into()));
+        return Err(AnnotationError::File(
+            "no annotations: the file has a header only".into(),
+        ));
     }
     Ok(out)
 }
@@ -349,14 +433,18 @@ fn de_prefix<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error>
 }
 
 fn de_label<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Label, D::Error> {
-    String::deserialize(d)?.parse::<Label>().map_err(serde::de::Error::custom)
+    String::deserialize(d)?
+        .parse::<Label>()
+        .map_err(serde::de::Error::custom)
 }
 
 fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     match Option::<String>::deserialize(d)? {
         Some(t) if !t.trim().is_empty() => DateTime::parse_from_rfc3339(t.trim())
             .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| serde::de::Error::custom(format!("created_at {t:?} is not RFC 3339: {e}"))),
+            .map_err(|e| {
+                serde::de::Error::custom(format!("created_at {t:?} is not RFC 3339: {e}"))
+            }),
         _ => Ok(None),
     }
 }
@@ -379,28 +467,44 @@ fn json_error(e: serde_json::Error) -> AnnotationError {
         Some(i) => text[..i].to_string(),
         None => text,
     };
-    AnnotationError::Row { line: e.line().max(1), message }
+    AnnotationError::Row {
+        line: e.line().max(1),
+        message,
+    }
 }
 
 /// Parses a JSON annotations file (see [`ImportFormat::Json`]); fields as in
 /// [`ImportFormat::Csv`], unknown fields refused. Errors: [`AnnotationError::Row`] with the line
 /// where the bad row was found, [`AnnotationError::File`] when there is no row.
-pub fn parse_json(text: &str, defaults: &ImportDefaults) -> Result<Vec<NewAnnotation>, AnnotationError> {
+pub fn parse_json(
+    text: &str,
+    defaults: &ImportDefaults,
+) -> Result<Vec<NewAnnotation>, AnnotationError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rows: Vec<JsonRow> = if text.trim_start().starts_with('[') {
         serde_json::from_str(text).map_err(json_error)?
     } else {
-        serde_json::Deserializer::from_str(text).into_iter::<JsonRow>().collect::<Result<_, _>>().map_err(json_error)?
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<JsonRow>()
+            .collect::<Result<_, _>>()
+            .map_err(json_error)?
     };
     if rows.is_empty() {
         return Err(AnnotationError::File("no annotations in the file".into()));
     }
-    Ok(rows.into_iter().map(|r| with_defaults(r.into(), defaults)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| with_defaults(r.into(), defaults))
+        .collect())
 }
 
 /// Parses an annotations file of either format ([`ImportFormat::detect`] on `path` and `text`).
 /// All rows or an error: the caller stores nothing unless this succeeds.
-pub fn parse_annotations(path: &str, text: &str, defaults: &ImportDefaults) -> Result<Vec<NewAnnotation>, AnnotationError> {
+pub fn parse_annotations(
+    path: &str,
+    text: &str,
+    defaults: &ImportDefaults,
+) -> Result<Vec<NewAnnotation>, AnnotationError> {
     match ImportFormat::detect(path, text) {
         ImportFormat::Csv => parse_csv(text, defaults),
         ImportFormat::Json => parse_json(text, defaults),
@@ -427,10 +531,16 @@ pub async fn proposals_with_samples(
     proposed: &[HostStat],
     n: usize,
 ) -> Result<Vec<Proposal>, AnnotationError> {
-    let mut samples: HashMap<&str, Vec<(String, f32)>> = proposed.iter().map(|h| (h.host.as_str(), Vec::new())).collect();
+    let mut samples: HashMap<&str, Vec<(String, f32)>> = proposed
+        .iter()
+        .map(|h| (h.host.as_str(), Vec::new()))
+        .collect();
     if n > 0 && !samples.is_empty() {
         for key in shards.iter().filter_map(|s| s.scored_uri.as_deref()) {
-            let err = |message: String| AnnotationError::Scored { key: key.to_string(), message };
+            let err = |message: String| AnnotationError::Scored {
+                key: key.to_string(),
+                message,
+            };
             let bytes = store.get(key).await.map_err(|e| err(e.to_string()))?;
             let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| err(e.to_string()))?;
             for p in pages {
@@ -514,14 +624,24 @@ impl From<&Proposal> for ProposalOut {
             tokens: p.tokens,
             kept_tokens: p.kept_tokens,
             ratio: p.ratio,
-            samples: p.samples.iter().map(|(url, score)| SampleOut { url: url.clone(), score: *score }).collect(),
+            samples: p
+                .samples
+                .iter()
+                .map(|(url, score)| SampleOut {
+                    url: url.clone(),
+                    score: *score,
+                })
+                .collect(),
         }
     }
 }
 
 /// The JSON export of an iteration's proposals (pretty-printed, see [`ProposalsExport`]).
 pub fn proposals_json(iteration: i64, proposals: &[Proposal]) -> String {
-    let export = ProposalsExport { iteration, proposals: proposals.iter().map(ProposalOut::from).collect() };
+    let export = ProposalsExport {
+        iteration,
+        proposals: proposals.iter().map(ProposalOut::from).collect(),
+    };
     serde_json::to_string_pretty(&export).expect("proposals serialise")
 }
 
@@ -537,7 +657,8 @@ fn csv_field(s: &str) -> String {
 /// kept_pages,tokens,kept_tokens,ratio,samples`, one row per host; `samples` is the JSON array of
 /// `{"url", "score"}` objects, best first.
 pub fn proposals_csv(iteration: i64, proposals: &[Proposal]) -> String {
-    let mut out = String::from("iteration,host,domain,pages,kept_pages,tokens,kept_tokens,ratio,samples\n");
+    let mut out =
+        String::from("iteration,host,domain,pages,kept_pages,tokens,kept_tokens,ratio,samples\n");
     for p in proposals {
         let o = ProposalOut::from(p);
         let samples = serde_json::to_string(&o.samples).expect("samples serialise");
@@ -561,21 +682,52 @@ mod tests {
     use super::*;
 
     fn defaults() -> ImportDefaults {
-        ImportDefaults { annotator: "tester".into(), now: DateTime::parse_from_rfc3339("2024-06-01T12:00:00Z").unwrap().with_timezone(&Utc) }
+        ImportDefaults {
+            annotator: "tester".into(),
+            now: DateTime::parse_from_rfc3339("2024-06-01T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        }
     }
 
     #[test]
     fn prefixes_normalise_to_host_and_path() {
         let n = |s: &str| normalize_prefix(s).unwrap();
-        assert_eq!(n("https://www.MathOverflow.net/questions/"), "mathoverflow.net/questions");
-        assert_eq!(n("mathoverflow.net/questions"), "mathoverflow.net/questions");
-        assert_eq!(n("  http://user@Math.StackExchange.com:443/Questions//?tab=votes#x "), "math.stackexchange.com/Questions");
+        assert_eq!(
+            n("https://www.MathOverflow.net/questions/"),
+            "mathoverflow.net/questions"
+        );
+        assert_eq!(
+            n("mathoverflow.net/questions"),
+            "mathoverflow.net/questions"
+        );
+        assert_eq!(
+            n("  http://user@Math.StackExchange.com:443/Questions//?tab=votes#x "),
+            "math.stackexchange.com/Questions"
+        );
         assert_eq!(n("www.example.org"), "example.org");
-        assert_eq!(n("https://www.com/"), "www.com", "www. stays when nothing is left but a TLD");
+        assert_eq!(
+            n("https://www.com/"),
+            "www.com",
+            "www. stays when nothing is left but a TLD"
+        );
         assert_eq!(n("EXAMPLE.org./a/b/"), "example.org/a/b");
         assert_eq!(n("http://127.0.0.1:8080/wiki"), "127.0.0.1/wiki");
-        for bad in ["", "   ", "https:///questions", "/questions", "a b.com/x", "a.com/x y"] {
-            assert!(matches!(normalize_prefix(bad), Err(AnnotationError::BadPrefix { .. })), "{bad:?} refused");
+        for bad in [
+            "",
+            "   ",
+            "https:///questions",
+            "/questions",
+            "a b.com/x",
+            "a.com/x y",
+        ] {
+            assert!(
+                matches!(
+                    normalize_prefix(bad),
+                    Err(AnnotationError::BadPrefix { .. })
+                ),
+                "{bad:?} refused"
+            );
         }
     }
 
@@ -590,20 +742,45 @@ mod tests {
         assert!(!prefix_matches("a.com/q", "https://b.com/q/1"));
         assert!(prefix_matches("a.com", "https://a.com/anything/at/all"));
         assert!(prefix_matches("a.com", "https://a.com"));
-        assert!(!prefix_matches("a.com", "https://b.a.com/x"), "a host prefix does not cover subdomains");
+        assert!(
+            !prefix_matches("a.com", "https://b.a.com/x"),
+            "a host prefix does not cover subdomains"
+        );
         assert!(!prefix_matches("a.com", "https://a.com.evil.net/x"));
         assert!(!prefix_matches("a.co", "https://a.com/x"));
-        assert!(!prefix_matches("mathoverflow.net/questions", "https://mathoverflow.net/Questions/1"), "paths are case-sensitive");
+        assert!(
+            !prefix_matches(
+                "mathoverflow.net/questions",
+                "https://mathoverflow.net/Questions/1"
+            ),
+            "paths are case-sensitive"
+        );
         assert!(!prefix_matches("a.com", "not a url"));
     }
 
     #[test]
     fn the_longest_matching_prefix_decides() {
         let at = defaults().now;
-        let a = |id, prefix: &str, label| Annotation { id, prefix: prefix.into(), label, annotator: "x".into(), created_at: at, note: None };
-        let current = vec![a(1, "mathoverflow.net", Label::Math), a(2, "mathoverflow.net/users", Label::Nonmath)];
-        assert_eq!(label_of("https://mathoverflow.net/users/12/ada", &current).map(|a| a.id), Some(2));
-        assert_eq!(label_of("https://mathoverflow.net/questions/3", &current).map(|a| a.id), Some(1));
+        let a = |id, prefix: &str, label| Annotation {
+            id,
+            prefix: prefix.into(),
+            label,
+            annotator: "x".into(),
+            created_at: at,
+            note: None,
+        };
+        let current = vec![
+            a(1, "mathoverflow.net", Label::Math),
+            a(2, "mathoverflow.net/users", Label::Nonmath),
+        ];
+        assert_eq!(
+            label_of("https://mathoverflow.net/users/12/ada", &current).map(|a| a.id),
+            Some(2)
+        );
+        assert_eq!(
+            label_of("https://mathoverflow.net/questions/3", &current).map(|a| a.id),
+            Some(1)
+        );
         assert!(label_of("https://math.stackexchange.com/q/1", &current).is_none());
     }
 
@@ -620,11 +797,23 @@ mod tests {
         assert_eq!(rows[0].note.as_deref(), Some("research Q&A, \"MO\""));
         assert_eq!(rows[0].annotator, "ada");
         assert_eq!(rows[0].created_at.to_rfc3339(), "2024-05-01T08:00:00+00:00");
-        assert_eq!((rows[1].label, rows[1].note.as_deref()), (Label::Nonmath, Some("profiles\nonly")));
-        assert_eq!((rows[1].annotator.as_str(), rows[1].created_at), ("tester", defaults().now));
-        assert_eq!((rows[2].label, rows[2].note.as_deref()), (Label::Math, None));
+        assert_eq!(
+            (rows[1].label, rows[1].note.as_deref()),
+            (Label::Nonmath, Some("profiles\nonly"))
+        );
+        assert_eq!(
+            (rows[1].annotator.as_str(), rows[1].created_at),
+            ("tester", defaults().now)
+        );
+        assert_eq!(
+            (rows[2].label, rows[2].note.as_deref()),
+            (Label::Math, None)
+        );
         // The minimal file: two columns.
-        assert_eq!(parse_csv("label,prefix\nnonmath,a.com/tags", &defaults()).unwrap()[0].prefix, "a.com/tags");
+        assert_eq!(
+            parse_csv("label,prefix\nnonmath,a.com/tags", &defaults()).unwrap()[0].prefix,
+            "a.com/tags"
+        );
     }
 
     #[test]
@@ -638,19 +827,39 @@ mod tests {
         assert!(msg.contains("maybe"), "{msg}");
         let (line, msg) = row_err("prefix,label\na.com/q,math\n,math\n");
         assert_eq!((line, msg.as_str()), (3, "no prefix"));
-        let (line, msg) = row_err("prefix,label,note\na.com/q,math,\"two\nlines\"\nb.com,unsure,\n");
+        let (line, msg) =
+            row_err("prefix,label,note\na.com/q,math,\"two\nlines\"\nb.com,unsure,\n");
         assert_eq!(line, 4, "a quoted line break moves the line count");
         assert!(msg.contains("unsure"), "{msg}");
-        let (line, msg) = row_err("prefix,label,created_at\na.com,math,2024-05-01T00:00:00Z\nb.com,math,yesterday\n");
+        let (line, msg) = row_err(
+            "prefix,label,created_at\na.com,math,2024-05-01T00:00:00Z\nb.com,math,yesterday\n",
+        );
         assert_eq!(line, 3);
         assert!(msg.contains("RFC 3339"), "{msg}");
-        assert_eq!(row_err("prefix,label\n\"a.com,b\",math\n").0, 2, "a comma is not part of a host");
+        assert_eq!(
+            row_err("prefix,label\n\"a.com,b\",math\n").0,
+            2,
+            "a comma is not part of a host"
+        );
         assert_eq!(row_err("prefix,label\na.com,math,extra\n").0, 2);
-        assert_eq!(row_err("prefix,label\na.com,math\n\"b.com,math\n").0, 3, "unclosed quote");
+        assert_eq!(
+            row_err("prefix,label\na.com,math\n\"b.com,math\n").0,
+            3,
+            "unclosed quote"
+        );
         assert_eq!(row_err("prefix,label\n\"a.com\"x,math\n").0, 2);
         assert_eq!(row_err("prefix,label\nhttps:///x,math\n").0, 2);
-        for (csv, what) in [("", "empty"), ("prefix,label\n", "header only"), ("prefix,note\na.com,x\n", "no label column"), ("prefix,label,anotator\na.com,math,x\n", "a misspelt column"), ("prefix,label,prefix\na,math,b\n", "a column twice")] {
-            assert!(matches!(parse_csv(csv, &defaults()), Err(AnnotationError::File(_))), "{what}");
+        for (csv, what) in [
+            ("", "empty"),
+            ("prefix,label\n", "header only"),
+            ("prefix,note\na.com,x\n", "no label column"),
+            ("prefix,label,anotator\na.com,math,x\n", "a misspelt column"),
+            ("prefix,label,prefix\na,math,b\n", "a column twice"),
+        ] {
+            assert!(
+                matches!(parse_csv(csv, &defaults()), Err(AnnotationError::File(_))),
+                "{what}"
+            );
         }
     }
 
@@ -662,12 +871,25 @@ mod tests {
 ]"#;
         let rows = parse_json(json, &defaults()).unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].prefix.as_str(), rows[0].annotator.as_str(), rows[0].note.as_deref()), ("mathoverflow.net/questions", "ada", Some("MO")));
-        assert_eq!((rows[1].label, rows[1].annotator.as_str()), (Label::Nonmath, "tester"));
+        assert_eq!(
+            (
+                rows[0].prefix.as_str(),
+                rows[0].annotator.as_str(),
+                rows[0].note.as_deref()
+            ),
+            ("mathoverflow.net/questions", "ada", Some("MO"))
+        );
+        assert_eq!(
+            (rows[1].label, rows[1].annotator.as_str()),
+            (Label::Nonmath, "tester")
+        );
         assert_eq!(rows[1].created_at.to_rfc3339(), "2024-05-02T00:00:00+00:00");
         let lines = "{\"prefix\":\"a.com\",\"label\":\"math\"}\n{\"prefix\":\"b.com/x/\",\"label\":\"nonmath\",\"note\":null}\n";
         let rows = parse_json(lines, &defaults()).unwrap();
-        assert_eq!(rows.iter().map(|r| r.prefix.as_str()).collect::<Vec<_>>(), ["a.com", "b.com/x"]);
+        assert_eq!(
+            rows.iter().map(|r| r.prefix.as_str()).collect::<Vec<_>>(),
+            ["a.com", "b.com/x"]
+        );
 
         let row_err = |json: &str| match parse_json(json, &defaults()) {
             Err(AnnotationError::Row { line, message }) => (line, message),
@@ -676,20 +898,47 @@ mod tests {
         let (line, msg) = row_err("[\n {\"prefix\": \"a.com\", \"label\": \"math\"},\n {\"prefix\": \"b.com\", \"label\": \"perhaps\"}\n]");
         assert_eq!(line, 3);
         assert!(msg.contains("perhaps") && !msg.contains("at line"), "{msg}");
-        assert_eq!(row_err("{\"prefix\":\"a.com\",\"label\":\"math\"}\n{\"prefix\":\"b.com\"}\n").0, 2);
-        assert_eq!(row_err("[{\"prefix\":\"a.com\",\"label\":\"math\",\"who\":\"x\"}]").0, 1, "unknown field");
-        assert_eq!(row_err("[{\"prefix\":\"a.com\",\n\"label\":\"math\",\n\"created_at\":\"2024-13-01\"}]").0, 3);
-        assert_eq!(row_err("[{\"prefix\":\"a.com\",\"label\":\"math\"},\n").0, 2, "truncated");
-        assert!(matches!(parse_json("[]", &defaults()), Err(AnnotationError::File(_))));
+        assert_eq!(
+            row_err("{\"prefix\":\"a.com\",\"label\":\"math\"}\n{\"prefix\":\"b.com\"}\n").0,
+            2
+        );
+        assert_eq!(
+            row_err("[{\"prefix\":\"a.com\",\"label\":\"math\",\"who\":\"x\"}]").0,
+            1,
+            "unknown field"
+        );
+        assert_eq!(
+            row_err(
+                "[{\"prefix\":\"a.com\",\n\"label\":\"math\",\n\"created_at\":\"2024-13-01\"}]"
+            )
+            .0,
+            3
+        );
+        assert_eq!(
+            row_err("[{\"prefix\":\"a.com\",\"label\":\"math\"},\n").0,
+            2,
+            "truncated"
+        );
+        assert!(matches!(
+            parse_json("[]", &defaults()),
+            Err(AnnotationError::File(_))
+        ));
     }
 
     #[test]
     fn format_is_detected_by_extension_then_content() {
         assert_eq!(ImportFormat::detect("a.CSV", "[x"), ImportFormat::Csv);
-        assert_eq!(ImportFormat::detect("a.jsonl", "prefix"), ImportFormat::Json);
+        assert_eq!(
+            ImportFormat::detect("a.jsonl", "prefix"),
+            ImportFormat::Json
+        );
         assert_eq!(ImportFormat::detect("-", "  [{}]"), ImportFormat::Json);
-        assert_eq!(ImportFormat::detect("notes.txt", "prefix,label"), ImportFormat::Csv);
-        let rows = parse_annotations("marks.txt", "prefix,label\na.com,math\n", &defaults()).unwrap();
+        assert_eq!(
+            ImportFormat::detect("notes.txt", "prefix,label"),
+            ImportFormat::Csv
+        );
+        let rows =
+            parse_annotations("marks.txt", "prefix,label\na.com,math\n", &defaults()).unwrap();
         assert_eq!(rows[0].prefix, "a.com");
     }
 
@@ -703,16 +952,38 @@ mod tests {
             tokens: 40_000,
             kept_tokens: 35_000,
             ratio: 0.775,
-            samples: vec![("https://mathoverflow.net/questions/1/a,b".into(), 0.998), ("https://mathoverflow.net/q/2".into(), 0.9)],
+            samples: vec![
+                ("https://mathoverflow.net/questions/1/a,b".into(), 0.998),
+                ("https://mathoverflow.net/q/2".into(), 0.9),
+            ],
         };
-        let json: ProposalsExport = serde_json::from_str(&proposals_json(3, std::slice::from_ref(&p))).unwrap();
+        let json: ProposalsExport =
+            serde_json::from_str(&proposals_json(3, std::slice::from_ref(&p))).unwrap();
         assert_eq!(json.iteration, 3);
-        assert_eq!(json.proposals[0].samples[0], SampleOut { url: "https://mathoverflow.net/questions/1/a,b".into(), score: 0.998 });
+        assert_eq!(
+            json.proposals[0].samples[0],
+            SampleOut {
+                url: "https://mathoverflow.net/questions/1/a,b".into(),
+                score: 0.998
+            }
+        );
         let csv = proposals_csv(3, &[p]);
         let records = csv_records(&csv).unwrap();
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].1[8], "samples");
-        assert_eq!(&records[1].1[..8], ["3", "mathoverflow.net", "mathoverflow.net", "40", "31", "40000", "35000", "0.775000"]);
+        assert_eq!(
+            &records[1].1[..8],
+            [
+                "3",
+                "mathoverflow.net",
+                "mathoverflow.net",
+                "40",
+                "31",
+                "40000",
+                "35000",
+                "0.775000"
+            ]
+        );
         let samples: Vec<SampleOut> = serde_json::from_str(&records[1].1[8]).unwrap();
         assert_eq!(samples.len(), 2);
         assert_eq!(samples[1].url, "https://mathoverflow.net/q/2");
@@ -720,8 +991,21 @@ mod tests {
 
     #[test]
     fn top_n_keeps_the_best_distinct_urls() {
-        let mut v = vec![("u/b".to_string(), 0.5f32), ("u/a".into(), 0.9), ("u/c".into(), 0.9), ("u/a".into(), 0.7), ("u/d".into(), 0.1)];
+        let mut v = vec![
+            ("u/b".to_string(), 0.5f32),
+            ("u/a".into(), 0.9),
+            ("u/c".into(), 0.9),
+            ("u/a".into(), 0.7),
+            ("u/d".into(), 0.1),
+        ];
         top_n(&mut v, 3);
-        assert_eq!(v, [("u/a".to_string(), 0.9), ("u/c".into(), 0.9), ("u/b".into(), 0.5)]);
+        assert_eq!(
+            v,
+            [
+                ("u/a".to_string(), 0.9),
+                ("u/c".into(), 0.9),
+                ("u/b".into(), 0.5)
+            ]
+        );
     }
 }

@@ -1019,8 +1019,9 @@ impl Metastore {
             );
             let mut q = sqlx::query(&sql);
             for p in chunk {
-                let samples = serde_json::to_string(&p.samples)
-                    .map_err(|e| MetastoreError::OutOfRange(format!("samples of {}: {e}", p.host)))?;
+                let samples = serde_json::to_string(&p.samples).map_err(|e| {
+                    MetastoreError::OutOfRange(format!("samples of {}: {e}", p.host))
+                })?;
                 q = q
                     .bind(iteration)
                     .bind(p.host.clone())
