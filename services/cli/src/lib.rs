@@ -1,11 +1,15 @@
 //! The `corpusminer` command line: one typed config from flags and environment, a subcommand
 //! per role. `main.rs` only builds the runtime; tests call [`execute`] directly.
 
+pub mod annotate;
 pub mod bench;
+pub mod domains;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
+pub use annotate::{annotate, AnnotateCommand};
 pub use bench::{bench, BenchArgs, BenchResult};
+pub use domains::{domains, DomainsCommand};
 pub use run::RunArgs;
 
 /// corpusminer: mine a domain corpus (mathematics first) out of Common Crawl, the way
@@ -36,6 +40,13 @@ pub enum Command {
     /// normalisation, scoring) on one core and on all cores, optionally beside the peers
     /// (fastwarc + resiliparse + fastText, datatrove) on the same bytes.
     Bench(BenchArgs),
+    /// Hosts proposed for annotation (kept ratio above --domain-ratio): list or export them with
+    /// their counts and best kept pages.
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+    /// URL path prefixes marked math or not math: import them from a CSV or JSON file, list them.
+    #[command(subcommand)]
+    Annotate(AnnotateCommand),
 }
 
 /// Arguments of `eval-extraction`.
@@ -88,6 +99,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => {
             tokio::task::spawn_blocking(move || bench::bench(args)).await??;
+            Ok(())
+        }
+        Command::Domains(cmd) => {
+            print!("{}", domains(cmd).await?);
+            Ok(())
+        }
+        Command::Annotate(cmd) => {
+            print!("{}", annotate(cmd).await?);
             Ok(())
         }
     }

@@ -227,6 +227,8 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
 
     let stats = host_stats(&ms.host_counts(p.iteration, selection.bucket as i64).await?);
     let proposed = proposals(&stats, cfg.domain_ratio);
+    let samples = crate::annotation::proposals_with_samples(&p.out_store, &ms.shards(p.iteration).await?, &selection, &proposed, crate::annotation::DEFAULT_SAMPLES).await?;
+    ms.save_proposals(p.iteration, &samples).await?;
 
     let labels = match &cfg.labels {
         Some(path) => Some(parse_labels(&std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading labels {path}: {e}"))?).map_err(anyhow::Error::msg)?),

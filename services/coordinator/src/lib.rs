@@ -4,11 +4,13 @@
 //! - [`training`]: seed and negative documents in, a fastText classifier out (or a given model).
 //! - [`negatives`]: negatives drawn at random from the crawl's own pages.
 //! - [`selection`]: the threshold from the merged score histogram, and per-host kept ratios.
+//! - [`annotation`]: proposed hosts with sample pages, URL path prefixes and annotation files.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
 //! - [`iteration`]: `prepare` (shards + model) and `finish` (selection + corpus + report); the
 //!   worker runs between the two, in this process or elsewhere.
 
+pub mod annotation;
 pub mod corpus;
 pub mod inputs;
 pub mod iteration;

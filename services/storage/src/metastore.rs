@@ -21,16 +21,30 @@ use sqlx::{AnyPool, Row};
 /// Same versions, descriptions and checksums (SHA-384 of the SQL) as `sqlx::migrate!` would
 /// give, so either can apply them. (`sqlx::migrate!` needs sqlx's `macros` feature, which the
 /// workspace does not enable: a heavy proc-macro build for three lines.)
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "annotations",
+        include_str!("../../../migrations/sqlite/0002_annotations.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "annotations",
+        include_str!("../../../migrations/postgres/0002_annotations.sql"),
+    ),
+];
 
 fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     use std::borrow::Cow;
@@ -866,4 +880,233 @@ fn shard_row(r: &AnyRow) -> Result<ShardRow, MetastoreError> {
         scored_uri: r.try_get(12)?,
         finished_at: r.try_get::<Option<i64>, _>(13)?.map(from_ms),
     })
+}
+
+/// A host proposed for annotation by one iteration: its counts at the iteration's threshold
+/// (the paper's "more than 10% of its pages kept" rule, arXiv 2402.03300 §2.1 step 4) and
+/// sample kept pages for the annotator to look at.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Proposal {
+    /// Host (the domain of the 10% rule), lowercased, without `www.`.
+    pub host: String,
+    /// Its registrable domain.
+    pub domain: String,
+    /// Pages of the host scored.
+    pub pages: u64,
+    /// Pages of the host kept.
+    pub kept_pages: u64,
+    /// Tokens of the host scored.
+    pub tokens: u64,
+    /// Tokens of the host kept.
+    pub kept_tokens: u64,
+    /// `kept_pages / pages`, in [0, 1].
+    pub ratio: f64,
+    /// Sample kept pages as `(url, score)`, best score first (stored as JSON text).
+    pub samples: Vec<(String, f32)>,
+}
+
+/// What an annotation says about a URL path prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// Pages under the prefix hold mathematics.
+    Math,
+    /// Pages under the prefix do not.
+    Nonmath,
+}
+
+impl Label {
+    /// `math` or `nonmath`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Math => "math",
+            Label::Nonmath => "nonmath",
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Label {
+    type Err = String;
+
+    /// `math`, or `nonmath` (also `non-math`, `non_math`, `not-math`, `not_math`); any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "math" => Ok(Label::Math),
+            "nonmath" | "non-math" | "non_math" | "not-math" | "not_math" => Ok(Label::Nonmath),
+            other => Err(format!("label {other:?} is not math or nonmath")),
+        }
+    }
+}
+
+/// An annotation to store: `prefix` (already normalised, e.g. `mathoverflow.net/questions`)
+/// marked `label` by `annotator` at `created_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAnnotation {
+    /// Normalised URL path prefix: host without `www.`, lowercased, then the path without a
+    /// trailing slash (`mathoverflow.net/questions`), or the host alone.
+    pub prefix: String,
+    /// Math or not.
+    pub label: Label,
+    /// Who made it.
+    pub annotator: String,
+    /// When it was made; a later annotation of the same prefix supersedes an earlier one.
+    pub created_at: DateTime<Utc>,
+    /// Free text.
+    pub note: Option<String>,
+}
+
+/// A stored annotation (see [`NewAnnotation`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Annotation {
+    /// Row id (increases with insertion; breaks ties of `created_at`).
+    pub id: i64,
+    /// Normalised URL path prefix.
+    pub prefix: String,
+    /// Math or not.
+    pub label: Label,
+    /// Who made it.
+    pub annotator: String,
+    /// When it was made (millisecond precision).
+    pub created_at: DateTime<Utc>,
+    /// Free text.
+    pub note: Option<String>,
+}
+
+fn to_i64(what: &str, v: u64) -> Result<i64, MetastoreError> {
+    i64::try_from(v).map_err(|_| MetastoreError::OutOfRange(format!("{what}={v}")))
+}
+
+fn annotation_row(r: &AnyRow) -> Result<Annotation, MetastoreError> {
+    let label: String = r.try_get(2)?;
+    Ok(Annotation {
+        id: r.try_get(0)?,
+        prefix: r.try_get(1)?,
+        label: label
+            .parse()
+            .map_err(|e: String| MetastoreError::Database(sqlx::Error::Decode(e.into())))?,
+        annotator: r.try_get(3)?,
+        created_at: from_ms(r.try_get(4)?),
+        note: r.try_get(5)?,
+    })
+}
+
+impl Metastore {
+    /// Replaces the proposals of `iteration` with `proposals` (one transaction; a rerun of the
+    /// selection leaves no stale host behind). Errors: `NotFound` for a missing iteration,
+    /// `OutOfRange` for counts above `i64::MAX`, `Database` (e.g. a host given twice).
+    pub async fn save_proposals(
+        &self,
+        iteration: i64,
+        proposals: &[Proposal],
+    ) -> Result<(), MetastoreError> {
+        self.iteration(iteration).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM proposals WHERE iteration_id = $1")
+            .bind(iteration)
+            .execute(&mut *tx)
+            .await?;
+        for chunk in proposals.chunks(MAX_PARAMS / 10) {
+            let sql = format!(
+                "INSERT INTO proposals (iteration_id, host, domain, pages, kept_pages, tokens, \
+                 kept_tokens, ratio, samples) VALUES {}",
+                values_clause(self.backend, chunk.len(), 9)
+            );
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                let samples = serde_json::to_string(&p.samples).map_err(|e| {
+                    MetastoreError::OutOfRange(format!("samples of {}: {e}", p.host))
+                })?;
+                q = q
+                    .bind(iteration)
+                    .bind(p.host.clone())
+                    .bind(p.domain.clone())
+                    .bind(to_i64("pages", p.pages)?)
+                    .bind(to_i64("kept_pages", p.kept_pages)?)
+                    .bind(to_i64("tokens", p.tokens)?)
+                    .bind(to_i64("kept_tokens", p.kept_tokens)?)
+                    .bind(p.ratio)
+                    .bind(samples);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The proposals of `iteration`, most kept pages first, then highest ratio, then host
+    /// (the order of the report's host list). Empty when none were saved.
+    pub async fn proposals(&self, iteration: i64) -> Result<Vec<Proposal>, MetastoreError> {
+        let rows = sqlx::query(
+            "SELECT host, domain, pages, kept_pages, tokens, kept_tokens, ratio, samples \
+             FROM proposals WHERE iteration_id = $1 ORDER BY kept_pages DESC, ratio DESC, host",
+        )
+        .bind(iteration)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let samples: String = r.try_get(7)?;
+                Ok(Proposal {
+                    host: r.try_get(0)?,
+                    domain: r.try_get(1)?,
+                    pages: r.try_get::<i64, _>(2)?.max(0) as u64,
+                    kept_pages: r.try_get::<i64, _>(3)?.max(0) as u64,
+                    tokens: r.try_get::<i64, _>(4)?.max(0) as u64,
+                    kept_tokens: r.try_get::<i64, _>(5)?.max(0) as u64,
+                    ratio: r.try_get(6)?,
+                    samples: serde_json::from_str(&samples)
+                        .map_err(|e| MetastoreError::Database(sqlx::Error::Decode(e.into())))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores annotations in one transaction (all or none); returns their ids in input order.
+    /// Earlier annotations of the same prefixes are kept as history.
+    pub async fn add_annotations(
+        &self,
+        annotations: &[NewAnnotation],
+    ) -> Result<Vec<i64>, MetastoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(annotations.len());
+        for a in annotations {
+            let row = sqlx::query(
+                "INSERT INTO annotations (prefix, label, annotator, created_at, note) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(a.prefix.as_str())
+            .bind(a.label.as_str())
+            .bind(a.annotator.as_str())
+            .bind(a.created_at.timestamp_millis())
+            .bind(a.note.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(row.try_get::<i64, _>(0)?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Annotations. `history = false`: the current one of each prefix (the latest by
+    /// `created_at`, then by id), ordered by prefix. `history = true`: every row, oldest first
+    /// (by `created_at`, then id).
+    pub async fn annotations(&self, history: bool) -> Result<Vec<Annotation>, MetastoreError> {
+        let sql = if history {
+            "SELECT id, prefix, label, annotator, created_at, note FROM annotations \
+             ORDER BY created_at, id"
+        } else {
+            "SELECT a.id, a.prefix, a.label, a.annotator, a.created_at, a.note FROM annotations a \
+             WHERE NOT EXISTS (SELECT 1 FROM annotations b WHERE b.prefix = a.prefix \
+               AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id))) \
+             ORDER BY a.prefix"
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(annotation_row).collect()
+    }
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use corpusminer_storage::metastore::{Label, NewAnnotation, Proposal};
 use corpusminer_storage::testing::PgTestDb;
 use corpusminer_storage::{Backend, HostBucket, Metastore, MetastoreError, ShardResult};
 
@@ -430,6 +431,199 @@ async fn concurrent_leasing_hands_each_shard_out_once(ms: Metastore) {
     assert_eq!(ms.skip_counts(it).await.unwrap()["not_html"], SHARDS as u64);
 }
 
+fn proposal(host: &str, pages: u64, kept: u64, samples: &[(&str, f32)]) -> Proposal {
+    Proposal {
+        host: host.into(),
+        domain: host.split_once('.').map_or(host, |(_, d)| d).into(),
+        pages,
+        kept_pages: kept,
+        tokens: pages.saturating_mul(700),
+        kept_tokens: kept.saturating_mul(900),
+        ratio: kept as f64 / pages as f64,
+        samples: samples.iter().map(|&(u, s)| (u.to_string(), s)).collect(),
+    }
+}
+
+async fn proposals_are_replaced_per_iteration(ms: Metastore) {
+    let it1 = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    let it2 = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    assert!(ms.proposals(it1).await.unwrap().is_empty());
+    let first = vec![
+        proposal(
+            "mathoverflow.net",
+            40,
+            31,
+            &[
+                ("https://mathoverflow.net/questions/1/x", 0.998),
+                ("https://mathoverflow.net/questions/2/y", 0.97),
+            ],
+        ),
+        proposal(
+            "math.stackexchange.com",
+            120,
+            90,
+            &[(
+                "https://math.stackexchange.com/questions/458323/why",
+                0.9991,
+            )],
+        ),
+        proposal("planetmath.org", 10, 9, &[]),
+    ];
+    ms.save_proposals(it1, &first).await.unwrap();
+    ms.save_proposals(it2, &first[..1]).await.unwrap();
+    let got = ms.proposals(it1).await.unwrap();
+    let hosts: Vec<&str> = got.iter().map(|p| p.host.as_str()).collect();
+    assert_eq!(
+        hosts,
+        [
+            "math.stackexchange.com",
+            "mathoverflow.net",
+            "planetmath.org"
+        ],
+        "most kept pages first"
+    );
+    assert_eq!(got[1], first[0], "counts, ratio and samples round-trip");
+    assert_eq!(got[0].samples[0].1, 0.9991f32, "scores keep f32 precision");
+    assert!(got[2].samples.is_empty());
+
+    // Saving again replaces the iteration's list, and only that iteration's.
+    let second = vec![proposal(
+        "planetmath.org",
+        12,
+        11,
+        &[("http://planetmath.org/node/1", 0.9)],
+    )];
+    ms.save_proposals(it1, &second).await.unwrap();
+    assert_eq!(ms.proposals(it1).await.unwrap(), second);
+    assert_eq!(ms.proposals(it2).await.unwrap(), first[..1].to_vec());
+    ms.save_proposals(it1, &[]).await.unwrap();
+    assert!(ms.proposals(it1).await.unwrap().is_empty());
+
+    assert!(matches!(
+        ms.save_proposals(it2 + 100, &second).await,
+        Err(MetastoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        ms.save_proposals(it1, &[proposal("a.org", i64::MAX as u64 + 1, 1, &[])])
+            .await,
+        Err(MetastoreError::OutOfRange(_))
+    ));
+    // A host twice is refused and the earlier list survives (one transaction).
+    ms.save_proposals(it1, &second).await.unwrap();
+    let twice = vec![second[0].clone(), second[0].clone()];
+    assert!(matches!(
+        ms.save_proposals(it1, &twice).await,
+        Err(MetastoreError::Database(_))
+    ));
+    assert_eq!(ms.proposals(it1).await.unwrap(), second);
+}
+
+fn annotation(
+    prefix: &str,
+    label: Label,
+    who: &str,
+    at_ms: i64,
+    note: Option<&str>,
+) -> NewAnnotation {
+    NewAnnotation {
+        prefix: prefix.into(),
+        label,
+        annotator: who.into(),
+        created_at: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+        note: note.map(String::from),
+    }
+}
+
+async fn annotations_supersede_and_keep_history(ms: Metastore) {
+    assert!(ms.annotations(false).await.unwrap().is_empty());
+    let t = 1_717_000_000_000; // 2024-05-29
+    let ids = ms
+        .add_annotations(&[
+            annotation(
+                "mathoverflow.net/questions",
+                Label::Math,
+                "ada",
+                t,
+                Some("Q&A, research level"),
+            ),
+            annotation("mathoverflow.net/users", Label::Nonmath, "ada", t, None),
+            annotation("math.stackexchange.com", Label::Math, "ada", t + 5, None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "ids in input order");
+    // A later annotation supersedes; an older one imported afterwards does not.
+    let later = ms
+        .add_annotations(&[
+            annotation(
+                "mathoverflow.net/users",
+                Label::Math,
+                "bob",
+                t + 60_000,
+                Some("profiles list answers"),
+            ),
+            annotation("math.stackexchange.com", Label::Nonmath, "eve", t - 1, None),
+        ])
+        .await
+        .unwrap();
+    let current = ms.annotations(false).await.unwrap();
+    let view: Vec<(&str, Label, &str)> = current
+        .iter()
+        .map(|a| (a.prefix.as_str(), a.label, a.annotator.as_str()))
+        .collect();
+    assert_eq!(
+        view,
+        [
+            ("math.stackexchange.com", Label::Math, "ada"),
+            ("mathoverflow.net/questions", Label::Math, "ada"),
+            ("mathoverflow.net/users", Label::Math, "bob"),
+        ]
+    );
+    assert_eq!(current[1].note.as_deref(), Some("Q&A, research level"));
+    assert_eq!(current[2].id, later[0]);
+    assert_eq!(current[2].created_at.timestamp_millis(), t + 60_000);
+    // Same time: the higher id (imported later) wins.
+    let tie = ms
+        .add_annotations(&[annotation(
+            "mathoverflow.net/questions",
+            Label::Nonmath,
+            "bob",
+            t,
+            None,
+        )])
+        .await
+        .unwrap();
+    let current = ms.annotations(false).await.unwrap();
+    assert_eq!((current[1].id, current[1].label), (tie[0], Label::Nonmath));
+
+    let history = ms.annotations(true).await.unwrap();
+    assert_eq!(history.len(), 6, "nothing is lost");
+    let order: Vec<i64> = history.iter().map(|a| a.id).collect();
+    assert_eq!(
+        order,
+        [later[1], ids[0], ids[1], tie[0], ids[2], later[0]],
+        "oldest first, then by id"
+    );
+
+    // The schema itself refuses labels other than math|nonmath.
+    let before = ms.annotations(true).await.unwrap().len();
+    let bad = sqlx::query(
+        "INSERT INTO annotations (prefix, label, annotator, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind("x.org")
+    .bind("maybe")
+    .bind("z")
+    .bind(t)
+    .execute(ms.pool())
+    .await;
+    assert!(
+        bad.is_err(),
+        "the schema refuses labels other than math|nonmath"
+    );
+    assert_eq!(ms.annotations(true).await.unwrap().len(), before);
+}
+
 macro_rules! metastore_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -467,6 +661,8 @@ metastore_suite!(
     expired_lease_is_released_with_a_new_token,
     aggregates_add_up_across_shards,
     concurrent_leasing_hands_each_shard_out_once,
+    proposals_are_replaced_per_iteration,
+    annotations_supersede_and_keep_history,
 );
 
 #[tokio::test]

@@ -1,0 +1,185 @@
+//! `corpusminer annotate import|list`: URL path prefixes marked math or not math (step 5 of
+//! arXiv 2402.03300 §2.1). A later annotation of a prefix supersedes an earlier one; all are kept.
+
+use crate::domains::StoreArgs;
+use clap::{Args, Subcommand, ValueEnum};
+use corpusminer_coordinator::annotation::{default_annotator, parse_annotations, ImportDefaults};
+use corpusminer_storage::metastore::Annotation;
+use serde::Serialize;
+
+/// `corpusminer annotate …`.
+#[derive(Debug, Subcommand)]
+pub enum AnnotateCommand {
+    /// Store the annotations of a CSV or JSON file (columns/fields: prefix, label = math|nonmath,
+    /// and optional annotator, note, created_at in RFC 3339). All rows or none.
+    Import(AnnotateImportArgs),
+    /// Show the current annotation of each prefix, or with --history every annotation.
+    List(AnnotateListArgs),
+}
+
+/// Arguments of `annotate import`.
+#[derive(Debug, Clone, Args)]
+pub struct AnnotateImportArgs {
+    /// The file: `.csv`, `.json` or `.jsonl` (other names: JSON when it starts with `[` or `{`).
+    pub file: std::path::PathBuf,
+    /// Annotator of rows that name none (default: $USER, else "unknown").
+    #[arg(long, value_name = "NAME")]
+    pub annotator: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Output formats of `annotate list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// Aligned columns.
+    Table,
+    /// A JSON array of {id, prefix, label, annotator, created_at, note, current}.
+    Json,
+}
+
+/// Arguments of `annotate list`.
+#[derive(Debug, Clone, Args)]
+pub struct AnnotateListArgs {
+    /// Every annotation, oldest first, superseded ones included.
+    #[arg(long)]
+    pub history: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// One row of `annotate list --format json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedAnnotation {
+    /// The stored annotation.
+    #[serde(flatten)]
+    pub annotation: Annotation,
+    /// Whether it is its prefix's current annotation (false: superseded).
+    pub current: bool,
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `annotate list` table.
+pub fn annotations_table(rows: &[ListedAnnotation], history: bool) -> String {
+    if rows.is_empty() {
+        return "no annotations\n".into();
+    }
+    let w = rows
+        .iter()
+        .map(|r| r.annotation.prefix.chars().count())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let aw = rows
+        .iter()
+        .map(|r| r.annotation.annotator.chars().count())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    let mut out = String::new();
+    if history {
+        out.push_str(&format!(
+            "{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  note\n",
+            "id", "prefix", "label", "annotator", "created_at", "status"
+        ));
+    } else {
+        out.push_str(&format!(
+            "{:<w$}  {:<7}  {:<aw$}  {:<20}  note\n",
+            "prefix", "label", "annotator", "created_at"
+        ));
+    }
+    for r in rows {
+        let a = &r.annotation;
+        let at = a
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let note = one_line(a.note.as_deref().unwrap_or(""));
+        if history {
+            let status = if r.current { "current" } else { "superseded" };
+            let line = format!(
+                "{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  {note}",
+                a.id,
+                a.prefix,
+                a.label.as_str(),
+                a.annotator,
+                at,
+                status
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        } else {
+            let line = format!(
+                "{:<w$}  {:<7}  {:<aw$}  {:<20}  {note}",
+                a.prefix,
+                a.label.as_str(),
+                a.annotator,
+                at
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Runs an `annotate` subcommand; returns what goes to stdout.
+pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
+    match cmd {
+        AnnotateCommand::Import(a) => {
+            let path = a.file.display().to_string();
+            let text = std::fs::read_to_string(&a.file)
+                .map_err(|e| anyhow::anyhow!("reading {path}: {e}"))?;
+            let defaults = ImportDefaults {
+                annotator: a.annotator.clone().unwrap_or_else(default_annotator),
+                now: chrono::Utc::now(),
+            };
+            let rows = parse_annotations(&path, &text, &defaults)
+                .map_err(|e| anyhow::anyhow!("{path}: {e} (nothing was imported)"))?;
+            // A new database is fine here: annotations may come before any run.
+            let ms = a.store.connect(false).await?;
+            let ids = ms.add_annotations(&rows).await?;
+            let current = ms.annotations(false).await?.len();
+            ms.close().await;
+            Ok(format!(
+                "imported {} annotation{} from {path} (ids {}..={}); {current} prefix{} annotated now\n",
+                ids.len(),
+                if ids.len() == 1 { "" } else { "s" },
+                ids.first().copied().unwrap_or(0),
+                ids.last().copied().unwrap_or(0),
+                if current == 1 { "" } else { "es" },
+            ))
+        }
+        AnnotateCommand::List(a) => {
+            let ms = a.store.connect(true).await?;
+            let current: std::collections::HashSet<i64> = ms
+                .annotations(false)
+                .await?
+                .into_iter()
+                .map(|x| x.id)
+                .collect();
+            let rows = if a.history {
+                ms.annotations(true).await?
+            } else {
+                ms.annotations(false).await?
+            };
+            ms.close().await;
+            let rows: Vec<ListedAnnotation> = rows
+                .into_iter()
+                .map(|annotation| ListedAnnotation {
+                    current: current.contains(&annotation.id),
+                    annotation,
+                })
+                .collect();
+            Ok(match a.format {
+                ListFormat::Table => annotations_table(&rows, a.history),
+                ListFormat::Json => serde_json::to_string_pretty(&rows)? + "\n",
+            })
+        }
+    }
+}
