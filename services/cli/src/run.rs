@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// Reuse a trained fastText model (.bin) instead of training one.
     #[arg(long, value_name = "FILE")]
     pub model: Option<String>,
+    /// A Hugging Face tokenizer.json: token budgets and counts use its tokens instead of
+    /// whitespace-separated words.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<String>,
     /// Labels TSV (columns url and label = math|nonmath): the report adds precision and recall.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<String>,
@@ -138,6 +142,7 @@ impl RunArgs {
             db: self.db.clone(),
             selector,
             model: self.model.clone(),
+            tokenizer: self.tokenizer.clone(),
             labels: self.labels.clone(),
             domain_ratio: self.domain_ratio,
             text_floor: self.text_floor,
@@ -184,7 +189,7 @@ pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
 
     let prepared = prepare(&cfg).await?;
     let progress = Arc::new(Progress::default());
-    let ctx = ShardContext { classifier: prepared.model.classifier.clone(), text_floor: cfg.text_floor, progress: progress.clone() };
+    let ctx = ShardContext { classifier: prepared.model.classifier.clone(), tokens: prepared.tokens.clone(), text_floor: cfg.text_floor, progress: progress.clone() };
     let worker = WorkerConfig {
         iteration: prepared.iteration,
         name: format!("{}:{}", hostname(), std::process::id()),

@@ -47,6 +47,8 @@ pub struct RunConfig {
     pub selector: Option<Selector>,
     /// A trained model to reuse instead of training.
     pub model: Option<String>,
+    /// A Hugging Face `tokenizer.json`: tokens are its tokens instead of whitespace words.
+    pub tokenizer: Option<String>,
     /// Labels TSV for precision/recall of the kept pages.
     pub labels: Option<String>,
     /// A host is proposed for annotation when more than this share of its pages is kept.
@@ -133,6 +135,8 @@ pub struct Prepared {
     pub model: TrainedModel,
     /// Shard URIs registered.
     pub shards: Vec<String>,
+    /// What a token is.
+    pub tokens: corpusminer_pipeline::text::TokenCounter,
 }
 
 /// Joins object-key parts with `/`, skipping empty ones.
@@ -199,10 +203,18 @@ pub async fn prepare(cfg: &RunConfig) -> anyhow::Result<Prepared> {
             train_and_store(positives.texts, negatives.texts, settings, out_store.clone(), &iteration_prefix).await?
         }
     };
+    let tokens = match &cfg.tokenizer {
+        Some(uri) => {
+            let (store, key) = resolve(uri, &cfg.storage)?;
+            let bytes = store.get(&key).await?;
+            corpusminer_pipeline::text::TokenCounter::from_tokenizer_json(&bytes)?
+        }
+        None => corpusminer_pipeline::text::TokenCounter::Whitespace,
+    };
     let validation = serde_json::to_string(&model.validation)?;
     metastore.set_model(iteration, &model.uri, &model.sha256, &validation).await?;
     metastore.set_state(iteration, "scoring").await?;
-    Ok(Prepared { metastore, iteration, crawl, out_store, out_root, iteration_prefix, model, shards })
+    Ok(Prepared { metastore, iteration, crawl, out_store, out_root, iteration_prefix, model, shards, tokens })
 }
 
 /// After the workers: threshold, host statistics, corpus, report (`report.json` in the output

@@ -6,9 +6,8 @@
 //! ([`crate::classify::train`]) and scoring ([`crate::classify::Classifier::score`]) both call it,
 //! so the two never drift apart.
 //!
-//! Tokenizer note: tokens here are whitespace-separated words after punctuation splitting. A
-//! `Tokenizer` enum (`Whitespace`, `HuggingFace(tokenizer.json)`) for token budgets measured in
-//! model tokens is left for later; [`count_tokens`] is the whitespace count until then.
+//! Token counts for budgets and histograms: [`TokenCounter`], whitespace-separated words of the
+//! extracted text ([`count_tokens`]) unless a Hugging Face `tokenizer.json` is given.
 
 /// Most tokens [`normalize`] keeps from one document: the first 4,096 tokens after punctuation
 /// splitting (about 2,500 English words, or the first 15-25 KB of a page's main text).
@@ -88,8 +87,8 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-/// Number of whitespace-separated words in `text` (Unicode whitespace), the token unit of token
-/// budgets and score histograms until a model tokenizer is wired in (see the module note).
+/// Number of whitespace-separated words in `text` (Unicode whitespace): the default token unit
+/// of token budgets and score histograms ([`TokenCounter::Whitespace`]).
 pub fn count_tokens(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
@@ -176,5 +175,70 @@ mod tests {
         let n = normalize(&long);
         assert_eq!(count_tokens(&n) as usize, MAX_TOKENS);
         assert_eq!(count_tokens("one two\nthree\u{a0}four"), 4);
+    }
+}
+
+/// What a token is, for token budgets, histograms and corpus counts: whitespace-separated words
+/// by default, or the tokens of a Hugging Face `tokenizer.json` (the tokenizer of the model the
+/// corpus will train, so a token budget means what the trainer will see).
+#[derive(Clone, Default)]
+pub enum TokenCounter {
+    /// [`count_tokens`]: whitespace-separated words.
+    #[default]
+    Whitespace,
+    /// Tokens of a `tokenizers` tokenizer (special tokens not added).
+    HuggingFace(std::sync::Arc<tokenizers::Tokenizer>),
+}
+
+impl std::fmt::Debug for TokenCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenCounter::Whitespace => f.write_str("Whitespace"),
+            TokenCounter::HuggingFace(_) => f.write_str("HuggingFace(tokenizer.json)"),
+        }
+    }
+}
+
+/// A `tokenizer.json` that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("loading tokenizer: {0}")]
+pub struct TokenizerError(String);
+
+impl TokenCounter {
+    /// Loads a Hugging Face `tokenizer.json` from its bytes.
+    pub fn from_tokenizer_json(bytes: &[u8]) -> Result<Self, TokenizerError> {
+        let t = tokenizers::Tokenizer::from_bytes(bytes).map_err(|e| TokenizerError(e.to_string()))?;
+        Ok(TokenCounter::HuggingFace(std::sync::Arc::new(t)))
+    }
+
+    /// Tokens in `text`. A text the tokenizer rejects counts as whitespace words (never fails).
+    pub fn count(&self, text: &str) -> u64 {
+        match self {
+            TokenCounter::Whitespace => count_tokens(text),
+            TokenCounter::HuggingFace(t) => match t.encode(text, false) {
+                Ok(enc) => enc.len() as u64,
+                Err(_) => count_tokens(text),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod token_counter_tests {
+    use super::*;
+
+    /// A real, minimal tokenizer.json: a word-level model behind the `Whitespace` pre-tokenizer
+    /// (`\w+|[^\w\s]+`), written here so the test needs no download.
+    const WORD_LEVEL: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"x":1,"+":2,"1":3},"unk_token":"[UNK]"}}"#;
+
+    #[test]
+    fn tokenizer_json_counts_its_own_tokens() {
+        let hf = TokenCounter::from_tokenizer_json(WORD_LEVEL.as_bytes()).unwrap();
+        assert_eq!(TokenCounter::Whitespace.count("x^2+1 is odd"), 3);
+        // x ^ 2 + 1 is odd: the pre-tokenizer splits punctuation from words.
+        assert_eq!(hf.count("x^2+1 is odd"), 7);
+        assert!(TokenCounter::from_tokenizer_json(b"{not json").is_err());
     }
 }

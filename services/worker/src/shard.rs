@@ -7,7 +7,7 @@ use corpusminer_pipeline::histogram::{bucket_of, ScoreHistogram};
 use corpusminer_pipeline::page::Pages;
 use corpusminer_pipeline::scored::{PageText, ScoredPage};
 use corpusminer_pipeline::stats::Counters;
-use corpusminer_pipeline::text::count_tokens;
+use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_pipeline::warc::WarcReader;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -31,6 +31,8 @@ pub struct Progress {
 pub struct ShardContext {
     /// The classifier, loaded once per process and shared by all worker threads.
     pub classifier: Arc<Classifier>,
+    /// What a token is (whitespace words, or a `tokenizer.json`).
+    pub tokens: TokenCounter,
     /// Pages whose score is at least this keep their text in the shard's text file (0 = all).
     pub text_floor: f32,
     /// Progress counters.
@@ -120,7 +122,7 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
             }
         };
         let score = ctx.classifier.score(&extracted.text);
-        let tokens = count_tokens(&extracted.text);
+        let tokens = ctx.tokens.count(&extracted.text);
         let date = (!page.date.is_empty()).then(|| page.date.clone());
         let id = document_id(&page.record_id, &page.url, date.as_deref());
         out.histogram.add(score, tokens);
@@ -149,4 +151,44 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
     out.records = out.counters.0.iter().filter(|(k, _)| k.starts_with("record_")).map(|(_, v)| v).sum();
     out.bytes_in = bytes.load(Ordering::Relaxed);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corpusminer_pipeline::classify::{train, TrainSettings};
+
+    fn tiny_classifier() -> Classifier {
+        let pos: Vec<String> = ["Solve for x: 2x + 3 = 7, so x = 2.", "The derivative of x^2 is 2x."].iter().map(|s| s.to_string()).collect();
+        let neg: Vec<String> = ["The weather in Paris is mild in spring.", "Our shop ships shoes worldwide."].iter().map(|s| s.to_string()).collect();
+        let settings = TrainSettings { dim: 8, epoch: 1, bucket: 1000, ..TrainSettings::auto(4) };
+        train(&pos, &neg, &settings).unwrap().0
+    }
+
+    #[test]
+    fn a_real_shard_yields_scored_pages_consistent_aggregates_and_tokenizer_counts() {
+        let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
+        let bytes = std::fs::read(data.join("commoncrawl/resiliparse-CC-MAIN-2020-34-warcfile.warc.gz")).unwrap();
+        let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) };
+        let out = process_shard(&bytes[..], &ctx);
+        assert_eq!(out.records, 50, "warcinfo + 17 request + 16 response + 16 metadata");
+        assert_eq!(out.bytes_in, bytes.len() as u64);
+        assert_eq!(out.pages.len() as u64 + out.counters.get("empty_text") + out.counters.get("bad_url"), 16);
+        assert_eq!(out.texts.len(), out.pages.len(), "text floor 0 keeps every text");
+        assert_eq!(out.histogram.total_pages(), out.pages.len() as u64);
+        assert_eq!(out.histogram.total_tokens(), out.pages.iter().map(|p| p.tokens).sum::<u64>());
+        let host_pages: u64 = out.hosts.values().map(|c| c.pages).sum();
+        assert_eq!(host_pages, out.pages.len() as u64);
+        assert!(out.pages.iter().all(|p| !p.id.contains("urn:uuid") && p.warc_length > 0 && !p.host.starts_with("www.")));
+        assert_eq!(ctx.progress.pages.load(Ordering::Relaxed), out.pages.len() as u64);
+
+        // With a tokenizer.json whose pre-tokenizer splits punctuation, pages count more tokens.
+        let json = br#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
+            "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+            "model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
+        let ctx2 = ShardContext { tokens: TokenCounter::from_tokenizer_json(json).unwrap(), ..ctx.clone() };
+        let out2 = process_shard(&bytes[..], &ctx2);
+        assert_eq!(out2.pages.len(), out.pages.len());
+        assert!(out2.histogram.total_tokens() > out.histogram.total_tokens());
+    }
 }
