@@ -239,14 +239,14 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
 
     let stats = host_stats(&ms.host_counts(p.iteration, selection.bucket as i64).await?);
     let proposed = proposals(&stats, cfg.domain_ratio);
-    let samples = crate::annotation::proposals_with_samples(&p.out_store, &ms.shards(p.iteration).await?, &selection, &proposed, crate::annotation::DEFAULT_SAMPLES).await?;
+    let shards = ms.shards(p.iteration).await?;
+    let samples = crate::annotation::proposals_with_samples(&p.out_store, &shards, &selection, &proposed, crate::annotation::DEFAULT_SAMPLES).await?;
     ms.save_proposals(p.iteration, &samples).await?;
 
     let labels = match &cfg.labels {
         Some(path) => Some(parse_labels(&std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading labels {path}: {e}"))?).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let shards = ms.shards(p.iteration).await?;
     let corpus_prefix = join_key(&[&p.out_root, "corpus"]);
     let to_text_key = |scored_key: &str| scored_key.replacen("/scored/", "/texts/", 1);
     let (manifest, summary) = corpus::write_corpus(
