@@ -59,13 +59,100 @@ pub fn corpus_keys<'a>(files: impl IntoIterator<Item = &'a [u8]>) -> BTreeSet<Do
     out
 }
 
-/// The corpus of a local output folder (`OUT/corpus/*.jsonl.zst`).
-pub fn local_corpus(out: &Path) -> BTreeSet<DocKey> {
-    let files: Vec<Vec<u8>> = std::fs::read_dir(out.join("corpus"))
+/// The corpus of iteration `iteration` in a local output folder
+/// (`OUT/iterations/N/corpus/*.jsonl.zst`).
+pub fn local_corpus(out: &Path, iteration: i64) -> BTreeSet<DocKey> {
+    let files: Vec<Vec<u8>> = std::fs::read_dir(out.join("iterations").join(iteration.to_string()).join("corpus"))
         .expect("corpus folder")
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl.zst"))
         .map(|e| std::fs::read(e.path()).unwrap())
         .collect();
     corpus_keys(files.iter().map(|f| f.as_slice()))
+}
+
+/// One page of a composed crawl: where it was placed and what it is.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// The URL it was given.
+    pub url: String,
+    /// Its label in `minicrawl/LABELS.tsv` (`math` or `nonmath`).
+    pub label: String,
+    /// Its document id (the WARC-Record-ID UUID written for it).
+    pub id: String,
+}
+
+/// A crawl composed from the real minicrawl pages, placed under a few hosts so that each host
+/// holds many pages: math pages under `mathhub.example.org/questions/` and
+/// `forum.example.net/t/`, not-math pages under `mathhub.example.org/blog/`,
+/// `forum.example.net/t/` and `news.example.com/`. Returns two gzip WARC shards (one gzip
+/// member per record, as Common Crawl writes them) and the placement of every page.
+pub fn compose_crawl(data: &Path) -> ([Vec<u8>; 2], Vec<Placed>) {
+    use corpusminer_pipeline::warc::{ReadEvent, WarcReader};
+    use std::io::Write;
+    let labels: std::collections::HashMap<String, String> = std::fs::read_to_string(data.join("minicrawl/LABELS.tsv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() >= 3).then(|| (f[1].to_string(), f[2].to_string()))
+        })
+        .collect();
+    let mut pages: Vec<(String, String, Vec<u8>)> = Vec::new(); // (label, date, http block)
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(data.join("minicrawl")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().ends_with(".warc.gz")).collect();
+    shards.sort();
+    for shard in shards {
+        let bytes = std::fs::read(&shard).unwrap();
+        for ev in WarcReader::new(&bytes[..]) {
+            let ReadEvent::Record(r) = ev else { continue };
+            if r.warc_type() != Some("response") {
+                continue;
+            }
+            let Some(label) = r.target_uri().and_then(|u| labels.get(&u).cloned()) else { continue };
+            let date = r.header("WARC-Date").unwrap_or("2024-01-01T00:00:00Z").to_string();
+            pages.push((label, date, r.into_block()));
+        }
+    }
+    let (mut math, mut nonmath) = (0usize, 0usize);
+    let mut out = [Vec::new(), Vec::new()];
+    let mut placed = Vec::new();
+    for (n, (label, date, block)) in pages.into_iter().enumerate() {
+        let url = if label == "math" {
+            math += 1;
+            if math <= 30 { format!("https://mathhub.example.org/questions/{math}") } else { format!("https://forum.example.net/t/{n}") }
+        } else {
+            nonmath += 1;
+            match nonmath {
+                1..=30 => format!("https://mathhub.example.org/blog/post-{nonmath}"),
+                31..=60 => format!("https://forum.example.net/t/{n}"),
+                _ => format!("https://news.example.com/{nonmath}/story.html"),
+            }
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&url, &mut h);
+        let a = std::hash::Hasher::finish(&h);
+        std::hash::Hash::hash(&n, &mut h);
+        let b = std::hash::Hasher::finish(&h);
+        let id = format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, b >> 52, b & 0xffff_ffff_ffff);
+        let head = format!(
+            "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\nWARC-Date: {date}\r\nWARC-Record-ID: <urn:uuid:{id}>\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
+            block.len()
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(head.as_bytes()).unwrap();
+        gz.write_all(&block).unwrap();
+        gz.write_all(b"\r\n\r\n").unwrap();
+        out[n % 2].extend(gz.finish().unwrap());
+        placed.push(Placed { url, label, id });
+    }
+    (out, placed)
+}
+
+/// The first `n` lines of a real data file written to `dir/name` (small, fast training sets).
+pub fn head_lines(src: &Path, n: usize, dir: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(src).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text.lines().take(n).collect::<Vec<_>>().join("\n")).unwrap();
+    path.display().to_string()
 }

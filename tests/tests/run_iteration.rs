@@ -42,11 +42,11 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     assert!(report.pages > 229, "the Common Crawl excerpts' pages are scored too");
     assert_eq!(report.shards_failed, 0);
     assert!(report.counters.get("record_request").copied().unwrap_or(0) > 0, "request records are counted");
-    for f in ["report.json", "corpus/manifest.json"] {
+    for f in ["report.json", "iterations/1/report.json", "iterations/1/corpus/manifest.json", "iterations/1/seed.jsonl.zst", "iterations/1/seed_manifest.json", "iterations/1/negatives.jsonl.zst"] {
         assert!(out1.join(f).is_file(), "{f} written");
     }
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out1.join("corpus/manifest.json")).unwrap()).unwrap();
-    let corpus1 = local_corpus(&out1);
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out1.join("iterations/1/corpus/manifest.json")).unwrap()).unwrap();
+    let corpus1 = local_corpus(&out1, 1);
     assert_eq!(manifest["documents"].as_u64().unwrap() as usize, corpus1.len());
     assert_eq!(report.corpus_documents as usize, corpus1.len());
     assert!(!corpus1.is_empty());
@@ -83,10 +83,10 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     let report2 = corpusminer_cli::run_iteration(run_args(&args)).await.expect("S3 run succeeds");
     assert_eq!(report2.selection.bucket, report.selection.bucket);
     let (store, root) = resolve(&format!("s3://{}/run2", s3.bucket), &storage).unwrap();
-    let manifest2: serde_json::Value = serde_json::from_slice(&store.get(&format!("{root}/corpus/manifest.json")).await.unwrap()).unwrap();
+    let manifest2: serde_json::Value = serde_json::from_slice(&store.get(&format!("{root}/iterations/1/corpus/manifest.json")).await.unwrap()).unwrap();
     let mut files2 = Vec::new();
     for f in manifest2["files"].as_array().unwrap() {
-        files2.push(store.get(&format!("{root}/corpus/{}", f["path"].as_str().unwrap())).await.unwrap());
+        files2.push(store.get(&format!("{root}/iterations/1/corpus/{}", f["path"].as_str().unwrap())).await.unwrap());
     }
     let corpus2 = corpus_keys(files2.iter().map(|b| &b[..]));
     assert_eq!(corpus2, corpus1, "S3 run keeps the same (id, text, score) set");
@@ -100,7 +100,7 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     args.extend(["--out".into(), out3.display().to_string(), "--db".into(), pg.url.clone(), "--crawl-name".into(), "MINICRAWL-dev".into()]);
     args.extend(["--threshold".into(), report.selection.threshold.to_string()]);
     let report3 = corpusminer_cli::run_iteration(run_args(&args)).await.expect("Postgres run succeeds");
-    assert_eq!(local_corpus(&out3), corpus1, "Postgres run keeps the same (id, text, score) set");
+    assert_eq!(local_corpus(&out3, report3.iteration), corpus1, "Postgres run keeps the same (id, text, score) set");
     assert_eq!(host_counts(&pg.url.clone(), report3.iteration, bucket).await, hosts1, "Postgres run has the same host statistics");
     assert_eq!(report3.pages, report.pages);
 }

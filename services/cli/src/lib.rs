@@ -4,12 +4,14 @@
 pub mod annotate;
 pub mod bench;
 pub mod domains;
+pub mod iterate;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
 pub use annotate::{annotate, AnnotateCommand};
 pub use bench::{bench, BenchArgs, BenchResult};
 pub use domains::{domains, DomainsCommand};
+pub use iterate::{IterateArgs, IterationArgs, ResumeArgs, StatusArgs};
 pub use run::RunArgs;
 
 /// corpusminer: mine a domain corpus (mathematics first) out of Common Crawl, the way
@@ -29,10 +31,22 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one iteration in one process: list shards, train the classifier (or load --model),
-    /// score every page, select by token budget or threshold, compute per-host ratios, and write
-    /// the corpus, its manifest and a report.
+    /// Run the first iteration of a chain in one process: list shards, train the classifier (or
+    /// load --model), score every page, select by token budget or threshold, propose hosts, and
+    /// write the corpus, its manifest and a report.
     Run(Box<RunArgs>),
+    /// Run the next iteration: the seed grows by the unkept pages under prefixes annotated math
+    /// and loses those under prefixes annotated not math; negatives are drawn anew. With
+    /// --until-converged, repeat until retention reaches --converge (or --max-iterations).
+    Iterate(IterateArgs),
+    /// Resume an iteration a killed or failed process left, at the step it stopped in.
+    Resume(ResumeArgs),
+    /// Cancel an iteration: a process running it stops at its next shard or step.
+    Cancel(IterationArgs),
+    /// Delete a finished or cancelled iteration: its files in the output store and its rows.
+    Delete(IterationArgs),
+    /// The iterations of the metastore (state, pages, kept, retention), or one in detail.
+    Status(StatusArgs),
     /// Measure text extraction on ../shared/data: token F1 against the article reference texts
     /// and formula recall on the math pages.
     EvalExtraction(EvalArgs),
@@ -86,6 +100,28 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => {
             let report = run::run(*args, true).await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Iterate(args) => {
+            let (text, _) = iterate::iterate(args, true).await?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Resume(args) => {
+            let (text, _) = iterate::resume(args, true).await?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Cancel(args) => {
+            print!("{}", iterate::cancel(args).await?);
+            Ok(())
+        }
+        Command::Delete(args) => {
+            print!("{}", iterate::delete(args).await?);
+            Ok(())
+        }
+        Command::Status(args) => {
+            print!("{}", iterate::status(args).await?);
             Ok(())
         }
         Command::EvalExtraction(args) => {

@@ -1,13 +1,10 @@
-//! `corpusminer run`: one iteration in one process, coordinator and workers together.
+//! `corpusminer run`: the first iteration of a chain, in one process, coordinator and workers
+//! together (`corpusminer iterate` runs the next ones, `resume` one that stopped).
 
 use clap::Args;
-use corpusminer_coordinator::{finish, prepare, Report, RunConfig, Selector, TrainOverrides};
-use corpusminer_storage::{RetryPolicy, StorageConfig};
-use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use corpusminer_coordinator::iteration::default_db_url;
+use corpusminer_coordinator::{create_first, Report, RunConfig, Selector, TrainOverrides};
+use corpusminer_storage::{Metastore, StorageConfig};
 
 /// Arguments of `corpusminer run`.
 #[derive(Debug, Clone, Args)]
@@ -177,62 +174,30 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Runs one iteration; with `show_progress` a progress bar on stderr.
+/// Runs iteration 1 of a new chain; with `show_progress` a progress bar on stderr.
 pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
-    let cfg = args.config();
+    let cfg = args.config().absolute()?;
     let mut printable = serde_json::to_value(&cfg)?;
     printable["storage"] = serde_json::to_value(cfg.storage.redacted())?;
     if let Some(db) = &cfg.db {
         printable["db"] = serde_json::Value::String(redact(db));
     }
     tracing::info!(config = %printable, "corpusminer run");
-
-    let prepared = prepare(&cfg).await?;
-    let progress = Arc::new(Progress::default());
-    let ctx = ShardContext { classifier: prepared.model.classifier.clone(), tokens: prepared.tokens.clone(), text_floor: cfg.text_floor, progress: progress.clone() };
-    let worker = WorkerConfig {
-        iteration: prepared.iteration,
-        name: format!("{}:{}", hostname(), std::process::id()),
-        out_store: prepared.out_store.clone(),
-        out_prefix: prepared.iteration_prefix.clone(),
-        storage: cfg.storage.clone(),
-        retry: RetryPolicy { max_attempts: cfg_retries(&args), ..RetryPolicy::default() },
-        lease: Duration::from_secs(3600),
-        concurrency: cfg.workers,
+    let db = match &cfg.db {
+        Some(db) => db.clone(),
+        None => default_db_url(&cfg.out)?,
     };
-    let bar = if show_progress { ProgressBar::new(prepared.shards.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} scoring [{bar:30}] {pos}/{len} shards {msg} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let started = Instant::now();
-    let ticker = {
-        let (bar, progress) = (bar.clone(), progress.clone());
-        tokio::spawn(async move {
-            loop {
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                let (pages, bytes) = (progress.pages.load(Ordering::Relaxed), progress.bytes.load(Ordering::Relaxed));
-                bar.set_position(progress.shards.load(Ordering::Relaxed));
-                bar.set_message(format!("{pages} pages, {:.1} MB, {:.0} pages/s", bytes as f64 / 1e6, pages as f64 / secs));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
-    let summary = run_worker(prepared.metastore.clone(), worker, ctx).await;
-    ticker.abort();
-    bar.finish_and_clear();
-    let summary = summary?;
-    let scoring_seconds = started.elapsed().as_secs_f64();
-    tracing::info!(done = summary.shards_done, failed = summary.shards_failed, seconds = scoring_seconds, "scoring finished");
-    finish(&prepared, &cfg, scoring_seconds, cfg.workers).await
+    let ms = Metastore::connect(&db).await?;
+    tracing::info!(db = %ms.redacted_url(), "connected");
+    let id = create_first(&ms, &cfg).await?;
+    tracing::info!(iteration = id, "iteration created");
+    let opts = crate::iterate::drive_options(cfg.workers, args.retries, false);
+    let outcome = crate::iterate::drive_shown(&ms, id, None, opts, show_progress).await?;
+    outcome.report.ok_or_else(|| anyhow::anyhow!("iteration {id} ended {} without a report", outcome.state))
 }
 
-fn cfg_retries(args: &RunArgs) -> u32 {
-    args.retries.max(1)
-}
-
-fn hostname() -> String {
+/// This machine's host name (lease owner names).
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "worker".into())
 }
 

@@ -1,18 +1,18 @@
-//! One iteration, split around the worker phase: [`prepare`] lists shards and trains (or loads)
-//! the classifier; workers then score every shard; [`finish`] selects, computes host ratios,
-//! writes the corpus and the report. Every decision is stored: config, shards, model and its
-//! checksum, threshold, counts.
+//! One iteration's configuration ([`RunConfig`]) and its last step, [`finish`]: selection, host
+//! ratios, proposals, corpus, convergence and report. [`crate::driver`] runs the steps before it
+//! (seed, negatives, training, scoring) and moves the iteration through its states. Every
+//! decision is stored: config, shards, seed, negatives, model and its checksum, threshold, counts.
 
 use crate::corpus::{self, parse_labels, precision_recall};
-use crate::inputs::{crawl_shards, expand_inputs};
+use crate::driver::IterationInputs;
 pub use crate::selection::Selector;
 use crate::selection::{domain_rollup, host_stats, proposals, select};
 use crate::report::{LabelScores, Report};
-use crate::training::{load_model, read_documents, train_and_store, TrainedModel};
+use crate::training::TrainedModel;
 use corpusminer_pipeline::classify::{TextFields, TrainSettings};
 use corpusminer_pipeline::histogram::ScoreHistogram;
 use corpusminer_storage::metastore::Metastore;
-use corpusminer_storage::{resolve, ObjectStore, StorageConfig};
+use corpusminer_storage::{ObjectStore, StorageConfig};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -89,6 +89,25 @@ pub struct TrainOverrides {
 }
 
 impl RunConfig {
+    /// The config with every local path made absolute (against the current directory), so an
+    /// iteration resumed or grown from elsewhere reads and writes the same files.
+    pub fn absolute(mut self) -> std::io::Result<Self> {
+        let cwd = std::env::current_dir()?;
+        let abs = |p: &mut String| {
+            if !p.contains("://") && !std::path::Path::new(p.as_str()).is_absolute() {
+                *p = cwd.join(p.as_str()).display().to_string();
+            }
+        };
+        self.seeds.iter_mut().for_each(abs);
+        self.negatives.iter_mut().for_each(abs);
+        self.inputs.iter_mut().for_each(abs);
+        abs(&mut self.out);
+        for p in [&mut self.model, &mut self.tokenizer, &mut self.labels].into_iter().flatten() {
+            abs(p);
+        }
+        Ok(self)
+    }
+
     /// The [`TextFields`] of `text_fields` and `doc_per_line`.
     pub fn fields(&self) -> TextFields {
         let field_groups = self
@@ -116,7 +135,7 @@ impl TrainOverrides {
     }
 }
 
-/// The state [`finish`] needs, produced by [`prepare`].
+/// What [`finish`] needs of an iteration that has been scored.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     /// The metastore.
@@ -125,7 +144,7 @@ pub struct Prepared {
     pub iteration: i64,
     /// Crawl id or name.
     pub crawl: String,
-    /// Output store and the iteration's key prefix in it.
+    /// Output store.
     pub out_store: Arc<dyn ObjectStore>,
     /// Key prefix of the output folder in `out_store` ("" for its root).
     pub out_root: String,
@@ -133,10 +152,6 @@ pub struct Prepared {
     pub iteration_prefix: String,
     /// The classifier.
     pub model: TrainedModel,
-    /// Shard URIs registered.
-    pub shards: Vec<String>,
-    /// What a token is.
-    pub tokens: corpusminer_pipeline::text::TokenCounter,
 }
 
 /// Joins object-key parts with `/`, skipping empty ones.
@@ -155,77 +170,17 @@ pub fn default_db_url(out: &str) -> anyhow::Result<String> {
     Ok(format!("sqlite://{}", dir.join("corpusminer.db").display()))
 }
 
-/// Lists shards, registers the iteration, and trains or loads the classifier.
-pub async fn prepare(cfg: &RunConfig) -> anyhow::Result<Prepared> {
-    if cfg.inputs.is_empty() && cfg.crawl.is_none() {
-        anyhow::bail!("no shards: give --input SHARD… or --crawl CC-MAIN-YYYY-WW");
-    }
-    let db = match &cfg.db {
-        Some(db) => db.clone(),
-        None => default_db_url(&cfg.out)?,
-    };
-    if !cfg.out.contains("://") {
-        std::fs::create_dir_all(&cfg.out)?;
-    }
-    let (out_store, out_root) = resolve(&cfg.out, &cfg.storage)?;
-    let metastore = Metastore::connect(&db).await?;
-    tracing::info!(db = %metastore.redacted_url(), out = %out_store.uri(), "connected");
-
-    let mut shards = expand_inputs(&cfg.inputs)?;
-    if let Some(crawl) = &cfg.crawl {
-        shards.extend(crawl_shards(crawl, &cfg.crawl_base, cfg.shards, cfg.sample_seed, &cfg.storage).await?);
-    }
-    let crawl = cfg.crawl.clone().or(cfg.crawl_name.clone()).unwrap_or_else(|| "custom".into());
-    let iteration = metastore.create_iteration(&crawl, &serde_json::to_string(cfg)?).await?;
-    metastore.add_shards(iteration, &shards).await?;
-    let iteration_prefix = join_key(&[&out_root, "iterations", &iteration.to_string()]);
-    tracing::info!(iteration, shards = shards.len(), "iteration created");
-
-    metastore.set_state(iteration, "training").await?;
-    let model = match &cfg.model {
-        Some(uri) => load_model(uri, &cfg.storage).await?,
-        None => {
-            let positives = read_documents(&cfg.seeds, &cfg.fields(), &cfg.storage).await?;
-            let mut negatives = read_documents(&cfg.negatives, &cfg.fields(), &cfg.storage).await?;
-            if cfg.negatives_from_crawl > 0 {
-                let sampled = crate::negatives::sample_crawl_pages(&shards, cfg.negatives_from_crawl, cfg.negative_shards, cfg.sample_seed, &cfg.storage).await?;
-                negatives.files.push(("crawl sample".into(), sampled.len(), 0));
-                negatives.texts.extend(sampled);
-            }
-            let mut settings = if cfg.paper_settings {
-                TrainSettings::paper()
-            } else {
-                TrainSettings::auto(positives.texts.len() + negatives.texts.len())
-            };
-            cfg.train.apply(&mut settings);
-            settings.seed = cfg.sample_seed;
-            tracing::info!(positives = positives.texts.len(), negatives = negatives.texts.len(), "training classifier");
-            train_and_store(positives.texts, negatives.texts, settings, out_store.clone(), &iteration_prefix).await?
-        }
-    };
-    let tokens = match &cfg.tokenizer {
-        Some(uri) => {
-            let (store, key) = resolve(uri, &cfg.storage)?;
-            let bytes = store.get(&key).await?;
-            corpusminer_pipeline::text::TokenCounter::from_tokenizer_json(&bytes)?
-        }
-        None => corpusminer_pipeline::text::TokenCounter::Whitespace,
-    };
-    let validation = serde_json::to_string(&model.validation)?;
-    metastore.set_model(iteration, &model.uri, &model.sha256, &validation).await?;
-    metastore.set_state(iteration, "scoring").await?;
-    Ok(Prepared { metastore, iteration, crawl, out_store, out_root, iteration_prefix, model, shards, tokens })
-}
-
-/// After the workers: threshold, host statistics, corpus, report (`report.json` in the output
-/// folder, and in the metastore). `scoring_seconds` and `workers` describe the worker phase.
-pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers: usize) -> anyhow::Result<Report> {
+/// After the workers: threshold, host statistics, proposals, corpus (`iterations/N/corpus/`),
+/// convergence against `parent`, report (`iterations/N/report.json`, the output folder's
+/// `report.json`, and the metastore). `inputs` are what the iteration used; `workers` the
+/// worker threads of the scoring phase. Rewrites the same keys when run again.
+pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: &IterationInputs, workers: usize) -> anyhow::Result<Report> {
     let ms = &p.metastore;
     let counts = ms.shard_counts(p.iteration).await?;
     if counts.pending + counts.leased > 0 {
         anyhow::bail!("{} shards are not finished yet", counts.pending + counts.leased);
     }
-    ms.set_state(p.iteration, "selecting").await?;
+    let scoring_seconds = inputs.scoring_seconds;
     let histogram = ScoreHistogram::from_rows(&ms.histogram(p.iteration).await?);
     let default_threshold = p
         .model
@@ -247,7 +202,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
         Some(path) => Some(parse_labels(&std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading labels {path}: {e}"))?).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let corpus_prefix = join_key(&[&p.out_root, "corpus"]);
+    let corpus_prefix = join_key(&[&p.iteration_prefix, "corpus"]);
     let to_text_key = |scored_key: &str| scored_key.replacen("/scored/", "/texts/", 1);
     let (manifest, summary) = corpus::write_corpus(
         &p.out_store,
@@ -261,6 +216,11 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
         labels.as_ref(),
     )
     .await?;
+    corpusminer_storage::fault::point("corpus_written");
+    let convergence = match parent {
+        Some(parent) => Some(crate::driver::measure_convergence(ms, &p.out_store, p.iteration, selection.bucket, parent).await?),
+        None => None,
+    };
 
     let label_scores = cfg.labels.as_ref().map(|path| {
         let (precision, recall, n, math, kept) = precision_recall(&summary.labelled);
@@ -279,7 +239,12 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
     let secs = scoring_seconds.max(1e-9);
     let report = Report {
         iteration: p.iteration,
+        parent,
         crawl: p.crawl.clone(),
+        seed_documents: inputs.seed.as_ref().map(|f| f.documents).unwrap_or(0),
+        seed_added: inputs.seed_added,
+        seed_removed: inputs.seed_removed,
+        convergence,
         shards_done: counts.done as u64,
         shards_failed: counts.failed as u64,
         records,
@@ -312,9 +277,9 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, scoring_seconds: f64, workers
         label_scores,
     };
     let json = serde_json::to_string_pretty(&report)?;
+    p.out_store.put(&join_key(&[&p.iteration_prefix, "report.json"]), json.clone().into()).await?;
     p.out_store.put(&join_key(&[&p.out_root, "report.json"]), json.clone().into()).await?;
     ms.set_report(p.iteration, &json).await?;
-    ms.set_state(p.iteration, if counts.failed > 0 { "complete_with_failures" } else { "complete" }).await?;
     Ok(report)
 }
 

@@ -7,17 +7,23 @@
 //! - [`annotation`]: proposed hosts with sample pages, URL path prefixes and annotation files.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
-//! - [`iteration`]: `prepare` (shards + model) and `finish` (selection + corpus + report); the
-//!   worker runs between the two, in this process or elsewhere.
+//! - [`seed`]: the seed of an iteration and its growth from annotations, with its manifest.
+//! - [`convergence`]: retention of iteration n+1's kept data against iteration n.
+//! - [`iteration`]: the run's configuration and `finish` (selection + corpus + report).
+//! - [`driver`]: the iteration state machine: each state's step, resumable after a kill.
 
 pub mod annotation;
+pub mod convergence;
 pub mod corpus;
+pub mod driver;
 pub mod inputs;
 pub mod iteration;
 pub mod negatives;
 pub mod report;
+pub mod seed;
 pub mod selection;
 pub mod training;
 
-pub use iteration::{finish, prepare, Prepared, RunConfig, Selector, TrainOverrides};
+pub use driver::{create_first, create_next, drive, DriveOptions, IterationInputs, Outcome};
+pub use iteration::{finish, Prepared, RunConfig, Selector, TrainOverrides};
 pub use report::Report;

@@ -11,6 +11,8 @@ use corpusminer_pipeline::warc::WarcReader;
 use corpusminer_storage::{open_resumable, resolve, RetryPolicy, StorageConfig};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use corpusminer_worker::shard::document_id;
+use std::collections::HashSet;
 use tokio_util::io::SyncIoBridge;
 
 /// Errors sampling crawl pages.
@@ -26,21 +28,24 @@ pub enum NegativesError {
     },
 }
 
-/// Draws up to `n` page texts at random (seeded) from up to `max_shards` shards of `shards`
-/// (themselves drawn with the same seed). Pages whose text cannot be extracted are skipped.
+/// Draws up to `n` pages at random (seeded) from up to `max_shards` shards of `shards`
+/// (themselves drawn with the same seed), as (document id, text). Pages whose id is in
+/// `exclude` (the pages an earlier iteration kept) and pages whose text cannot be extracted are
+/// skipped.
 pub async fn sample_crawl_pages(
     shards: &[String],
     n: usize,
     max_shards: usize,
     seed: u64,
+    exclude: &HashSet<String>,
     storage: &StorageConfig,
-) -> Result<Vec<String>, NegativesError> {
+) -> Result<Vec<(String, String)>, NegativesError> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6761_7469_7665);
     let mut chosen: Vec<&String> = shards.iter().collect();
     chosen.shuffle(&mut rng);
     chosen.truncate(max_shards.max(1));
     chosen.sort();
-    let mut reservoir: Vec<String> = Vec::with_capacity(n);
+    let mut reservoir: Vec<(String, String)> = Vec::with_capacity(n);
     let mut seen = 0u64;
     for uri in chosen {
         let err = |message: String| NegativesError::Open { uri: uri.clone(), message };
@@ -48,12 +53,15 @@ pub async fn sample_crawl_pages(
         let reader = open_resumable(store, &key, RetryPolicy::default()).await.map_err(|e| err(e.to_string()))?;
         let texts = tokio::task::spawn_blocking(move || {
             Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, SyncIoBridge::new(reader))))
-                .filter_map(|p| extract(&p.body, p.content_type.as_deref()).ok().map(|x| x.text))
-                .collect::<Vec<String>>()
+                .filter_map(|p| {
+                    let id = document_id(&p.record_id, &p.url, (!p.date.is_empty()).then_some(p.date.as_str()));
+                    extract(&p.body, p.content_type.as_deref()).ok().map(|x| (id, x.text))
+                })
+                .collect::<Vec<(String, String)>>()
         })
         .await
         .expect("page sampling panicked");
-        for text in texts {
+        for text in texts.into_iter().filter(|(id, _)| !exclude.contains(id)) {
             seen += 1;
             if reservoir.len() < n {
                 reservoir.push(text);
@@ -81,15 +89,21 @@ mod tests {
             .map(|p| data.join(p).display().to_string())
             .collect();
         let cfg = StorageConfig::default();
-        let a = sample_crawl_pages(&shards, 10, 3, 7, &cfg).await.unwrap();
-        let b = sample_crawl_pages(&shards, 10, 3, 7, &cfg).await.unwrap();
-        let c = sample_crawl_pages(&shards, 10, 3, 8, &cfg).await.unwrap();
+        let none = HashSet::new();
+        let a = sample_crawl_pages(&shards, 10, 3, 7, &none, &cfg).await.unwrap();
+        let b = sample_crawl_pages(&shards, 10, 3, 7, &none, &cfg).await.unwrap();
+        let c = sample_crawl_pages(&shards, 10, 3, 8, &none, &cfg).await.unwrap();
         assert_eq!(a.len(), 10);
         assert_eq!(a, b, "same seed, same sample");
         assert_ne!(a, c, "another seed draws other pages");
-        assert!(a.iter().all(|t| !t.trim().is_empty()));
+        assert!(a.iter().all(|(id, t)| !t.trim().is_empty() && !id.is_empty()));
         // More than the pages available: every extractable page once.
-        let all = sample_crawl_pages(&shards, 10_000, 3, 7, &cfg).await.unwrap();
+        let all = sample_crawl_pages(&shards, 10_000, 3, 7, &none, &cfg).await.unwrap();
         assert!(all.len() > 40 && all.len() < 10_000, "{} pages", all.len());
+        // Excluded pages (an earlier iteration's kept set) are never drawn.
+        let exclude: HashSet<String> = a.iter().map(|(id, _)| id.clone()).collect();
+        let rest = sample_crawl_pages(&shards, 10_000, 3, 7, &exclude, &cfg).await.unwrap();
+        assert_eq!(rest.len(), all.len() - exclude.len());
+        assert!(rest.iter().all(|(id, _)| !exclude.contains(id)));
     }
 }

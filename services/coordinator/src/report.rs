@@ -30,8 +30,23 @@ pub struct LabelScores {
 pub struct Report {
     /// Iteration id in the metastore.
     pub iteration: i64,
+    /// The iteration this one grew from.
+    #[serde(default)]
+    pub parent: Option<i64>,
     /// Crawl id.
     pub crawl: String,
+    /// Documents in the seed trained on.
+    #[serde(default)]
+    pub seed_documents: usize,
+    /// Pages added to the parent's seed (math prefixes, not kept by the parent).
+    #[serde(default)]
+    pub seed_added: usize,
+    /// Pages removed from the parent's seed (not-math prefixes).
+    #[serde(default)]
+    pub seed_removed: usize,
+    /// Retention and new pages against the parent (iterations after the first).
+    #[serde(default)]
+    pub convergence: Option<crate::convergence::Convergence>,
     /// Shards done / failed.
     pub shards_done: u64,
     /// Shards that failed (their error is in the metastore).
@@ -95,6 +110,11 @@ fn pct(n: u64, d: u64) -> f64 {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "iteration {} of {}: {} shards done, {} failed", self.iteration, self.crawl, self.shards_done, self.shards_failed)?;
+        match self.parent {
+            Some(parent) => writeln!(f, "  seed                {:>12} documents (from iteration {parent}: +{} pages, -{} pages)", self.seed_documents, self.seed_added, self.seed_removed)?,
+            None if self.seed_documents > 0 => writeln!(f, "  seed                {:>12} documents", self.seed_documents)?,
+            None => {}
+        }
         writeln!(f, "  records read        {:>12}", self.records)?;
         writeln!(f, "  pages scored        {:>12}   tokens {}", self.pages, self.tokens)?;
         let skipped: Vec<_> = self.counters.iter().filter(|(k, _)| !k.starts_with("record_") && k.as_str() != "pages_scored").collect();
@@ -121,6 +141,18 @@ impl fmt::Display for Report {
             self.selection.kept_tokens,
             pct(self.selection.kept_tokens, self.tokens)
         )?;
+        if let Some(c) = &self.convergence {
+            writeln!(
+                f,
+                "  retention vs {:<6} {:>11.1}% of pages, {:.1}% of tokens; {} new pages ({} tokens), {} no longer kept",
+                c.parent,
+                100.0 * c.retention_pages,
+                100.0 * c.retention_tokens,
+                c.new_pages,
+                c.new_tokens,
+                c.dropped_pages
+            )?;
+        }
         writeln!(
             f,
             "  corpus              {:>12} documents, {} tokens ({} exact duplicates removed)",

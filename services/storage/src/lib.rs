@@ -5,9 +5,11 @@
 //! - [`resumable`]: streamed reads of shards that resume at the byte where a connection broke.
 //! - [`metastore`]: iterations, shard leases and per-shard aggregates in SQLite (embedded
 //!   default) or PostgreSQL, via sqlx with embedded migrations (`/migrations`).
+//! - [`fault`]: `CORPUSMINER_FAULT`, the abort points of the kill-and-resume tests.
 //! - [`testing`]: real-service test harness (an `s3s-fs` server, a fresh Postgres database).
 
 pub mod error;
+pub mod fault;
 pub mod metastore;
 pub mod object_store;
 pub mod resumable;
@@ -15,7 +17,7 @@ pub mod testing;
 
 pub use error::{StorageError, StorageErrorKind};
 pub use metastore::{
-    Backend, HostBucket, HostCount, Iteration, Lease, Metastore, MetastoreError, ShardCounts,
+    Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, ShardCounts,
     ShardResult, ShardRow,
 };
 pub use object_store::{resolve, HttpStore, LocalStore, ObjectStore, S3Store, StorageConfig};

@@ -17,6 +17,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
+mod iteration_state;
+pub use iteration_state::IterationState;
+
 /// The migrations of each dialect, embedded at compile time: `(version, description, sql)`.
 /// Same versions, descriptions and checksums (SHA-384 of the SQL) as `sqlx::migrate!` would
 /// give, so either can apply them. (`sqlx::migrate!` needs sqlx's `macros` feature, which the
@@ -32,6 +35,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "annotations",
         include_str!("../../../migrations/sqlite/0002_annotations.sql"),
     ),
+    (
+        3,
+        "iteration loop",
+        include_str!("../../../migrations/sqlite/0003_iteration_loop.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -43,6 +51,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "annotations",
         include_str!("../../../migrations/postgres/0002_annotations.sql"),
+    ),
+    (
+        3,
+        "iteration loop",
+        include_str!("../../../migrations/postgres/0003_iteration_loop.sql"),
     ),
 ];
 
@@ -94,6 +107,16 @@ pub enum MetastoreError {
         /// Why it was refused.
         reason: String,
     },
+    /// The action is not allowed in the row's current state; nothing was written.
+    #[error("{what} is {state}: cannot {action}")]
+    InvalidState {
+        /// What was acted on, e.g. `iteration 7`.
+        what: String,
+        /// Its state.
+        state: String,
+        /// The refused action.
+        action: String,
+    },
     /// A value does not fit the database's signed 64-bit integers.
     #[error("value out of range: {0}")]
     OutOfRange(String),
@@ -121,8 +144,10 @@ pub struct Iteration {
     pub id: i64,
     /// Crawl name, e.g. `CC-MAIN-2024-10`.
     pub crawl: String,
-    /// State name; the coordinator's state machine owns the vocabulary.
+    /// State name, one of [`IterationState`]'s (`IterationState::parse`).
     pub state: String,
+    /// The iteration whose seed and annotations this one grew from.
+    pub parent_id: Option<i64>,
     /// When created.
     pub created_at: DateTime<Utc>,
     /// When any field last changed.
@@ -141,6 +166,12 @@ pub struct Iteration {
     pub threshold_bucket: Option<i64>,
     /// Final report, JSON text.
     pub report_json: Option<String>,
+    /// Everything the iteration used (seed manifest, negatives, classifier settings), JSON text.
+    pub inputs_json: Option<String>,
+    /// Why the iteration failed (state `failed`).
+    pub error: Option<String>,
+    /// The state a failed iteration was in; `resume` restarts there.
+    pub failed_state: Option<String>,
 }
 
 /// A shard handed to a worker until `expires_at`; `token` proves ownership at completion.
@@ -429,20 +460,35 @@ impl Metastore {
         self.pool.close().await;
     }
 
-    /// Creates an iteration of `crawl` in state `created`; returns its id.
+    /// Creates a first iteration of `crawl` in state `preparing`; returns its id.
     pub async fn create_iteration(
         &self,
         crawl: &str,
         config_json: &str,
     ) -> Result<i64, MetastoreError> {
+        self.create_iteration_from(crawl, config_json, None).await
+    }
+
+    /// Creates an iteration of `crawl` in state `preparing` that grows from `parent`; returns
+    /// its id. Errors: `NotFound` for a missing parent.
+    pub async fn create_iteration_from(
+        &self,
+        crawl: &str,
+        config_json: &str,
+        parent: Option<i64>,
+    ) -> Result<i64, MetastoreError> {
+        if let Some(p) = parent {
+            self.iteration(p).await?;
+        }
         let now = now_ms();
         let row = sqlx::query(
-            "INSERT INTO iterations (crawl, state, created_at, updated_at, config) \
-             VALUES ($1, 'created', $2, $2, $3) RETURNING id",
+            "INSERT INTO iterations (crawl, state, created_at, updated_at, config, parent_id) \
+             VALUES ($1, 'preparing', $2, $2, $3, $4) RETURNING id",
         )
         .bind(crawl)
         .bind(now)
         .bind(config_json)
+        .bind(parent)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get::<i64, _>(0)?)
@@ -452,7 +498,8 @@ impl Metastore {
     pub async fn iteration(&self, id: i64) -> Result<Iteration, MetastoreError> {
         let row = sqlx::query(
             "SELECT id, crawl, state, created_at, updated_at, config, model_uri, model_sha256, \
-             validation, threshold, threshold_bucket, report FROM iterations WHERE id = $1",
+             validation, threshold, threshold_bucket, report, parent_id, inputs, error, failed_state \
+             FROM iterations WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -473,6 +520,10 @@ impl Metastore {
             threshold: row.try_get(9)?,
             threshold_bucket: row.try_get(10)?,
             report_json: row.try_get(11)?,
+            parent_id: row.try_get(12)?,
+            inputs_json: row.try_get(13)?,
+            error: row.try_get(14)?,
+            failed_state: row.try_get(15)?,
         })
     }
 
@@ -500,10 +551,11 @@ impl Metastore {
         Ok(())
     }
 
-    /// Sets the iteration's state. Errors: `NotFound`.
-    pub async fn set_state(&self, id: i64, state: &str) -> Result<(), MetastoreError> {
+    /// Sets the iteration's state, whatever it was (see [`Metastore::advance`] for the
+    /// compare-and-set the state machine uses). Errors: `NotFound`.
+    pub async fn set_state(&self, id: i64, state: IterationState) -> Result<(), MetastoreError> {
         let q = sqlx::query("UPDATE iterations SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state)
+            .bind(state.as_str())
             .bind(now_ms())
             .bind(id);
         self.update_iteration(id, q).await

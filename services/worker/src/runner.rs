@@ -3,7 +3,7 @@
 use crate::shard::{process_shard, ShardContext, ShardOutput};
 use bytes::Bytes;
 use corpusminer_pipeline::scored::encode_rows;
-use corpusminer_storage::metastore::{HostBucket, Lease, Metastore, MetastoreError, ShardResult};
+use corpusminer_storage::metastore::{HostBucket, IterationState, Lease, Metastore, MetastoreError, ShardResult};
 use corpusminer_storage::{open_resumable, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -104,11 +104,20 @@ async fn lease_loop(
 ) -> Result<WorkerSummary, WorkerError> {
     let name = format!("{}:{n}", config.name);
     let mut summary = WorkerSummary::default();
-    while let Some(lease) = metastore.lease_shard(config.iteration, &name, config.lease).await? {
+    loop {
+        // A cancelled iteration stops here, between shards (cancel is checked per lease).
+        if metastore.iteration(config.iteration).await?.state == IterationState::Cancelled.as_str() {
+            tracing::warn!(iteration = config.iteration, "iteration cancelled; worker stops");
+            break;
+        }
+        let Some(lease) = metastore.lease_shard(config.iteration, &name, config.lease).await? else { break };
         tracing::info!(shard = %lease.uri, attempt = lease.attempts, "leased shard");
         match process_leased(&config, &ctx, &lease).await {
             Ok(result) => match metastore.complete_shard(&lease, &result).await {
-                Ok(()) => summary.shards_done += 1,
+                Ok(()) => {
+                    summary.shards_done += 1;
+                    corpusminer_storage::fault::point("shard_completed");
+                }
                 Err(MetastoreError::LeaseLost { .. }) => {
                     tracing::warn!(shard = %lease.uri, "lease lost before completion; not counted");
                     summary.leases_lost += 1;

@@ -24,6 +24,8 @@ pub struct Progress {
     pub pages: AtomicU64,
     /// Shards finished (done or failed).
     pub shards: AtomicU64,
+    /// Shards of the iteration (set when scoring starts).
+    pub shards_total: AtomicU64,
 }
 
 /// What every shard of an iteration shares: the model, and where to report progress.

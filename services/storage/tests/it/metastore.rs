@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use corpusminer_storage::metastore::{Label, NewAnnotation, Proposal};
+use corpusminer_storage::metastore::{IterationState, Label, NewAnnotation, Proposal};
 use corpusminer_storage::testing::PgTestDb;
 use corpusminer_storage::{Backend, HostBucket, Metastore, MetastoreError, ShardResult};
 
@@ -59,14 +59,14 @@ async fn iteration_fields(ms: Metastore) {
     let it = ms.iteration(id).await.unwrap();
     assert_eq!(
         (it.crawl.as_str(), it.state.as_str()),
-        ("CC-MAIN-2024-10", "created")
+        ("CC-MAIN-2024-10", "preparing")
     );
     assert_eq!(it.config_json, r#"{"budget_tokens":40000000000}"#);
     assert_eq!(
         (it.model_uri.clone(), it.threshold, it.report_json.clone()),
         (None, None, None)
     );
-    ms.set_state(id, "scoring").await.unwrap();
+    ms.set_state(id, IterationState::Scoring).await.unwrap();
     ms.set_model(id, "s3://m/model.bin", &"ab".repeat(32), r#"{"f1":0.84}"#)
         .await
         .unwrap();
@@ -85,7 +85,7 @@ async fn iteration_fields(ms: Metastore) {
         Err(MetastoreError::NotFound { .. })
     ));
     assert!(matches!(
-        ms.set_state(id + 1000, "x").await,
+        ms.set_state(id + 1000, IterationState::Failed).await,
         Err(MetastoreError::NotFound { .. })
     ));
     assert!(matches!(
@@ -624,6 +624,60 @@ async fn annotations_supersede_and_keep_history(ms: Metastore) {
     assert_eq!(ms.annotations(true).await.unwrap().len(), before);
 }
 
+async fn iteration_state_machine(ms: Metastore) {
+    use IterationState::*;
+    let first = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    let second = ms.create_iteration_from("CC-MAIN-2024-10", "{}", Some(first)).await.unwrap();
+    assert!(matches!(
+        ms.create_iteration_from("x", "{}", Some(second + 100)).await,
+        Err(MetastoreError::NotFound { .. })
+    ));
+    assert_eq!(ms.iteration(second).await.unwrap().parent_id, Some(first));
+    assert_eq!(ms.latest_iteration().await.unwrap(), Some(second));
+
+    // Compare-and-set: a step that finishes after a cancel does not overwrite it.
+    assert!(ms.advance(first, Preparing, PreparingNegatives).await.unwrap());
+    assert!(!ms.advance(first, Preparing, Training).await.unwrap());
+    assert_eq!(ms.cancel_iteration(first).await.unwrap(), PreparingNegatives);
+    assert!(!ms.advance(first, PreparingNegatives, Training).await.unwrap());
+    assert_eq!(ms.iteration(first).await.unwrap().state, "cancelled");
+    assert!(matches!(ms.cancel_iteration(first).await, Err(MetastoreError::InvalidState { .. })));
+    assert!(matches!(ms.reopen_iteration(first).await, Err(MetastoreError::InvalidState { .. })));
+
+    // Failure keeps the state to resume at; reopening restores it and clears the error.
+    ms.set_state(second, Scoring).await.unwrap();
+    ms.set_inputs(second, r#"{"seed":"s"}"#).await.unwrap();
+    assert!(!ms.fail_iteration(second, Training, "not in training").await.unwrap());
+    assert!(ms.fail_iteration(second, Scoring, "disk full").await.unwrap());
+    let it = ms.iteration(second).await.unwrap();
+    assert_eq!((it.state.as_str(), it.error.as_deref(), it.failed_state.as_deref()), ("failed", Some("disk full"), Some("scoring")));
+    assert_eq!(it.inputs_json.as_deref(), Some(r#"{"seed":"s"}"#));
+    assert_eq!(ms.reopen_iteration(second).await.unwrap(), Scoring);
+    assert_eq!(ms.reopen_iteration(second).await.unwrap(), Scoring, "an active iteration reopens as it is");
+    assert_eq!(ms.iteration(second).await.unwrap().error, None);
+
+    // Leases of a killed process are handed back; its stale token cannot complete the shard.
+    ms.add_shards(second, &shard_uris(2)).await.unwrap();
+    let lease = ms.lease_shard(second, "dead", LEASE).await.unwrap().unwrap();
+    assert_eq!(ms.requeue_leased(second).await.unwrap(), 1);
+    assert!(matches!(
+        ms.complete_shard(&lease, &result(&[(10, 1, 5)], vec![], &[])).await,
+        Err(MetastoreError::LeaseLost { .. })
+    ));
+    assert_eq!(ms.shard_counts(second).await.unwrap().pending, 2);
+
+    // Delete: refused while active (nothing changes), then removes every row of the iteration.
+    assert!(matches!(ms.delete_iteration(second).await, Err(MetastoreError::InvalidState { .. })));
+    assert_eq!(ms.shards(second).await.unwrap().len(), 2);
+    ms.delete_iteration(first).await.unwrap();
+    assert_eq!(ms.iteration(second).await.unwrap().parent_id, None, "a child outlives its parent's rows");
+    ms.cancel_iteration(second).await.unwrap();
+    ms.delete_iteration(second).await.unwrap();
+    assert!(ms.shards(second).await.unwrap().is_empty());
+    assert!(ms.iteration_ids().await.unwrap().is_empty());
+    assert!(matches!(ms.delete_iteration(second).await, Err(MetastoreError::NotFound { .. })));
+}
+
 macro_rules! metastore_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -663,6 +717,7 @@ metastore_suite!(
     concurrent_leasing_hands_each_shard_out_once,
     proposals_are_replaced_per_iteration,
     annotations_supersede_and_keep_history,
+    iteration_state_machine,
 );
 
 #[tokio::test]

@@ -1,0 +1,186 @@
+//! Kill-and-resume: the real binary is aborted (CORPUSMINER_FAULT: abort(), no cleanup, what a
+//! SIGKILL leaves) at every state of an iteration and inside its steps; `corpusminer resume`
+//! then finishes it, and the corpus equals an uninterrupted run's (same id, text and score).
+//! Every point runs on SQLite; a sample runs on PostgreSQL. Small settings keep it fast.
+
+use corpusminer_storage::metastore::{IterationState, Metastore};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_corpusminer");
+
+/// (fault point, the state the killed iteration is left in).
+const POINTS: &[(&str, IterationState)] = &[
+    ("preparing", IterationState::Preparing),
+    ("preparing_negatives", IterationState::PreparingNegatives),
+    ("training", IterationState::Training),
+    ("model_stored", IterationState::Training),
+    ("scoring", IterationState::Scoring),
+    ("shard_completed", IterationState::Scoring),
+    ("selecting", IterationState::Selecting),
+    ("corpus_written", IterationState::Selecting),
+];
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    run_args: Vec<String>,
+}
+
+/// Trimmed real inputs: 300 GSM8K train problems as the seed, the head of WikiText-2 and a
+/// dolma excerpt as negatives, two minicrawl shards.
+fn fixture() -> Option<Fixture> {
+    let data = corpusminer_pipeline::testdata::shared_data_dir()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let gsm = std::fs::read_to_string(data.join("math/gsm8k-train.jsonl")).unwrap();
+    let seed = dir.join("seed.jsonl");
+    std::fs::File::create(&seed).unwrap().write_all(gsm.lines().take(300).collect::<Vec<_>>().join("\n").as_bytes()).unwrap();
+    let wiki = std::fs::read_to_string(data.join("negatives/wikitext-2-valid.txt")).unwrap();
+    let neg = dir.join("negatives.txt");
+    std::fs::write(&neg, wiki.lines().take(600).collect::<Vec<_>>().join("\n")).unwrap();
+    let mut run_args: Vec<String> = vec!["run".into(), "--seed".into(), seed.display().to_string(), "--negatives".into(), neg.display().to_string()];
+    run_args.push(data.join("negatives/dolma-cc_en_head-0091.jsonl.gz").display().to_string());
+    run_args.push("--input".into());
+    for s in ["MINICRAWL-dev-00000.warc.gz", "MINICRAWL-dev-00003.warc.gz"] {
+        run_args.push(data.join("minicrawl").join(s).display().to_string());
+    }
+    for a in ["--dim", "16", "--epoch", "3", "--bucket", "20000", "--train-threads", "1", "--workers", "1", "--random-seed", "7"] {
+        run_args.push(a.into());
+    }
+    Some(Fixture { _tmp: tmp, dir, run_args })
+}
+
+fn corpusminer(args: &[String], fault: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("CORPUSMINER_FAULT").env("RUST_LOG", "warn");
+    if let Some(f) = fault {
+        cmd.env("CORPUSMINER_FAULT", f);
+    }
+    cmd.output().expect("corpusminer runs")
+}
+
+fn with_store(args: &[String], out: &Path, db: Option<&str>) -> Vec<String> {
+    let mut v = args.to_vec();
+    v.extend(["--out".into(), out.display().to_string()]);
+    if let Some(db) = db {
+        v.extend(["--db".into(), db.to_string()]);
+    }
+    v
+}
+
+fn corpus(out: &Path) -> BTreeSet<(String, String, u32)> {
+    let mut set = BTreeSet::new();
+    let dir = out.join("iterations/1/corpus");
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = e.unwrap().path();
+        if !path.to_string_lossy().ends_with(".jsonl.zst") {
+            continue;
+        }
+        let text = String::from_utf8(zstd::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap()).unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let score = v["metadata"]["score"].as_f64().unwrap() as f32;
+            set.insert((v["id"].as_str().unwrap().to_string(), v["text"].as_str().unwrap().to_string(), score.to_bits()));
+        }
+    }
+    set
+}
+
+/// State of the newest iteration of `db`.
+async fn state(db: &str) -> String {
+    let ms = Metastore::connect(db).await.unwrap();
+    let s = ms.iteration(ms.latest_iteration().await.unwrap().expect("an iteration")).await.unwrap().state;
+    ms.close().await;
+    s
+}
+
+fn ok(o: &Output, what: &str) {
+    assert!(o.status.success(), "{what} failed: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+}
+
+/// Kills at `point`, checks the state left behind, resumes, and compares with `reference`.
+async fn kill_and_resume(f: &Fixture, name: &str, point: &str, left_in: IterationState, db: Option<&str>, reference: &BTreeSet<(String, String, u32)>) {
+    let out = f.dir.join(name);
+    let killed = corpusminer(&with_store(&f.run_args, &out, db), Some(point));
+    assert!(!killed.status.success(), "{point}: the fault point was never reached");
+    assert!(String::from_utf8_lossy(&killed.stderr).contains("fault injected"), "{point}: {}", String::from_utf8_lossy(&killed.stderr));
+    let db_url = db.map(str::to_string).unwrap_or_else(|| format!("sqlite://{}", out.join("corpusminer.db").display()));
+    assert_eq!(state(&db_url).await, left_in.as_str(), "{point}: state left behind");
+    let resume = vec!["resume".to_string(), newest(&db_url).await.to_string()];
+    let resumed = corpusminer(&with_store(&resume, &out, db), None);
+    ok(&resumed, &format!("resume after {point}"));
+    assert!(String::from_utf8_lossy(&resumed.stdout).contains("iteration"), "{point}: resume prints the report");
+    let s = state(&db_url).await;
+    assert!(s == "complete" || s == "awaiting_annotation", "{point}: resumed iteration is {s}");
+    assert_eq!(&corpus(&out), reference, "{point}: resumed corpus differs from the uninterrupted run's");
+}
+
+async fn newest(db: &str) -> i64 {
+    let ms = Metastore::connect(db).await.unwrap();
+    let id = ms.latest_iteration().await.unwrap().unwrap();
+    ms.close().await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_every_state_resumes_to_the_uninterrupted_result() {
+    let Some(f) = fixture() else { return };
+    let reference_out = f.dir.join("reference");
+    let reference = corpusminer(&with_store(&f.run_args, &reference_out, None), None);
+    ok(&reference, "uninterrupted run");
+    let reference = corpus(&reference_out);
+    assert!(reference.len() >= 3, "the reference run keeps pages ({})", reference.len());
+
+    for (point, left_in) in POINTS {
+        kill_and_resume(&f, &format!("sqlite-{point}"), point, *left_in, None, &reference).await;
+    }
+
+    // A sample on PostgreSQL: mid-scoring and mid-selection.
+    if let Some(pg) = corpusminer_storage::testing::PgTestDb::create().await {
+        for (point, left_in) in [("shard_completed", IterationState::Scoring), ("corpus_written", IterationState::Selecting)] {
+            let pg_db = pg.url.clone();
+            kill_and_resume(&f, &format!("pg-{point}"), point, left_in, Some(&pg_db), &reference).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_resume_and_delete_removes_rows_and_files() {
+    let Some(f) = fixture() else { return };
+    let out = f.dir.join("cancel");
+    let store = |v: &[&str]| with_store(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &out, None);
+    let killed = corpusminer(&with_store(&f.run_args, &out, None), Some("scoring"));
+    assert!(!killed.status.success());
+    let db = format!("sqlite://{}", out.join("corpusminer.db").display());
+
+    // Deleting an active iteration is refused and changes nothing.
+    let refused = corpusminer(&store(&["delete", "1"]), None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cancel it first"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(state(&db).await, "scoring");
+    assert!(out.join("iterations/1/model.bin").is_file());
+
+    ok(&corpusminer(&store(&["cancel", "1"]), None), "cancel");
+    assert_eq!(state(&db).await, "cancelled");
+    let again = corpusminer(&store(&["resume", "1"]), None);
+    assert!(!again.status.success(), "a cancelled iteration is not resumed");
+    assert!(!corpusminer(&store(&["cancel", "1"]), None).status.success(), "cancelling twice is an error");
+    let status = corpusminer(&store(&["status"]), None);
+    ok(&status, "status");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("cancelled"));
+
+    let deleted = corpusminer(&store(&["delete", "1"]), None);
+    ok(&deleted, "delete");
+    assert_eq!(files_under(&out.join("iterations/1")), 0, "the iteration's files are removed");
+    let ms = Metastore::connect(&db).await.unwrap();
+    assert!(ms.iteration_ids().await.unwrap().is_empty());
+    assert!(ms.shards(1).await.unwrap().is_empty());
+}
+
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.map(|e| e.unwrap().path()).map(|p| if p.is_dir() { files_under(&p) } else { 1 }).sum()
+}

@@ -1,0 +1,440 @@
+//! Runs an iteration through its states (DESIGN.md steps 2 and 4–7), one step per state:
+//!
+//! | state                 | step                                                            |
+//! |-----------------------|-----------------------------------------------------------------|
+//! | `preparing`           | register shards; build the seed (files, or the parent's seed grown by annotations); write `seed.jsonl.zst` + `seed_manifest.json` |
+//! | `preparing_negatives` | negatives files + a crawl sample drawn with this iteration's seed, outside the parent's kept pages; write `negatives.jsonl.zst` |
+//! | `training`            | train on the stored seed and negatives (or load `--model`); store `model.bin` and its checksum |
+//! | `scoring`             | workers lease and score the shards                              |
+//! | `selecting`           | threshold, proposals, corpus, convergence, report               |
+//! | `awaiting_annotation` / `complete` | done                                               |
+//!
+//! Every step reads only what earlier steps stored (the iteration's row and files), writes its
+//! outputs under fixed keys, and then moves the state with a compare-and-set. A process killed
+//! anywhere therefore resumes ([`drive`]) by redoing at most the step it was in, with the same
+//! result; a cancel from another process is seen between steps and between shards.
+
+use crate::convergence::Convergence;
+use crate::iteration::{finish, join_key, Prepared, RunConfig};
+use crate::seed::{grow_seed, kept_pages, seed_from_files, SeedDoc};
+use crate::training::{load_model, read_documents, TrainedModel};
+use bytes::Bytes;
+use corpusminer_pipeline::classify::TrainSettings;
+use corpusminer_pipeline::scored::{encode_rows, read_rows};
+use corpusminer_pipeline::text::TokenCounter;
+use corpusminer_storage::fault;
+use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
+use corpusminer_storage::{resolve, ObjectStore, RetryPolicy};
+use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A file an iteration wrote for itself: key in the output store, checksum, size in documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// Object key in the output store.
+    pub key: String,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// Documents in it.
+    pub documents: usize,
+}
+
+/// Everything an iteration used besides its config, stored in its row (`inputs`, JSON) as the
+/// steps produce it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IterationInputs {
+    /// The seed (`seed.jsonl.zst`, rows of [`SeedDoc`]).
+    pub seed: Option<StoredFile>,
+    /// Key of `seed_manifest.json` ([`SeedManifest`]).
+    pub seed_manifest: Option<String>,
+    /// Pages added to / removed from the parent's seed.
+    pub seed_added: usize,
+    /// Pages removed from the parent's seed.
+    pub seed_removed: usize,
+    /// The negatives (`negatives.jsonl.zst`, rows of [`SeedDoc`]).
+    pub negatives: Option<StoredFile>,
+    /// Seed of this iteration's random negative draw (new for every iteration of a chain).
+    pub negative_seed: u64,
+    /// Negatives drawn from the crawl.
+    pub crawl_negatives: usize,
+    /// The classifier settings trained with (none when `--model` was given).
+    pub train_settings: Option<TrainSettings>,
+    /// Seconds spent scoring, summed over the runs that scored shards (a resumed iteration
+    /// counts each run's part).
+    pub scoring_seconds: f64,
+}
+
+/// How [`drive`] runs the scoring step in this process.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// Worker threads (shards scored at once).
+    pub workers: usize,
+    /// Retries of a broken shard stream.
+    pub retries: u32,
+    /// Counters the caller shows as progress.
+    pub progress: Arc<Progress>,
+    /// Name recorded on leases.
+    pub worker_name: String,
+    /// Hand the leases a killed process held back before scoring (resume).
+    pub reclaim_leases: bool,
+}
+
+/// How [`drive`] ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The iteration.
+    pub iteration: i64,
+    /// Its state now: `awaiting_annotation`, `complete` or `cancelled`.
+    pub state: IterationState,
+    /// The report (done iterations).
+    pub report: Option<crate::Report>,
+}
+
+/// Creates iteration 1 of a chain from `cfg` (state `preparing`); returns its id.
+pub async fn create_first(ms: &Metastore, cfg: &RunConfig) -> anyhow::Result<i64> {
+    if cfg.inputs.is_empty() && cfg.crawl.is_none() {
+        anyhow::bail!("no shards: give --input SHARD… or --crawl CC-MAIN-YYYY-WW");
+    }
+    let crawl = cfg.crawl.clone().or(cfg.crawl_name.clone()).unwrap_or_else(|| "custom".into());
+    Ok(ms.create_iteration_from(&crawl, &stored_config(cfg)?, None).await?)
+}
+
+/// Creates the iteration after `parent` (which must be done: awaiting annotation or complete)
+/// with the parent's config; a parent awaiting annotation is marked complete. Returns its id.
+pub async fn create_next(ms: &Metastore, parent: i64) -> anyhow::Result<i64> {
+    let it = ms.iteration(parent).await?;
+    let state = state_of(&it)?;
+    if !state.is_done() {
+        anyhow::bail!("iteration {parent} is {state}: only a finished iteration (awaiting_annotation or complete) can be grown from");
+    }
+    if state == IterationState::AwaitingAnnotation {
+        ms.advance(parent, state, IterationState::Complete).await?;
+    }
+    Ok(ms.create_iteration_from(&it.crawl, &it.config_json, Some(parent)).await?)
+}
+
+/// The config as stored in the row: S3 keys are never written to the database (a resumed run
+/// reads them from its environment again).
+fn stored_config(cfg: &RunConfig) -> anyhow::Result<String> {
+    let mut c = cfg.clone();
+    c.storage.s3_access_key_id = None;
+    c.storage.s3_secret_access_key = None;
+    Ok(serde_json::to_string(&c)?)
+}
+
+fn state_of(it: &Iteration) -> anyhow::Result<IterationState> {
+    IterationState::parse(&it.state).ok_or_else(|| anyhow::anyhow!("iteration {} has unknown state {:?}", it.id, it.state))
+}
+
+/// Per-step view of the iteration: its row, config and output location.
+struct Ctx {
+    ms: Metastore,
+    it: Iteration,
+    cfg: RunConfig,
+    out_store: Arc<dyn ObjectStore>,
+    out_root: String,
+    prefix: String,
+}
+
+impl Ctx {
+    async fn load(ms: &Metastore, id: i64, storage_override: Option<&corpusminer_storage::StorageConfig>) -> anyhow::Result<Self> {
+        let it = ms.iteration(id).await?;
+        let mut cfg: RunConfig = serde_json::from_str(&it.config_json).map_err(|e| anyhow::anyhow!("iteration {id}'s stored config: {e}"))?;
+        if let Some(s) = storage_override {
+            cfg.storage = s.clone();
+        }
+        if !cfg.out.contains("://") {
+            std::fs::create_dir_all(&cfg.out)?;
+        }
+        let (out_store, out_root) = resolve(&cfg.out, &cfg.storage)?;
+        let prefix = join_key(&[&out_root, "iterations", &id.to_string()]);
+        Ok(Ctx { ms: ms.clone(), it, cfg, out_store, out_root, prefix })
+    }
+
+    fn inputs(&self) -> anyhow::Result<IterationInputs> {
+        Ok(match &self.it.inputs_json {
+            Some(j) => serde_json::from_str(j)?,
+            None => IterationInputs::default(),
+        })
+    }
+
+    async fn save_inputs(&self, inputs: &IterationInputs) -> anyhow::Result<()> {
+        Ok(self.ms.set_inputs(self.it.id, &serde_json::to_string(inputs)?).await?)
+    }
+
+    async fn put_docs(&self, name: &str, docs: &[SeedDoc]) -> anyhow::Result<StoredFile> {
+        let bytes = encode_rows(docs);
+        let key = join_key(&[&self.prefix, name]);
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        self.out_store.put(&key, Bytes::from(bytes)).await?;
+        Ok(StoredFile { key, sha256, documents: docs.len() })
+    }
+
+    async fn get_docs(&self, file: &StoredFile) -> anyhow::Result<Vec<SeedDoc>> {
+        let bytes = self.out_store.get(&file.key).await?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if sha != file.sha256 {
+            anyhow::bail!("{} changed since it was written (sha256 {sha}, recorded {})", file.key, file.sha256);
+        }
+        Ok(read_rows(&bytes[..])?)
+    }
+}
+
+/// Runs iteration `id` from its current state until it is done or cancelled. A failed
+/// iteration is reopened at the state it failed in. An error in a step marks the iteration
+/// failed (resumable) and is returned. `storage` replaces the stored object-store settings
+/// (credentials are never stored).
+pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage::StorageConfig>, opts: &DriveOptions) -> anyhow::Result<Outcome> {
+    let mut state = ms.reopen_iteration(id).await?;
+    let mut reclaim = opts.reclaim_leases;
+    loop {
+        if !state.is_active() {
+            let it = ms.iteration(id).await?;
+            let report = it.report_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
+            return Ok(Outcome { iteration: id, state, report });
+        }
+        fault::point(state.as_str());
+        let ctx = Ctx::load(ms, id, storage).await?;
+        let step = match state {
+            IterationState::Preparing => prepare_step(&ctx).await,
+            IterationState::PreparingNegatives => negatives_step(&ctx).await,
+            IterationState::Training => training_step(&ctx).await.map(|_| IterationState::Scoring),
+            IterationState::Scoring => scoring_step(&ctx, opts, std::mem::take(&mut reclaim)).await,
+            IterationState::Selecting => selecting_step(&ctx, opts).await,
+            _ => unreachable!("active states only"),
+        };
+        let next = match step {
+            Ok(next) => next,
+            Err(e) => {
+                ms.fail_iteration(id, state, &format!("{e:#}")).await?;
+                return Err(e.context(format!("iteration {id} failed in {state} (`corpusminer resume {id}` retries it)")));
+            }
+        };
+        if !ms.advance(id, state, next).await? {
+            let now = ms.iteration(id).await?.state;
+            tracing::warn!(iteration = id, from = %state, to = %next, now = %now, "state changed meanwhile (cancelled?); stopping");
+            let state = IterationState::parse(&now).unwrap_or(IterationState::Cancelled);
+            return Ok(Outcome { iteration: id, state, report: None });
+        }
+        tracing::info!(iteration = id, from = %state, to = %next, "step done");
+        state = next;
+    }
+}
+
+/// `preparing`: shards, then the seed and its manifest.
+async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
+    let (cfg, ms, id) = (&ctx.cfg, &ctx.ms, ctx.it.id);
+    let (docs, manifest) = match ctx.it.parent_id {
+        None => {
+            let mut shards = crate::inputs::expand_inputs(&cfg.inputs)?;
+            if let Some(crawl) = &cfg.crawl {
+                shards.extend(crate::inputs::crawl_shards(crawl, &cfg.crawl_base, cfg.shards, cfg.sample_seed, &cfg.storage).await?);
+            }
+            ms.add_shards(id, &shards).await?;
+            let mut files = Vec::new();
+            for uri in &cfg.seeds {
+                files.push((uri.clone(), read_documents(std::slice::from_ref(uri), &cfg.fields(), &cfg.storage).await?.texts));
+            }
+            seed_from_files(&files)
+        }
+        Some(parent) => {
+            let parent_ctx = Ctx::load(ms, parent, Some(&cfg.storage)).await?;
+            let parent_shards = ms.shards(parent).await?;
+            let uris: Vec<String> = parent_shards.iter().map(|s| s.uri.clone()).collect();
+            ms.add_shards(id, &uris).await?;
+            let parent_seed = match parent_ctx.inputs()?.seed {
+                Some(f) => parent_ctx.get_docs(&f).await?,
+                None => Vec::new(),
+            };
+            let bucket = parent_ctx.it.threshold_bucket.ok_or_else(|| anyhow::anyhow!("iteration {parent} has no threshold"))? as usize;
+            let annotations = ms.annotations(false).await?;
+            grow_seed(parent, parent_seed, &ctx.out_store, &parent_shards, bucket, &annotations, &cfg.storage).await?
+        }
+    };
+    if cfg.model.is_none() && docs.is_empty() {
+        anyhow::bail!("the seed is empty: give --seed files with text in them");
+    }
+    let mut inputs = ctx.inputs()?;
+    inputs.seed = Some(ctx.put_docs("seed.jsonl.zst", &docs).await?);
+    let manifest_key = join_key(&[&ctx.prefix, "seed_manifest.json"]);
+    ctx.out_store.put(&manifest_key, Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
+    inputs.seed_manifest = Some(manifest_key);
+    inputs.seed_added = manifest.added.len();
+    inputs.seed_removed = manifest.removed.len();
+    ctx.save_inputs(&inputs).await?;
+    tracing::info!(iteration = id, seed = docs.len(), added = manifest.added.len(), removed = manifest.removed.len(), "seed written");
+    Ok(IterationState::PreparingNegatives)
+}
+
+/// How deep `id` is in its chain (1 for a first iteration).
+async fn depth(ms: &Metastore, it: &Iteration) -> anyhow::Result<u64> {
+    let (mut n, mut parent) = (1u64, it.parent_id);
+    while let Some(p) = parent {
+        n += 1;
+        parent = ms.iteration(p).await?.parent_id;
+    }
+    Ok(n)
+}
+
+/// `preparing_negatives`: the negatives files, plus crawl pages drawn with this iteration's own
+/// random seed, outside the pages the parent kept.
+async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
+    let cfg = &ctx.cfg;
+    let mut inputs = ctx.inputs()?;
+    if cfg.model.is_some() {
+        return Ok(IterationState::Training);
+    }
+    let depth = depth(&ctx.ms, &ctx.it).await?;
+    // A new draw per iteration of the chain, reproducible from the run's seed.
+    inputs.negative_seed = cfg.sample_seed.wrapping_add(depth.wrapping_sub(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut docs = Vec::new();
+    for uri in &cfg.negatives {
+        let texts = read_documents(std::slice::from_ref(uri), &cfg.fields(), &cfg.storage).await?.texts;
+        docs.extend(texts.into_iter().enumerate().map(|(n, text)| SeedDoc { id: format!("{uri}#{n}"), url: None, text }));
+    }
+    if cfg.negatives_from_crawl > 0 {
+        let exclude: HashSet<String> = match ctx.it.parent_id {
+            Some(parent) => {
+                let p = ctx.ms.iteration(parent).await?;
+                let bucket = p.threshold_bucket.unwrap_or(i64::MAX) as usize;
+                kept_pages(&ctx.out_store, &ctx.ms.shards(parent).await?, bucket).await?.into_keys().collect()
+            }
+            None => HashSet::new(),
+        };
+        let shards: Vec<String> = ctx.ms.shards(ctx.it.id).await?.into_iter().map(|s| s.uri).collect();
+        let sampled = crate::negatives::sample_crawl_pages(&shards, cfg.negatives_from_crawl, cfg.negative_shards, inputs.negative_seed, &exclude, &cfg.storage).await?;
+        inputs.crawl_negatives = sampled.len();
+        docs.extend(sampled.into_iter().map(|(id, text)| SeedDoc { id, url: None, text }));
+    }
+    if docs.is_empty() {
+        anyhow::bail!("no negative documents: give --negatives files or --negatives-from-crawl N");
+    }
+    inputs.negatives = Some(ctx.put_docs("negatives.jsonl.zst", &docs).await?);
+    ctx.save_inputs(&inputs).await?;
+    Ok(IterationState::Training)
+}
+
+/// `training`: the classifier from the stored seed and negatives, or the given model.
+async fn training_step(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
+    let cfg = &ctx.cfg;
+    let mut inputs = ctx.inputs()?;
+    let model = match &cfg.model {
+        Some(uri) => load_model(uri, &cfg.storage).await?,
+        None => {
+            let seed = inputs.seed.as_ref().ok_or_else(|| anyhow::anyhow!("no seed recorded"))?;
+            let negatives = inputs.negatives.as_ref().ok_or_else(|| anyhow::anyhow!("no negatives recorded"))?;
+            let positives: Vec<String> = ctx.get_docs(seed).await?.into_iter().map(|d| d.text).collect();
+            let negatives: Vec<String> = ctx.get_docs(negatives).await?.into_iter().map(|d| d.text).collect();
+            let mut settings = if cfg.paper_settings { TrainSettings::paper() } else { TrainSettings::auto(positives.len() + negatives.len()) };
+            cfg.train.apply(&mut settings);
+            settings.seed = cfg.sample_seed;
+            inputs.train_settings = Some(settings.clone());
+            tracing::info!(positives = positives.len(), negatives = negatives.len(), "training classifier");
+            crate::training::train_and_store(positives, negatives, settings, ctx.out_store.clone(), &ctx.prefix).await?
+        }
+    };
+    fault::point("model_stored");
+    ctx.save_inputs(&inputs).await?;
+    let validation = serde_json::to_string(&model.validation)?;
+    ctx.ms.set_model(ctx.it.id, &model.uri, &model.sha256, &validation).await?;
+    Ok(model)
+}
+
+/// The recorded model, checked against its recorded checksum.
+async fn recorded_model(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
+    let (Some(uri), Some(sha)) = (&ctx.it.model_uri, &ctx.it.model_sha256) else {
+        anyhow::bail!("iteration {} has no model recorded", ctx.it.id);
+    };
+    let model = load_model(uri, &ctx.cfg.storage).await?;
+    if &model.sha256 != sha {
+        anyhow::bail!("model {uri} changed since training (sha256 {}, recorded {sha})", model.sha256);
+    }
+    Ok(model)
+}
+
+async fn token_counter(cfg: &RunConfig) -> anyhow::Result<TokenCounter> {
+    Ok(match &cfg.tokenizer {
+        Some(uri) => {
+            let (store, key) = resolve(uri, &cfg.storage)?;
+            TokenCounter::from_tokenizer_json(&store.get(&key).await?)?
+        }
+        None => TokenCounter::Whitespace,
+    })
+}
+
+/// `scoring`: this process's workers score every shard still pending.
+async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::Result<IterationState> {
+    let id = ctx.it.id;
+    if reclaim {
+        let n = ctx.ms.requeue_leased(id).await?;
+        if n > 0 {
+            tracing::info!(iteration = id, shards = n, "leases of the stopped run handed back");
+        }
+    }
+    let model = recorded_model(ctx).await?;
+    let counts = ctx.ms.shard_counts(id).await?;
+    opts.progress.shards_total.store(counts.total(), std::sync::atomic::Ordering::Relaxed);
+    opts.progress.shards.store(counts.done + counts.failed, std::sync::atomic::Ordering::Relaxed);
+    let shard_ctx = ShardContext { classifier: model.classifier.clone(), tokens: token_counter(&ctx.cfg).await?, text_floor: ctx.cfg.text_floor, progress: opts.progress.clone() };
+    let worker = WorkerConfig {
+        iteration: id,
+        name: opts.worker_name.clone(),
+        out_store: ctx.out_store.clone(),
+        out_prefix: ctx.prefix.clone(),
+        storage: ctx.cfg.storage.clone(),
+        retry: RetryPolicy { max_attempts: opts.retries.max(1), ..RetryPolicy::default() },
+        lease: Duration::from_secs(3600),
+        concurrency: opts.workers.max(1),
+    };
+    let started = Instant::now();
+    let summary = run_worker(ctx.ms.clone(), worker, shard_ctx).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(done = summary.shards_done, failed = summary.shards_failed, seconds, "scoring finished");
+    let mut inputs = ctx.inputs()?;
+    inputs.scoring_seconds += seconds;
+    ctx.save_inputs(&inputs).await?;
+    let counts = ctx.ms.shard_counts(id).await?;
+    if counts.pending + counts.leased > 0 {
+        // Cancelled meanwhile (the advance below will see it), or other workers still hold shards.
+        if ctx.ms.iteration(id).await?.state != IterationState::Cancelled.as_str() {
+            anyhow::bail!("{} shards are still leased by other workers; resume when they finish", counts.pending + counts.leased);
+        }
+    }
+    Ok(IterationState::Selecting)
+}
+
+/// `selecting`: selection, proposals, corpus and report; then convergence against the parent
+/// and the final state (awaiting annotation when proposed hosts carry no label yet).
+async fn selecting_step(ctx: &Ctx, opts: &DriveOptions) -> anyhow::Result<IterationState> {
+    let model = recorded_model(ctx).await?;
+    let prepared = Prepared {
+        metastore: ctx.ms.clone(),
+        iteration: ctx.it.id,
+        crawl: ctx.it.crawl.clone(),
+        out_store: ctx.out_store.clone(),
+        out_root: ctx.out_root.clone(),
+        iteration_prefix: ctx.prefix.clone(),
+        model,
+    };
+    let report = finish(&prepared, &ctx.cfg, ctx.it.parent_id, &ctx.inputs()?, opts.workers).await?;
+    let annotations = ctx.ms.annotations(false).await?;
+    let unlabelled = report
+        .proposed_hosts
+        .iter()
+        .filter(|h| !annotations.iter().any(|a| a.prefix == h.host || a.prefix.starts_with(&format!("{}/", h.host))))
+        .count();
+    Ok(if unlabelled > 0 { IterationState::AwaitingAnnotation } else { IterationState::Complete })
+}
+
+/// Measures iteration `id` (kept at `bucket`) against its `parent`.
+pub async fn measure_convergence(ms: &Metastore, store: &Arc<dyn ObjectStore>, id: i64, bucket: usize, parent: i64) -> anyhow::Result<Convergence> {
+    let p = ms.iteration(parent).await?;
+    let pbucket = p.threshold_bucket.ok_or_else(|| anyhow::anyhow!("iteration {parent} has no threshold"))? as usize;
+    let parent_kept = kept_pages(store, &ms.shards(parent).await?, pbucket).await?;
+    let kept = kept_pages(store, &ms.shards(id).await?, bucket).await?;
+    Ok(Convergence::measure(parent, &parent_kept, &kept))
+}
