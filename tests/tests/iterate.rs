@@ -69,14 +69,16 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
 
     // Iteration 1: a deliberately small seed, so the classifier misses some math pages.
     let seed = head_lines(&data.join("math/gsm8k-train.jsonl"), 200, tmp.path(), "seed.jsonl");
+    let seed_b = head_lines(&data.join("math/stackmathqa100k-shards32-127.jsonl"), 150, tmp.path(), "seed-b.jsonl");
     let neg = head_lines(&data.join("negatives/wikitext-2-valid.txt"), 800, tmp.path(), "neg.txt");
-    let mut args: Vec<String> = ["run", "--seed", &seed, "--negatives", &neg, "--input"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["run", "--seed", &seed, &seed_b, "--negatives", &neg, "--input"].map(String::from).to_vec();
     args.extend(inputs.iter().cloned());
-    args.extend(["--dim", "16", "--epoch", "3", "--bucket", "20000", "--train-threads", "1", "--crawl-name", "COMPOSED"].map(String::from));
+    args.extend(["--dim", "16", "--epoch", "3", "--bucket", "20000", "--train-threads", "1", "--crawl-name", "COMPOSED", "--negatives-from-crawl", "60"].map(String::from));
     args.extend(store_args.iter().cloned());
     let Command::Run(run) = parse(&args) else { unreachable!() };
     let r1 = corpusminer_cli::run_iteration(*run).await.expect("iteration 1");
     assert_eq!((r1.shards_failed, r1.pages as usize), (0, placed.len()));
+    eprintln!("iteration 1: {r1}");
     let proposed: Vec<&str> = r1.proposed_hosts.iter().map(|h| h.host.as_str()).collect();
     assert!(proposed.contains(&"mathhub.example.org"), "proposals: {proposed:?}");
 
@@ -109,6 +111,7 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
     assert_eq!(reports.len(), 1, "{text}");
     let r2 = &reports[0];
     assert_eq!(r2.parent, Some(r1.iteration));
+    eprintln!("iteration 2: {text}");
 
     // The seed manifest lists exactly the expected pages, by id, and no not-math page.
     let prefix2 = format!("{out_root}/iterations/{}", r2.iteration);
@@ -116,11 +119,11 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
     let added: BTreeSet<String> = manifest.added.iter().map(|c| c.id.clone()).collect();
     assert_eq!(added, expected, "pages added to the seed");
     assert!(manifest.removed.is_empty() && manifest.unreadable == 0);
-    assert_eq!((manifest.parent, manifest.carried, r2.seed_added), (Some(r1.iteration), 200, expected.len()));
+    assert_eq!((manifest.parent, manifest.carried, r2.seed_added), (Some(r1.iteration), 350, expected.len()));
     assert!(manifest.added.iter().all(|c| c.prefix == "mathhub.example.org/questions"));
     // Read back by byte range, each page's text is what the worker extracted in iteration 1.
     let seed2: Vec<SeedDoc> = read_rows(&out_store.get(&format!("{prefix2}/seed.jsonl.zst")).await.unwrap()[..]).unwrap();
-    assert_eq!(seed2.len(), 200 + expected.len());
+    assert_eq!(seed2.len(), 350 + expected.len());
     for doc in seed2.iter().filter(|d| expected.contains(&d.id)) {
         assert_eq!(Some(&doc.text), texts1.get(&doc.id), "text of {}", doc.id);
         let p = placed.iter().find(|p| p.id == doc.id).unwrap();

@@ -18,6 +18,7 @@ const POINTS: &[(&str, IterationState)] = &[
     ("training", IterationState::Training),
     ("model_stored", IterationState::Training),
     ("scoring", IterationState::Scoring),
+    ("shard_leased", IterationState::Scoring),
     ("shard_completed", IterationState::Scoring),
     ("selecting", IterationState::Selecting),
     ("corpus_written", IterationState::Selecting),
@@ -71,9 +72,9 @@ fn with_store(args: &[String], out: &Path, db: Option<&str>) -> Vec<String> {
     v
 }
 
-fn corpus(out: &Path) -> BTreeSet<(String, String, u32)> {
+fn corpus(out: &Path, iteration: i64) -> BTreeSet<(String, String, u32)> {
     let mut set = BTreeSet::new();
-    let dir = out.join("iterations/1/corpus");
+    let dir = out.join("iterations").join(iteration.to_string()).join("corpus");
     for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = e.unwrap().path();
         if !path.to_string_lossy().ends_with(".jsonl.zst") {
@@ -109,13 +110,14 @@ async fn kill_and_resume(f: &Fixture, name: &str, point: &str, left_in: Iteratio
     assert!(String::from_utf8_lossy(&killed.stderr).contains("fault injected"), "{point}: {}", String::from_utf8_lossy(&killed.stderr));
     let db_url = db.map(str::to_string).unwrap_or_else(|| format!("sqlite://{}", out.join("corpusminer.db").display()));
     assert_eq!(state(&db_url).await, left_in.as_str(), "{point}: state left behind");
-    let resume = vec!["resume".to_string(), newest(&db_url).await.to_string()];
+    let id = newest(&db_url).await;
+    let resume = vec!["resume".to_string(), id.to_string()];
     let resumed = corpusminer(&with_store(&resume, &out, db), None);
     ok(&resumed, &format!("resume after {point}"));
     assert!(String::from_utf8_lossy(&resumed.stdout).contains("iteration"), "{point}: resume prints the report");
     let s = state(&db_url).await;
     assert!(s == "complete" || s == "awaiting_annotation", "{point}: resumed iteration is {s}");
-    assert_eq!(&corpus(&out), reference, "{point}: resumed corpus differs from the uninterrupted run's");
+    assert_eq!(&corpus(&out, id), reference, "{point}: resumed corpus differs from the uninterrupted run's");
 }
 
 async fn newest(db: &str) -> i64 {
@@ -131,7 +133,7 @@ async fn killed_at_every_state_resumes_to_the_uninterrupted_result() {
     let reference_out = f.dir.join("reference");
     let reference = corpusminer(&with_store(&f.run_args, &reference_out, None), None);
     ok(&reference, "uninterrupted run");
-    let reference = corpus(&reference_out);
+    let reference = corpus(&reference_out, 1);
     assert!(reference.len() >= 3, "the reference run keeps pages ({})", reference.len());
 
     for (point, left_in) in POINTS {
@@ -145,6 +147,49 @@ async fn killed_at_every_state_resumes_to_the_uninterrupted_result() {
             kill_and_resume(&f, &format!("pg-{point}"), point, left_in, Some(&pg_db), &reference).await;
         }
     }
+}
+
+/// Annotations marking the hosts of the labelled math pages of the fixture's shards as math.
+fn math_hosts_csv(dir: &Path) -> PathBuf {
+    let data = corpusminer_pipeline::testdata::shared_data_dir().unwrap();
+    let labels = std::fs::read_to_string(data.join("minicrawl/LABELS.tsv")).unwrap();
+    let mut hosts = BTreeSet::new();
+    for l in labels.lines().skip(1) {
+        let f: Vec<&str> = l.split('\t').collect();
+        if (f[0].ends_with("00000.warc.gz") || f[0].ends_with("00003.warc.gz")) && f[2] == "math" {
+            hosts.insert(f[1].split('/').nth(2).unwrap().trim_start_matches("www.").to_string());
+        }
+    }
+    let path = dir.join("math-hosts.csv");
+    let rows: Vec<String> = hosts.iter().map(|h| format!("{h},math")).collect();
+    std::fs::write(&path, format!("prefix,label\n{}\n", rows.join("\n"))).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grown_iteration_killed_after_seed_growth_resumes_to_the_uninterrupted_result() {
+    let Some(f) = fixture() else { return };
+    let marks = math_hosts_csv(&f.dir);
+    let mut results = Vec::new();
+    for fault in [None, Some("preparing_negatives"), Some("selecting")] {
+        let out = f.dir.join(format!("grown-{}", fault.unwrap_or("reference")));
+        let store = |v: &[&str]| with_store(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &out, None);
+        ok(&corpusminer(&with_store(&f.run_args, &out, None), None), "iteration 1");
+        ok(&corpusminer(&store(&["annotate", "import", marks.to_str().unwrap()]), None), "annotate import");
+        let next = corpusminer(&store(&["iterate"]), fault);
+        if let Some(point) = fault {
+            assert!(!next.status.success(), "{point}: not reached");
+            let db = format!("sqlite://{}", out.join("corpusminer.db").display());
+            assert_eq!(state(&db).await, point);
+            ok(&corpusminer(&store(&["resume"]), None), &format!("resume after {point}"));
+        } else {
+            ok(&next, "iterate");
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("iterations/2/seed_manifest.json")).unwrap()).unwrap();
+        results.push((manifest["added"].clone(), corpus(&out, 2)));
+    }
+    assert!(!results[0].0.as_array().unwrap().is_empty(), "iteration 2 adds annotated pages to its seed");
+    assert!(results.iter().all(|r| r == &results[0]), "a resumed iteration 2 equals the uninterrupted one");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

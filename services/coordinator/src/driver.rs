@@ -297,7 +297,8 @@ async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
         docs.extend(texts.into_iter().enumerate().map(|(n, text)| SeedDoc { id: format!("{uri}#{n}"), url: None, text }));
     }
     if cfg.negatives_from_crawl > 0 {
-        let exclude: HashSet<String> = match ctx.it.parent_id {
+        // Never a page the parent kept, nor a page of this iteration's seed.
+        let mut exclude: HashSet<String> = match ctx.it.parent_id {
             Some(parent) => {
                 let p = ctx.ms.iteration(parent).await?;
                 let bucket = p.threshold_bucket.unwrap_or(i64::MAX) as usize;
@@ -305,6 +306,9 @@ async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
             }
             None => HashSet::new(),
         };
+        if let Some(seed) = &inputs.seed {
+            exclude.extend(ctx.get_docs(seed).await?.into_iter().filter(|d| d.url.is_some()).map(|d| d.id));
+        }
         let shards: Vec<String> = ctx.ms.shards(ctx.it.id).await?.into_iter().map(|s| s.uri).collect();
         let sampled = crate::negatives::sample_crawl_pages(&shards, cfg.negatives_from_crawl, cfg.negative_shards, inputs.negative_seed, &exclude, &cfg.storage).await?;
         inputs.crawl_negatives = sampled.len();

@@ -2,7 +2,7 @@
 //! process abort (no destructors, no cleanup: what a SIGKILL leaves) the `n`-th time (default
 //! the first) it reaches the named point. Points are the iteration states as they start
 //! (`training`, `scoring`, …) and a few places inside a step (`model_stored`,
-//! `shard_completed`, `corpus_written`). Unset, a point costs one relaxed atomic load.
+//! `shard_leased`, `shard_completed`, `corpus_written`). Unset, a point costs one relaxed atomic load.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

@@ -112,6 +112,7 @@ async fn lease_loop(
         }
         let Some(lease) = metastore.lease_shard(config.iteration, &name, config.lease).await? else { break };
         tracing::info!(shard = %lease.uri, attempt = lease.attempts, "leased shard");
+        corpusminer_storage::fault::point("shard_leased");
         match process_leased(&config, &ctx, &lease).await {
             Ok(result) => match metastore.complete_shard(&lease, &result).await {
                 Ok(()) => {
