@@ -151,6 +151,29 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
     assert_eq!(state2 == "awaiting_annotation", unlabelled, "{state2}: {:?}", r2.proposed_hosts);
     assert_eq!(state2 == "complete", !unlabelled);
     assert_eq!(ms.iteration(r1.iteration).await.unwrap().state, "complete", "growing from iteration 1 closes it");
+
+    // Label every host, then loop until retention reaches 50% or the chain has 4 iterations.
+    let hosts = std::fs::read_to_string(&marks).unwrap() + "forum.example.net,nonmath,mixed\nnews.example.com,nonmath,\n";
+    std::fs::write(&marks, hosts).unwrap();
+    let mut a: Vec<String> = ["annotate", "import", marks.to_str().unwrap()].map(String::from).to_vec();
+    a.extend(db_args.iter().cloned());
+    let Command::Annotate(cmd) = parse(&a) else { unreachable!() };
+    corpusminer_cli::annotate(cmd).await.unwrap();
+    let mut it: Vec<String> = ["iterate", "--until-converged", "--converge", "0.5", "--max-iterations", "4"].map(String::from).to_vec();
+    it.extend(store_args.iter().cloned());
+    let Command::Iterate(iter_args) = parse(&it) else { unreachable!() };
+    let (text, reports) = corpusminer_cli::iterate::iterate(iter_args, false).await.expect("iterations 3+");
+    eprintln!("iterations 3+: {text}");
+    assert!((1..=2).contains(&reports.len()), "{text}");
+    let last = reports.last().unwrap();
+    let retained = |r: &corpusminer_coordinator::Report| r.convergence.as_ref().unwrap().converged(0.5);
+    assert!(reports[..reports.len() - 1].iter().all(|r| !retained(r)), "the loop goes on only while retention is below 50%");
+    if retained(last) {
+        assert!(text.contains("converged: retention reached 0.5"), "{text}");
+    } else {
+        assert!(text.contains("--max-iterations 4") || text.contains("awaits annotation"), "{text}");
+    }
+    assert_eq!(last.parent, Some(last.iteration - 1));
     ms.close().await;
 }
 
