@@ -124,7 +124,7 @@ async fn proposals_with_samples_then_annotations_supersede_and_keep_history() {
     let table = cli(&["domains", "list", "--out", &out_s]).await.unwrap();
     assert!(
         table.starts_with(&format!(
-            "iteration {} (MINICRAWL-dev, complete",
+            "iteration {} (MINICRAWL-dev, awaiting_annotation",
             report.iteration
         )),
         "{table}"

@@ -5,7 +5,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use corpusminer_coordinator::annotation::{proposals_csv, proposals_json};
 use corpusminer_coordinator::iteration::default_db_url;
-use corpusminer_storage::metastore::{Iteration, Metastore, Proposal};
+use corpusminer_storage::metastore::{Iteration, IterationState, Metastore, Proposal};
 
 /// Where the metastore is: `--db`, or SQLite in `--out` exactly as `corpusminer run` puts it.
 #[derive(Debug, Clone, Args)]
@@ -87,8 +87,8 @@ pub struct DomainsExportArgs {
     pub output: Option<std::path::PathBuf>,
 }
 
-/// The iteration `requested`, or the latest whose state is `complete…` (the latest of all when
-/// none finished). Errors when the metastore has no iteration or not this one.
+/// The iteration `requested`, or the latest finished one (awaiting annotation or complete; the
+/// latest of all when none finished). Errors when the metastore has no iteration or not this one.
 pub async fn pick_iteration(ms: &Metastore, requested: Option<i64>) -> anyhow::Result<Iteration> {
     if let Some(id) = requested {
         return Ok(ms.iteration(id).await?);
@@ -96,7 +96,7 @@ pub async fn pick_iteration(ms: &Metastore, requested: Option<i64>) -> anyhow::R
     let ids = ms.iteration_ids().await?;
     for &id in ids.iter().rev() {
         let it = ms.iteration(id).await?;
-        if it.state.starts_with("complete") {
+        if IterationState::parse(&it.state).is_some_and(|s| s.is_done()) {
             return Ok(it);
         }
     }

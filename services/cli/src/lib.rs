@@ -100,6 +100,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => {
             let report = run::run(*args, true).await?;
             println!("{report}");
+            if !report.proposed_hosts.is_empty() {
+                println!(
+                    "{} hosts proposed for annotation: review them with `corpusminer domains list`, label URL prefixes with `corpusminer annotate import FILE`, then run `corpusminer iterate`",
+                    report.proposed_hosts.len()
+                );
+            }
             Ok(())
         }
         Command::Iterate(args) => {
