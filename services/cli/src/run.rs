@@ -160,6 +160,7 @@ impl RunArgs {
             doc_per_line: self.doc_per_line,
             storage,
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            filters: corpusminer_coordinator::CorpusFilters::default(),
         }
     }
 }

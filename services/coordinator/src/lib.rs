@@ -5,6 +5,8 @@
 //! - [`negatives`]: negatives drawn at random from the crawl's own pages.
 //! - [`selection`]: the threshold from the merged score histogram, and per-host kept ratios.
 //! - [`annotation`]: proposed hosts with sample pages, URL path prefixes and annotation files.
+//! - [`filters`]: what happens to the kept pages on their way to the corpus: exact URL and
+//!   content dedup, near-dedup (MinHash LSH), decontamination against benchmarks.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
 //! - [`iteration`]: `prepare` (shards + model) and `finish` (selection + corpus + report); the
@@ -12,6 +14,9 @@
 
 pub mod annotation;
 pub mod corpus;
+#[cfg(test)]
+mod corpus_tests;
+pub mod filters;
 pub mod inputs;
 pub mod iteration;
 pub mod negatives;
@@ -20,4 +25,5 @@ pub mod selection;
 pub mod training;
 
 pub use iteration::{finish, prepare, Prepared, RunConfig, Selector, TrainOverrides};
+pub use filters::CorpusFilters;
 pub use report::Report;
