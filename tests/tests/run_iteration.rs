@@ -19,6 +19,15 @@ async fn host_counts(db: &str, iteration: i64, bucket: i64) -> Vec<(String, i64,
     v
 }
 
+/// `run` arguments that train on the shared seed and negatives and score the real shards into `out`.
+fn train_and_score(data: &std::path::Path, out: &std::path::Path) -> Vec<String> {
+    let mut args = seed_and_negatives(data);
+    args.push("--input".into());
+    args.extend(crawl_inputs(data));
+    args.extend(["--out".into(), out.display().to_string()]);
+    args
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     let Some(data) = data() else { return };
@@ -26,10 +35,7 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     let out1 = tmp.path().join("local");
 
     // 1. The run: train on the seed, score the minicrawl and the CC excerpts, default threshold.
-    let mut args = seed_and_negatives(&data);
-    args.push("--input".into());
-    args.extend(crawl_inputs(&data));
-    args.extend(["--out".into(), out1.display().to_string()]);
+    let mut args = train_and_score(&data, &out1);
     args.extend(["--labels".into(), data.join("minicrawl/LABELS.tsv").display().to_string()]);
     args.extend(["--crawl-name".into(), "MINICRAWL-dev".into()]);
     let report = corpusminer_cli::run_iteration(run_args(&args)).await.expect("run succeeds");
@@ -50,6 +56,20 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     assert_eq!(manifest["documents"].as_u64().unwrap() as usize, corpus1.len());
     assert_eq!(report.corpus_documents as usize, corpus1.len());
     assert!(!corpus1.is_empty());
+    // The corpus filters: each step counted, the kept pages all accounted for.
+    let f = &report.filters;
+    assert_eq!(f.kept_pages, report.selection.kept_pages);
+    assert_eq!(f.documents, report.corpus_documents);
+    assert_eq!(
+        f.kept_pages,
+        f.url_duplicates_removed + f.exact_duplicates_removed + f.near_duplicates_removed + f.decontam.documents_dropped + f.documents
+    );
+    assert_eq!(manifest["filters"]["near_duplicates_removed"].as_u64(), Some(f.near_duplicates_removed));
+    assert!(f.near_dup.is_some() && out1.join("iterations/1/corpus/near_duplicates.jsonl").is_file());
+    let names: Vec<&str> = f.decontam.benchmarks.iter().map(|b| b.benchmark.name.as_str()).collect();
+    assert_eq!(names, ["gsm8k", "math", "math500"], "the default benchmarks are found from the test's directory");
+    assert_eq!(f.decontam.documents, f.kept_pages - f.url_duplicates_removed - f.exact_duplicates_removed - f.near_duplicates_removed);
+    eprintln!("{report}");
 
     let model = out1.join("iterations/1/model.bin");
     assert!(model.is_file());
@@ -103,6 +123,19 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     assert_eq!(local_corpus(&out3, report3.iteration), corpus1, "Postgres run keeps the same (id, text, score) set");
     assert_eq!(host_counts(&pg.url.clone(), report3.iteration, bucket).await, hosts1, "Postgres run has the same host statistics");
     assert_eq!(report3.pages, report.pages);
+}
+
+#[tokio::test]
+async fn a_missing_benchmark_stops_the_run_before_scoring() {
+    let Some(data) = data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut args = train_and_score(&data, &out);
+    args.extend(["--benchmark".into(), format!("aime={}:problem", tmp.path().join("aime-2024.jsonl").display())]);
+    let e = corpusminer_cli::run_iteration(run_args(&args)).await.expect_err("a missing benchmark is an error");
+    let msg = format!("{e:#}");
+    assert!(msg.contains("aime") && msg.contains("not found") && msg.contains("--no-default-benchmarks"), "{msg}");
+    assert!(!out.exists(), "nothing trained, scored or written before the check");
 }
 
 fn glob_paths(pattern: &str) -> Vec<std::path::PathBuf> {

@@ -2,8 +2,10 @@
 //! together (`corpusminer iterate` runs the next ones, `resume` one that stopped).
 
 use clap::Args;
+use corpusminer_coordinator::filters::{parse_benchmark_arg, CorpusFilters, NearDupSettings};
 use corpusminer_coordinator::iteration::default_db_url;
 use corpusminer_coordinator::{create_first, Report, RunConfig, Selector, TrainOverrides};
+use corpusminer_pipeline::decontam::BenchmarkSpec;
 use corpusminer_storage::{Metastore, StorageConfig};
 
 /// Arguments of `corpusminer run`.
@@ -112,6 +114,33 @@ pub struct RunArgs {
     /// Attempts to resume a broken shard stream before the shard fails.
     #[arg(long, default_value_t = 8)]
     pub retries: u32,
+    /// Near-duplicate removal of the kept pages: two pages whose word 5-gram sets have an
+    /// estimated Jaccard similarity (MinHash, 14 bands x 8 rows) of at least J are one page, and
+    /// the higher-scoring one is kept. Below about 0.7, 14 x 8 banding misses many such pairs.
+    #[arg(long, value_name = "J", default_value_t = 0.8)]
+    pub near_dup_threshold: f64,
+    /// No near-duplicate removal (exact URL and text dedup still run).
+    #[arg(long)]
+    pub no_near_dup: bool,
+    /// Memory budget of near-duplicate removal, in LSH band rows (24 bytes each) held at once;
+    /// band rows are split into enough partitions on disk that each fits.
+    #[arg(long, value_name = "ROWS", default_value_t = 4_000_000)]
+    pub near_dup_max_rows: usize,
+    /// A decontamination benchmark, NAME=PATH[:FIELD+FIELD]: a JSONL file whose FIELDS (default:
+    /// question+answer, problem+solution or text, whichever the first record has) are benchmark
+    /// texts. A paragraph sharing a 10-gram with one (or containing a whole 3-9-word one) is
+    /// removed. Repeatable; a NAME of a default benchmark (gsm8k, math, math500) replaces it.
+    #[arg(long = "benchmark", value_name = "NAME=PATH[:FIELDS]", value_parser = parse_benchmark_arg)]
+    pub benchmarks: Vec<BenchmarkSpec>,
+    /// Do not decontaminate against the default benchmarks (GSM8K test, MATH test, MATH-500 from
+    /// the shared data folder's benchmarks/, found from the current directory or
+    /// $CORPUSMINER_SHARED_DATA); with no --benchmark either, nothing is decontaminated.
+    #[arg(long)]
+    pub no_default_benchmarks: bool,
+    /// A document that loses more than this share (0..1) of its characters to decontamination
+    /// is dropped whole.
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub decontam_drop_fraction: f64,
 }
 
 impl RunArgs {
@@ -157,6 +186,17 @@ impl RunArgs {
             doc_per_line: self.doc_per_line,
             storage,
             workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            filters: CorpusFilters {
+                near_dup: (!self.no_near_dup).then_some(NearDupSettings {
+                    threshold: self.near_dup_threshold,
+                    max_rows_in_memory: self.near_dup_max_rows,
+                    ..NearDupSettings::default()
+                }),
+                default_benchmarks: !self.no_default_benchmarks,
+                benchmarks: self.benchmarks.clone(),
+                drop_fraction: self.decontam_drop_fraction,
+                ..CorpusFilters::default()
+            },
         }
     }
 }
@@ -176,7 +216,11 @@ fn redact(url: &str) -> String {
 
 /// Runs iteration 1 of a new chain; with `show_progress` a progress bar on stderr.
 pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
-    let cfg = args.config().absolute()?;
+    let mut cfg = args.config().absolute()?;
+    // Benchmarks are found and read in full now, before any scoring: a missing one stops the
+    // run here. The config stored with the iteration names the files used.
+    let filters = cfg.filters.clone();
+    cfg.filters = tokio::task::spawn_blocking(move || filters.load()).await??.settings;
     let mut printable = serde_json::to_value(&cfg)?;
     printable["storage"] = serde_json::to_value(cfg.storage.redacted())?;
     if let Some(db) = &cfg.db {
@@ -203,7 +247,49 @@ pub(crate) fn hostname() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, BenchmarkSpec, CorpusFilters};
+    use crate::{Cli, Command};
+    use clap::Parser;
+
+    fn config(extra: &[&str]) -> corpusminer_coordinator::RunConfig {
+        let mut argv = vec!["corpusminer", "run", "--model", "m.bin", "--input", "s.warc.gz"];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(a) => a.config(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn filter_flags_reach_the_config() {
+        let f = config(&[]).filters;
+        assert_eq!(f, CorpusFilters::default());
+        let f = config(&[
+            "--near-dup-threshold",
+            "0.7",
+            "--near-dup-max-rows",
+            "100000",
+            "--benchmark",
+            "aime=/data/aime.jsonl:problem+solution",
+            "--benchmark",
+            "gsm8k=local/gsm8k.jsonl",
+            "--no-default-benchmarks",
+            "--decontam-drop-fraction",
+            "0.25",
+        ])
+        .filters;
+        let nd = f.near_dup.unwrap();
+        assert_eq!((nd.threshold, nd.max_rows_in_memory, nd.bands, nd.rows), (0.7, 100_000, 14, 8));
+        assert_eq!(f.benchmarks, [BenchmarkSpec::new("aime", "/data/aime.jsonl", &["problem", "solution"]), BenchmarkSpec::new("gsm8k", "local/gsm8k.jsonl", &[])]);
+        assert!(!f.default_benchmarks);
+        assert_eq!(f.drop_fraction, 0.25);
+        assert!(config(&["--no-near-dup"]).filters.near_dup.is_none());
+        let mut argv = vec!["corpusminer", "run", "--model", "m", "--input", "s", "--benchmark", "Bad=x"];
+        assert!(Cli::try_parse_from(&argv).is_err());
+        argv.pop();
+        argv.push("x");
+        assert!(Cli::try_parse_from(&argv).is_err());
+    }
 
     #[test]
     fn passwords_are_redacted() {

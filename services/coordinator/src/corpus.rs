@@ -1,14 +1,27 @@
 //! The corpus: kept pages as dolma documents (`id`, `text`, `source`, `added`, `created`,
-//! `metadata`) in zstd-compressed JSON Lines, one file per shard, plus `manifest.json`.
+//! `metadata`) in zstd-compressed JSON Lines, one file per shard, plus `manifest.json`, after
+//! the [`crate::filters`] steps (exact URL and content dedup, near-dedup, decontamination), whose
+//! details go to `near_duplicates.jsonl` and `decontamination.jsonl` beside them.
 
+use crate::filters::{
+    BenchmarkRemoval, ClusterEntry, ClusterPage, CorpusFilters, DecontamSummary, FilterError, FilterReport, LoadedBenchmark,
+    NearDupSettings, NearDupSummary,
+};
 use bytes::Bytes;
+use corpusminer_pipeline::decontam::Decontaminator;
+use corpusminer_pipeline::dedup::{
+    dedup_partitions, estimated_jaccard, url_key, BandRowWriter, DedupError, FileSignatures, MinHasher, NearDupWriter,
+    SignatureFileWriter, SignatureLookup, DEFAULT_SEED,
+};
 use corpusminer_pipeline::histogram::{bucket_of, Selection};
 use corpusminer_pipeline::scored::{encode_rows, read_rows, PageText, ScoredPage};
+use corpusminer_pipeline::stats::Counters;
+use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_storage::metastore::ShardRow;
 use corpusminer_storage::ObjectStore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Errors writing the corpus.
@@ -30,6 +43,19 @@ pub enum CorpusError {
         /// The threshold.
         threshold: f64,
     },
+    /// The filters could not be resolved or loaded (a missing benchmark, a bad setting).
+    #[error(transparent)]
+    Filters(#[from] FilterError),
+    /// Near-duplicate removal failed (its temporary files, or a partition over the memory
+    /// budget: raise `max_rows_in_memory`).
+    #[error("near-duplicate removal: {0}")]
+    NearDup(#[from] DedupError),
+}
+
+impl From<std::io::Error> for CorpusError {
+    fn from(e: std::io::Error) -> Self {
+        CorpusError::NearDup(DedupError::Io(e))
+    }
 }
 
 /// One corpus document in the dolma format.
@@ -106,6 +132,9 @@ pub struct Manifest {
     pub tokens: u64,
     /// Kept pages dropped as exact duplicates of another kept page's text.
     pub exact_duplicates_removed: u64,
+    /// What each filter removed: same URL, same text, near-duplicates, decontamination.
+    #[serde(default)]
+    pub filters: FilterReport,
     /// The files.
     pub files: Vec<ManifestFile>,
 }
@@ -129,16 +158,59 @@ struct ShardPages {
     pages: Vec<ScoredPage>,
 }
 
+/// A page by position: (index in the shard list, index in the shard's pages).
+type Pos = (usize, usize);
+
 async fn read_scored(store: &Arc<dyn ObjectStore>, key: &str) -> Result<Vec<ScoredPage>, CorpusError> {
     let err = |message: String| CorpusError::File { key: key.to_string(), message };
     let bytes = store.get(key).await.map_err(|e| err(e.to_string()))?;
     read_rows(&bytes[..]).map_err(|e| err(e.to_string()))
 }
 
+async fn get_bytes(store: &Arc<dyn ObjectStore>, key: &str) -> Result<Bytes, CorpusError> {
+    store.get(key).await.map_err(|e| CorpusError::File { key: key.to_string(), message: e.to_string() })
+}
+
+async fn put_bytes(store: &Arc<dyn ObjectStore>, key: String, bytes: Vec<u8>) -> Result<(), CorpusError> {
+    store.put(&key, Bytes::from(bytes)).await.map_err(|e| CorpusError::File { key, message: e.to_string() })
+}
+
+fn decode_texts(key: &str, bytes: &[u8]) -> Result<Vec<PageText>, CorpusError> {
+    read_rows(bytes).map_err(|e| CorpusError::File { key: key.to_string(), message: e.to_string() })
+}
+
+/// Runs CPU work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CorpusError> + Send + 'static) -> Result<T, CorpusError> {
+    tokio::task::spawn_blocking(f).await.expect("corpus work panicked")
+}
+
+/// One page of each group of `pages` sharing `key`: the smallest (id, position). Sorted.
+fn first_of_each(shards: &[ShardPages], pages: &[Pos], key: impl Fn(&ScoredPage) -> String) -> Vec<Pos> {
+    let page = |&(s, i): &Pos| &shards[s].pages[i];
+    let mut winner: HashMap<String, Pos> = HashMap::with_capacity(pages.len());
+    for pos in pages {
+        let w = winner.entry(key(page(pos))).or_insert(*pos);
+        if (&page(pos).id, pos) < (&page(&*w).id, &*w) {
+            *w = *pos;
+        }
+    }
+    let mut out: Vec<Pos> = winner.into_values().collect();
+    out.sort_unstable();
+    out
+}
+
 /// Writes the corpus of the pages kept by `selection` under `corpus_prefix` in `store`.
 ///
-/// Exact duplicates (same text hash) among kept pages are written once: the page with the
-/// smallest id is kept, so the result does not depend on shard order or location.
+/// The kept pages go through the [`crate::filters`] steps in order: exact URL dedup across
+/// shards, exact content dedup (same text hash; in both the page with the smallest id is kept,
+/// so the result does not depend on shard order or location), near-duplicate removal (unless
+/// `filters.near_dup` is `None`), decontamination (trimmed documents get their tokens recounted
+/// with `tokens`). Besides the corpus files and `manifest.json` it writes
+/// `near_duplicates.jsonl` (every cluster: kept page, removed pages) and `decontamination.jsonl`
+/// (every document that lost a paragraph) to the corpus folder.
+///
+/// Errors: a file that cannot be read or written, a kept page without text, the filters'
+/// errors (a missing benchmark file among them: [`FilterError`]), near-dedup's temporary files.
 #[allow(clippy::too_many_arguments)]
 pub async fn write_corpus(
     store: &Arc<dyn ObjectStore>,
@@ -150,90 +222,122 @@ pub async fn write_corpus(
     iteration: i64,
     model: (&str, &str),
     labels: Option<&HashMap<String, bool>>,
+    filters: &CorpusFilters,
+    tokens: &TokenCounter,
 ) -> Result<(Manifest, CorpusSummary), CorpusError> {
+    let loaded = {
+        let f = filters.clone();
+        blocking(move || Ok(f.load()?)).await?
+    };
     let mut summary = CorpusSummary::default();
     let mut shard_pages = Vec::new();
-    // Pass 1: kept pages and the winner of each text hash.
-    let mut winner: HashMap<String, String> = HashMap::new();
+    // Pass 1: the kept pages.
+    let mut kept: Vec<Pos> = Vec::new();
     for shard in shards.iter().filter(|s| s.scored_uri.is_some()) {
         let key = shard.scored_uri.clone().unwrap_or_default();
         let pages = read_scored(store, &key).await?;
-        for p in &pages {
-            let kept = bucket_of(p.score) >= selection.bucket;
+        for (i, p) in pages.iter().enumerate() {
+            let is_kept = bucket_of(p.score) >= selection.bucket;
             if let Some(&math) = labels.and_then(|l| l.get(&p.url)) {
-                summary.labelled.push((math, kept));
+                summary.labelled.push((math, is_kept));
             }
-            if kept {
-                let w = winner.entry(p.content_hash.clone()).or_insert_with(|| p.id.clone());
-                if p.id < *w {
-                    *w = p.id.clone();
-                }
+            if is_kept {
+                kept.push((shard_pages.len(), i));
             }
         }
         shard_pages.push(ShardPages { shard_uri: shard.uri.clone(), scored_key: key, pages });
     }
+    let mut report = FilterReport { kept_pages: kept.len() as u64, ..FilterReport::default() };
+    // Steps 1 and 2: exact URL, then exact content.
+    let alive = first_of_each(&shard_pages, &kept, |p| url_key(&p.url));
+    report.url_duplicates_removed = (kept.len() - alive.len()) as u64;
+    let deduped = first_of_each(&shard_pages, &alive, |p| p.content_hash.clone());
+    report.exact_duplicates_removed = (alive.len() - deduped.len()) as u64;
+    summary.duplicates = report.exact_duplicates_removed;
+
     for old in store.list(&format!("{corpus_prefix}/")).await.map_err(|e| CorpusError::File { key: corpus_prefix.into(), message: e.to_string() })? {
         let _ = store.delete(&old).await;
     }
-    // Pass 2: per shard, the kept winners with their text.
+    // Step 3: near-duplicates.
+    let survivors = match loaded.settings.near_dup {
+        Some(nd) => {
+            let (survivors, mut near) = near_dedup(store, &shard_pages, &deduped, &text_prefix_of, &nd, selection.threshold).await?;
+            let all = std::mem::take(&mut near.listed);
+            let mut lines = Vec::new();
+            for c in &all {
+                lines.extend(serde_json::to_vec(c).expect("cluster serialises"));
+                lines.push(b'\n');
+            }
+            near.file = "near_duplicates.jsonl".into();
+            put_bytes(store, format!("{corpus_prefix}/{}", near.file), lines).await?;
+            let mut listed = all;
+            listed.sort_by(|a, b| b.removed.len().cmp(&a.removed.len()).then_with(|| a.kept.id.cmp(&b.kept.id)));
+            listed.truncate(loaded.settings.listed_clusters);
+            near.listed = listed;
+            report.near_duplicates_removed = near.removed;
+            report.near_dup = Some(near);
+            survivors
+        }
+        None => deduped,
+    };
+
+    // Step 4 and the files: per shard, the survivors with their (decontaminated) text.
     let added = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut decontam = DecontamSummary {
+        drop_fraction: loaded.settings.drop_fraction,
+        benchmarks: loaded.benchmarks.iter().map(|b| BenchmarkRemoval { benchmark: b.clone(), ..Default::default() }).collect(),
+        ..DecontamSummary::default()
+    };
+    let mut touched_lines = Vec::new();
     let mut files = Vec::new();
-    for sp in &shard_pages {
-        let kept: Vec<&ScoredPage> = sp
-            .pages
-            .iter()
-            .filter(|p| bucket_of(p.score) >= selection.bucket)
-            .collect();
-        let winners: Vec<&ScoredPage> = kept.iter().copied().filter(|p| winner.get(&p.content_hash) == Some(&p.id)).collect();
-        summary.duplicates += (kept.len() - winners.len()) as u64;
-        if winners.is_empty() {
+    let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &(s, i) in &survivors {
+        by_shard.entry(s).or_default().push(i);
+    }
+    for (s, idx) in by_shard {
+        let sp = &shard_pages[s];
+        let text_key = text_prefix_of(&sp.scored_key);
+        let bytes = get_bytes(store, &text_key).await?;
+        let pages: Vec<ScoredPage> = idx.iter().map(|&i| sp.pages[i].clone()).collect();
+        let job = DocJob {
+            text_key,
+            shard_uri: sp.shard_uri.clone(),
+            crawl: crawl.to_string(),
+            added: added.clone(),
+            threshold: selection.threshold,
+            decontaminator: loaded.decontaminator.clone(),
+            tokens: tokens.clone(),
+            benchmarks: decontam.benchmarks.iter().map(|b| b.benchmark.name.clone()).collect(),
+        };
+        let out = blocking(move || job.run(&bytes, pages)).await?;
+        decontam.add(&out.decontam);
+        for line in &out.touched {
+            touched_lines.extend(serde_json::to_vec(line).expect("decontam line serialises"));
+            touched_lines.push(b'\n');
+        }
+        if out.docs.is_empty() {
             continue;
         }
-        let text_key = text_prefix_of(&sp.scored_key);
-        let texts: Vec<PageText> = {
-            let bytes = store.get(&text_key).await.map_err(|e| CorpusError::File { key: text_key.clone(), message: e.to_string() })?;
-            read_rows(&bytes[..]).map_err(|e| CorpusError::File { key: text_key.clone(), message: e.to_string() })?
-        };
-        let texts: HashMap<&str, &str> = texts.iter().map(|t| (t.id.as_str(), t.text.as_str())).collect();
-        let mut docs = Vec::with_capacity(winners.len());
-        let mut tokens = 0;
-        for p in winners {
-            let text = texts.get(p.id.as_str()).ok_or_else(|| CorpusError::MissingText { id: p.id.clone(), threshold: selection.threshold })?;
-            tokens += p.tokens;
-            docs.push(DolmaDocument {
-                id: p.id.clone(),
-                text: text.to_string(),
-                source: format!("corpusminer/{crawl}"),
-                added: added.clone(),
-                created: p.date.clone(),
-                metadata: DocumentMetadata {
-                    url: p.url.clone(),
-                    host: p.host.clone(),
-                    domain: p.domain.clone(),
-                    score: p.score,
-                    tokens: p.tokens,
-                    crawl: crawl.to_string(),
-                    shard: sp.shard_uri.clone(),
-                    warc_offset: p.warc_offset,
-                    warc_length: p.warc_length,
-                },
-            });
-        }
         let stem = sp.scored_key.rsplit('/').next().unwrap_or(&sp.scored_key).to_string();
-        let bytes = encode_rows(&docs);
+        let bytes = encode_rows(&out.docs);
         let file = ManifestFile {
             path: stem.clone(),
-            documents: docs.len() as u64,
-            tokens,
+            documents: out.docs.len() as u64,
+            tokens: out.tokens,
             bytes: bytes.len() as u64,
             sha256: hex::encode(Sha256::digest(&bytes)),
         };
-        let key = format!("{corpus_prefix}/{stem}");
-        store.put(&key, Bytes::from(bytes)).await.map_err(|e| CorpusError::File { key, message: e.to_string() })?;
+        put_bytes(store, format!("{corpus_prefix}/{stem}"), bytes).await?;
         summary.documents += file.documents;
         summary.tokens += file.tokens;
         files.push(file);
     }
+    if loaded.decontaminator.is_some() {
+        decontam.file = "decontamination.jsonl".into();
+        put_bytes(store, format!("{corpus_prefix}/{}", decontam.file), touched_lines).await?;
+    }
+    report.decontam = decontam;
+    report.documents = summary.documents;
     let manifest = Manifest {
         crawl: crawl.to_string(),
         iteration,
@@ -243,15 +347,247 @@ pub async fn write_corpus(
         documents: summary.documents,
         tokens: summary.tokens,
         exact_duplicates_removed: summary.duplicates,
+        filters: report,
         files,
     };
     let key = format!("{corpus_prefix}/manifest.json");
-    store
-        .put(&key, Bytes::from(serde_json::to_vec_pretty(&manifest).expect("manifest serialises")))
-        .await
-        .map_err(|e| CorpusError::File { key, message: e.to_string() })?;
+    put_bytes(store, key, serde_json::to_vec_pretty(&manifest).expect("manifest serialises")).await?;
     Ok((manifest, summary))
 }
+
+/// Near-duplicate removal of `pages` (step 3): per shard, their texts are signed into one
+/// signature file and `partitions` band-row files in a temporary folder
+/// ([`NearDupWriter`]); [`dedup_partitions`] then joins clusters one partition at a time.
+/// Page ids for LSH are the ranks of the document ids, so the kept page of a cluster (highest
+/// score, then smallest id) does not depend on shard order. Returns the survivors (sorted) and
+/// the summary with *every* cluster in `listed` (the caller writes and trims them).
+async fn near_dedup(
+    store: &Arc<dyn ObjectStore>,
+    shards: &[ShardPages],
+    pages: &[Pos],
+    text_prefix_of: &impl Fn(&str) -> String,
+    nd: &NearDupSettings,
+    threshold: f64,
+) -> Result<(Vec<Pos>, NearDupSummary), CorpusError> {
+    let page = |&(s, i): &Pos| &shards[s].pages[i];
+    let mut summary = NearDupSummary { settings: *nd, ..NearDupSummary::default() };
+    let mut ranked: Vec<Pos> = pages.to_vec();
+    ranked.sort_by(|a, b| page(a).id.cmp(&page(b).id).then(a.cmp(b)));
+    let mut by_shard: BTreeMap<usize, Vec<(u64, usize)>> = BTreeMap::new();
+    for (rank, &(s, i)) in ranked.iter().enumerate() {
+        by_shard.entry(s).or_default().push((rank as u64, i));
+    }
+    let partitions = nd.partitions_for(pages.len());
+    let lsh = nd.lsh();
+    let dir = Arc::new(tempfile::tempdir()?);
+    let mut index: HashMap<u64, u64> = HashMap::new();
+    let mut counters = Counters::default();
+    for (s, items) in by_shard {
+        let sp = &shards[s];
+        let text_key = text_prefix_of(&sp.scored_key);
+        let bytes = get_bytes(store, &text_key).await?;
+        let work: Vec<(u64, f32, String)> = items.iter().map(|&(r, i)| (r, sp.pages[i].score, sp.pages[i].id.clone())).collect();
+        let dir = dir.clone();
+        let (shard_index, shard_counters) = blocking(move || {
+            let texts = decode_texts(&text_key, &bytes)?;
+            let texts: HashMap<&str, &str> = texts.iter().map(|t| (t.id.as_str(), t.text.as_str())).collect();
+            let sig_path = dir.path().join(SIGNATURE_FILE);
+            let start = std::fs::metadata(&sig_path).map(|m| m.len()).unwrap_or(0);
+            let append = |p: &std::path::Path| std::fs::OpenOptions::new().create(true).append(true).open(p).map(std::io::BufWriter::new);
+            let mut writer = NearDupWriter::new(
+                MinHasher::new(lsh.num_perm(), DEFAULT_SEED),
+                lsh,
+                SignatureFileWriter::new(append(&sig_path)?, start),
+                BandRowWriter::new(partitions, |p| append(&dir.path().join(partition_file(p))))?,
+            )?;
+            for (rank, score, id) in &work {
+                let text = texts.get(id.as_str()).ok_or_else(|| CorpusError::MissingText { id: id.clone(), threshold })?;
+                writer.add(*rank, *score, text)?;
+            }
+            let counters = writer.counters.clone();
+            let (_, index, _) = writer.finish()?;
+            Ok((index, counters))
+        })
+        .await?;
+        index.extend(shard_index);
+        counters.merge(&shard_counters);
+    }
+    summary.pages_signed = counters.get("signed");
+    summary.no_words = counters.get("no_words");
+    if summary.pages_signed == 0 {
+        return Ok((pages.to_vec(), summary));
+    }
+    let max_rows = nd.max_rows_in_memory;
+    let (near, jaccards) = blocking(move || {
+        let sig_file = std::io::BufReader::new(std::fs::File::open(dir.path().join(SIGNATURE_FILE))?);
+        let mut signatures = FileSignatures::new(sig_file, index);
+        let near = dedup_partitions(partitions, |p| std::fs::File::open(dir.path().join(partition_file(p))), &mut signatures, &lsh, max_rows)?;
+        let mut jaccards = Vec::with_capacity(near.clusters.len());
+        for c in &near.clusters {
+            let kept = signatures.lookup(c.kept)?.map(|s| s.signature).unwrap_or_default();
+            let mut js = Vec::with_capacity(c.removed.len());
+            for r in &c.removed {
+                let sig = signatures.lookup(*r)?.map(|s| s.signature).unwrap_or_default();
+                // Four decimals: a multiple of 1/num_perm needs no more, and it survives JSON.
+                js.push((estimated_jaccard(&kept, &sig) * 1e4).round() / 1e4);
+            }
+            jaccards.push(js);
+        }
+        Ok((near, jaccards))
+    })
+    .await?;
+    let entry = |rank: u64, jaccard: Option<f64>| {
+        let p = page(&ranked[rank as usize]);
+        ClusterPage { id: p.id.clone(), url: p.url.clone(), score: p.score, jaccard }
+    };
+    let mut removed: HashSet<u64> = HashSet::new();
+    for (c, js) in near.clusters.iter().zip(jaccards) {
+        removed.extend(c.removed.iter().copied());
+        summary.listed.push(ClusterEntry {
+            kept: entry(c.kept, None),
+            removed: c.removed.iter().zip(js).map(|(&r, j)| entry(r, Some(j))).collect(),
+        });
+    }
+    summary.removed = near.removed;
+    summary.clusters = near.clusters.len() as u64;
+    summary.partitions = near.counters.get("partitions") as usize;
+    summary.peak_rows_in_memory = near.peak_rows_in_memory;
+    summary.candidate_pairs = near.counters.get("candidate_pairs");
+    summary.confirmed_pairs = near.counters.get("confirmed_pairs");
+    summary.rejected_pairs = near.counters.get("rejected_pairs");
+    let mut survivors: Vec<Pos> =
+        ranked.iter().enumerate().filter(|(rank, _)| !removed.contains(&(*rank as u64))).map(|(_, pos)| *pos).collect();
+    survivors.sort_unstable();
+    Ok((survivors, summary))
+}
+
+/// The signature file of near-dedup, in its temporary folder.
+const SIGNATURE_FILE: &str = "signatures.bin";
+
+/// The band-row file of partition `p`, in near-dedup's temporary folder.
+fn partition_file(p: usize) -> String {
+    format!("rows-{p:04}.bin")
+}
+
+/// One document that lost paragraphs to decontamination: a line of `decontamination.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecontamLine {
+    /// Document id.
+    pub id: String,
+    /// Page URL.
+    pub url: String,
+    /// Dropped whole (else trimmed).
+    pub dropped: bool,
+    /// (benchmark, paragraph index from 0) for each benchmark each removed paragraph matched.
+    pub segments: Vec<(String, usize)>,
+    /// Characters removed.
+    pub removed_chars: usize,
+    /// Characters of the document.
+    pub total_chars: usize,
+}
+
+/// Decontaminates and builds the documents of one shard (off the async runtime).
+struct DocJob {
+    text_key: String,
+    shard_uri: String,
+    crawl: String,
+    added: String,
+    threshold: f64,
+    decontaminator: Option<Decontaminator>,
+    tokens: TokenCounter,
+    benchmarks: Vec<String>,
+}
+
+/// What [`DocJob::run`] made of one shard.
+struct DocOutput {
+    docs: Vec<DolmaDocument>,
+    tokens: u64,
+    decontam: DecontamSummary,
+    touched: Vec<DecontamLine>,
+}
+
+impl DocJob {
+    fn run(self, text_bytes: &[u8], pages: Vec<ScoredPage>) -> Result<DocOutput, CorpusError> {
+        let texts = decode_texts(&self.text_key, text_bytes)?;
+        let mut texts: HashMap<String, String> = texts.into_iter().map(|t| (t.id, t.text)).collect();
+        let mut out = DocOutput {
+            docs: Vec::with_capacity(pages.len()),
+            tokens: 0,
+            decontam: DecontamSummary {
+                benchmarks: self.benchmarks.iter().map(|n| BenchmarkRemoval { benchmark: LoadedBenchmark { name: n.clone(), ..Default::default() }, ..Default::default() }).collect(),
+                ..DecontamSummary::default()
+            },
+            touched: Vec::new(),
+        };
+        for p in pages {
+            let text = texts.remove(&p.id).ok_or_else(|| CorpusError::MissingText { id: p.id.clone(), threshold: self.threshold })?;
+            let (text, tokens) = match &self.decontaminator {
+                None => (text, p.tokens),
+                Some(d) => {
+                    let cleaned = d.clean(&text);
+                    let dc = &mut out.decontam;
+                    dc.documents += 1;
+                    if cleaned.removed_segment_count == 0 {
+                        (text, p.tokens)
+                    } else {
+                        dc.segments_removed += cleaned.removed_segment_count as u64;
+                        dc.chars_removed += cleaned.removed_chars as u64;
+                        for (b, stat) in self.benchmarks.iter().zip(dc.benchmarks.iter_mut()) {
+                            let n = cleaned.removed_segments.iter().filter(|(name, _)| name == b).count() as u64;
+                            if n > 0 {
+                                stat.segments += n;
+                                stat.documents += 1;
+                                stat.documents_dropped += cleaned.dropped() as u64;
+                            }
+                        }
+                        out.touched.push(DecontamLine {
+                            id: p.id.clone(),
+                            url: p.url.clone(),
+                            dropped: cleaned.dropped(),
+                            segments: cleaned.removed_segments.clone(),
+                            removed_chars: cleaned.removed_chars,
+                            total_chars: cleaned.total_chars,
+                        });
+                        match cleaned.text {
+                            None => {
+                                dc.documents_dropped += 1;
+                                dc.tokens_removed += p.tokens;
+                                continue;
+                            }
+                            Some(trimmed) => {
+                                dc.documents_trimmed += 1;
+                                let tokens = self.tokens.count(&trimmed);
+                                dc.tokens_removed += p.tokens.saturating_sub(tokens);
+                                (trimmed, tokens)
+                            }
+                        }
+                    }
+                }
+            };
+            out.tokens += tokens;
+            out.docs.push(DolmaDocument {
+                id: p.id,
+                text,
+                source: format!("corpusminer/{}", self.crawl),
+                added: self.added.clone(),
+                created: p.date,
+                metadata: DocumentMetadata {
+                    url: p.url,
+                    host: p.host,
+                    domain: p.domain,
+                    score: p.score,
+                    tokens,
+                    crawl: self.crawl.clone(),
+                    shard: self.shard_uri.clone(),
+                    warc_offset: p.warc_offset,
+                    warc_length: p.warc_length,
+                },
+            });
+        }
+        Ok(out)
+    }
+}
+
 
 /// Reads a labels file (TSV with a header naming `url` and `label` columns; label `math` or
 /// anything else) into url -> is_math.

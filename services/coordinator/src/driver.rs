@@ -190,6 +190,11 @@ impl Ctx {
 /// (credentials are never stored).
 pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage::StorageConfig>, opts: &DriveOptions) -> anyhow::Result<Outcome> {
     let mut state = ms.reopen_iteration(id).await?;
+    if state.is_active() {
+        // A missing benchmark stops the iteration here, before any work, never at the corpus.
+        let filters = Ctx::load(ms, id, storage).await?.cfg.filters;
+        tokio::task::spawn_blocking(move || filters.load()).await.expect("benchmark loading panicked")?;
+    }
     let mut reclaim = opts.reclaim_leases;
     loop {
         if !state.is_active() {
@@ -423,6 +428,7 @@ async fn selecting_step(ctx: &Ctx, opts: &DriveOptions) -> anyhow::Result<Iterat
         out_root: ctx.out_root.clone(),
         iteration_prefix: ctx.prefix.clone(),
         model,
+        tokens: token_counter(&ctx.cfg).await?,
     };
     let report = finish(&prepared, &ctx.cfg, ctx.it.parent_id, &ctx.inputs()?, opts.workers).await?;
     let annotations = ctx.ms.annotations(false).await?;

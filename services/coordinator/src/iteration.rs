@@ -67,6 +67,9 @@ pub struct RunConfig {
     pub storage: StorageConfig,
     /// Worker threads (shards scored at once).
     pub workers: usize,
+    /// What the corpus writer does to the kept pages: near-dedup, decontamination benchmarks.
+    #[serde(default)]
+    pub filters: crate::filters::CorpusFilters,
 }
 
 /// fastText settings given one by one on the command line; each overrides the preset's value.
@@ -152,6 +155,8 @@ pub struct Prepared {
     pub iteration_prefix: String,
     /// The classifier.
     pub model: TrainedModel,
+    /// What a token is (decontamination recounts trimmed documents).
+    pub tokens: corpusminer_pipeline::text::TokenCounter,
 }
 
 /// Joins object-key parts with `/`, skipping empty ones.
@@ -214,6 +219,8 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         p.iteration,
         (&p.model.uri, &p.model.sha256),
         labels.as_ref(),
+        &cfg.filters,
+        &p.tokens,
     )
     .await?;
     corpusminer_storage::fault::point("corpus_written");
@@ -262,6 +269,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         corpus_documents: manifest.documents,
         corpus_tokens: manifest.tokens,
         exact_duplicates_removed: manifest.exact_duplicates_removed,
+        filters: manifest.filters.clone(),
         model_uri: p.model.uri.clone(),
         model_sha256: p.model.sha256.clone(),
         validation: p.model.validation.as_ref().map(|v| serde_json::to_value(v).expect("validation serialises")),

@@ -5,6 +5,8 @@
 //! - [`negatives`]: negatives drawn at random from the crawl's own pages.
 //! - [`selection`]: the threshold from the merged score histogram, and per-host kept ratios.
 //! - [`annotation`]: proposed hosts with sample pages, URL path prefixes and annotation files.
+//! - [`filters`]: what happens to the kept pages on their way to the corpus: exact URL and
+//!   content dedup, near-dedup (MinHash LSH), decontamination against benchmarks.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
 //! - [`seed`]: the seed of an iteration and its growth from annotations, with its manifest.
@@ -15,7 +17,10 @@
 pub mod annotation;
 pub mod convergence;
 pub mod corpus;
+#[cfg(test)]
+mod corpus_tests;
 pub mod driver;
+pub mod filters;
 pub mod inputs;
 pub mod iteration;
 pub mod negatives;
@@ -25,5 +30,6 @@ pub mod selection;
 pub mod training;
 
 pub use driver::{create_first, create_next, drive, DriveOptions, IterationInputs, Outcome};
+pub use filters::CorpusFilters;
 pub use iteration::{finish, Prepared, RunConfig, Selector, TrainOverrides};
 pub use report::Report;

@@ -1,5 +1,6 @@
 //! `OUT/report.json` and the readable summary printed at the end of a run.
 
+use crate::filters::FilterReport;
 use crate::selection::HostStat;
 use corpusminer_pipeline::histogram::Selection;
 use serde::{Deserialize, Serialize};
@@ -65,12 +66,16 @@ pub struct Report {
     pub selector: String,
     /// The selection.
     pub selection: Selection,
-    /// Documents written to the corpus (kept pages less exact duplicates).
+    /// Documents written to the corpus (kept pages less what the corpus filters removed).
     pub corpus_documents: u64,
     /// Tokens written to the corpus.
     pub corpus_tokens: u64,
     /// Exact duplicates removed from the kept pages.
     pub exact_duplicates_removed: u64,
+    /// What each corpus filter removed (same URL, same text, near-duplicates with their
+    /// clusters, decontamination per benchmark); as in the corpus manifest.
+    #[serde(default)]
+    pub filters: FilterReport,
     /// Model file and checksum.
     pub model_uri: String,
     /// Hex SHA-256 of the model.
@@ -158,6 +163,7 @@ impl fmt::Display for Report {
             "  corpus              {:>12} documents, {} tokens ({} exact duplicates removed)",
             self.corpus_documents, self.corpus_tokens, self.exact_duplicates_removed
         )?;
+        write!(f, "{}", self.filters)?;
         if let Some(v) = &self.validation {
             let g = |a: &str, k: &str| v.get(a).and_then(|p| p.get(k)).and_then(|x| x.as_f64()).map(|x| format!("{x:.3}")).unwrap_or("-".into());
             writeln!(

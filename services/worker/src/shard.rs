@@ -1,6 +1,7 @@
 //! One shard through the pipeline: records -> pages -> text -> score, on one thread.
 
 use corpusminer_pipeline::classify::Classifier;
+use corpusminer_pipeline::dedup::url_key;
 use corpusminer_pipeline::domain::host_domain;
 use corpusminer_pipeline::extract::extract;
 use corpusminer_pipeline::histogram::{bucket_of, ScoreHistogram};
@@ -10,7 +11,7 @@ use corpusminer_pipeline::stats::Counters;
 use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_pipeline::warc::WarcReader;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -106,6 +107,11 @@ pub fn content_hash(text: &str) -> String {
 
 /// Streams one shard (gzip or plain WARC bytes) through the pipeline. Never fails: unreadable
 /// records and unusable pages are counted under their reason in `counters`.
+///
+/// Exact URL dedup within the shard happens before extraction and scoring (arXiv 2402.03300
+/// §2.1, "after URL dedup"): a page whose [`url_key`] (normalised URL) an earlier page of the
+/// shard had is skipped and counted under `url_duplicate`. Across shards the corpus writer
+/// dedups the kept pages by the same key.
 pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
     let bytes = Arc::new(AtomicU64::new(0));
     let counting = CountingReader { inner: reader, bytes: bytes.clone(), progress: ctx.progress.clone() };
@@ -113,11 +119,16 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
     let mut pages = Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, counting)));
     // One scorer per shard: its token cache lives as long as the shard's pages.
     let mut scorer = ctx.classifier.scorer();
+    let mut seen_urls: HashSet<String> = HashSet::new();
     for page in pages.by_ref() {
         let Some(hd) = host_domain(&page.url) else {
             out.counters.incr("bad_url");
             continue;
         };
+        if !seen_urls.insert(url_key(&page.url)) {
+            out.counters.incr("url_duplicate");
+            continue;
+        }
         let extracted = match extract(&page.body, page.content_type.as_deref()) {
             Ok(x) => x,
             Err(e) => {
@@ -194,5 +205,23 @@ mod tests {
         let out2 = process_shard(&bytes[..], &ctx2);
         assert_eq!(out2.pages.len(), out.pages.len());
         assert!(out2.histogram.total_tokens() > out.histogram.total_tokens());
+    }
+
+    #[test]
+    fn a_page_seen_twice_in_a_shard_is_scored_once() {
+        let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
+        // The real shard twice over: every page comes again (same URL) after the first copy.
+        let once = std::fs::read(data.join("commoncrawl/resiliparse-CC-MAIN-2020-34-warcfile.warc.gz")).unwrap();
+        let twice = [once.clone(), once.clone()].concat();
+        let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) };
+        let one = process_shard(&once[..], &ctx);
+        let two = process_shard(&twice[..], &ctx);
+        assert_eq!(one.counters.get("url_duplicate"), 0, "the excerpt has no repeated URL");
+        assert_eq!(two.records, 2 * one.records);
+        assert_eq!(two.pages, one.pages, "the second copy adds no scored page");
+        let extract_skips: u64 = ["empty_body", "not_text", "empty_text"].iter().map(|r| one.counters.get(r)).sum();
+        let first_pass = one.pages.len() as u64 + extract_skips;
+        assert_eq!(two.counters.get("url_duplicate"), first_pass, "every page of the second copy is a URL duplicate");
+        assert_eq!(two.histogram.total_pages(), one.histogram.total_pages());
     }
 }

@@ -26,7 +26,7 @@ pub use lsh::{
     SignatureLookup, StoredSignature, UnionFind,
 };
 pub use minhash::{estimated_jaccard, MinHasher};
-pub use url::{dedup_urls, normalize_url, UrlDedupReport};
+pub use url::{dedup_urls, normalize_url, url_key, UrlDedupReport};
 
 use crate::stats::Counters;
 

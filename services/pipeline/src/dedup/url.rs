@@ -117,6 +117,13 @@ pub fn normalize_url(url: &str) -> Result<String, DedupError> {
     Ok(parsed.into())
 }
 
+/// The exact-URL dedup key of a page: its [`normalize_url`] form, or, when the URL does not
+/// parse, its trimmed raw form prefixed `raw:` (so identical raw strings still collide and can
+/// never collide with a parsed URL). Never fails.
+pub fn url_key(url: &str) -> String {
+    normalize_url(url).unwrap_or_else(|_| format!("raw:{}", url.trim()))
+}
+
 /// Outcome of [`dedup_urls`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UrlDedupReport {
@@ -146,7 +153,7 @@ where
             Ok(k) => k,
             Err(_) => {
                 report.counters.incr("bad_url");
-                format!("raw:{}", url.trim())
+                url_key(url)
             }
         };
         let e = first.entry(key.clone()).or_insert(id);
