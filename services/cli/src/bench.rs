@@ -128,7 +128,6 @@ fn pass_file(path: &Path, depth: usize, model: &Classifier) -> anyhow::Result<u6
     }
     let mut pages = 0;
     let mut sink = 0usize;
-    let mut scorer = model.scorer();
     for page in Pages::new(WarcReader::new(reader)) {
         pages += 1;
         if depth == 3 {
@@ -149,7 +148,7 @@ fn pass_file(path: &Path, depth: usize, model: &Classifier) -> anyhow::Result<u6
             sink += norm.len();
             continue;
         }
-        sink += (scorer.score_normalized(&norm) * 1000.0) as usize;
+        sink += (model.score_normalized(&norm) * 1000.0) as usize;
     }
     std::hint::black_box(sink);
     Ok(pages)

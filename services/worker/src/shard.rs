@@ -117,8 +117,6 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
     let counting = CountingReader { inner: reader, bytes: bytes.clone(), progress: ctx.progress.clone() };
     let mut out = ShardOutput::default();
     let mut pages = Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, counting)));
-    // One scorer per shard: its token cache lives as long as the shard's pages.
-    let mut scorer = ctx.classifier.scorer();
     let mut seen_urls: HashSet<String> = HashSet::new();
     for page in pages.by_ref() {
         let Some(hd) = host_domain(&page.url) else {
@@ -136,7 +134,7 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
                 continue;
             }
         };
-        let score = scorer.score(&extracted.text);
+        let score = ctx.classifier.score(&extracted.text);
         let tokens = ctx.tokens.count(&extracted.text);
         let date = (!page.date.is_empty()).then(|| page.date.clone());
         let id = document_id(&page.record_id, &page.url, date.as_deref());

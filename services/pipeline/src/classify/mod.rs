@@ -14,7 +14,6 @@
 //! scoring time alike.
 
 mod read;
-mod scorer;
 mod train;
 
 use std::io::{Read, Write};
@@ -23,7 +22,6 @@ use std::path::Path;
 use fasttext::FastText;
 
 pub use read::{read_documents, ReadDocuments, TextFields};
-pub use scorer::{Scorer, TOKEN_CACHE_BYTES};
 pub use train::{train, ClassBalance, CurvePoint, Loss, TrainSettings, ValidationReport};
 
 /// fastText label of positives (math documents).
@@ -152,35 +150,32 @@ impl Classifier {
         &self.model
     }
 
-    /// A scorer for one thread: scratch buffers and a cache of token vectors, so a worker scores
-    /// many pages with it (see [`Scorer`]). Scores equal [`Classifier::score`]'s.
-    pub fn scorer(&self) -> Scorer<'_> {
-        Scorer::new(self)
-    }
-
     /// The page score in [0, 1] of a raw text (e.g. a page's extracted main text): the text is
     /// normalised with [`crate::text::normalize`] (so capped at [`crate::text::MAX_TOKENS`]), cut
     /// into windows of [`Classifier::window`] tokens, and the windows' P(math) averaged, weighted
     /// by their token counts: the expected share of the text that is mathematics. With window 0
-    /// it is fastText's P(math) of the whole text. A text with no tokens scores 0. For many
-    /// texts, a [`Classifier::scorer`] is faster (its token cache persists).
+    /// it is fastText's P(math) of the whole text. A text with no tokens scores 0.
     pub fn score(&self, text: &str) -> f32 {
-        self.scorer().score(text)
+        self.score_normalized(&crate::text::normalize(text))
     }
 
     /// [`Classifier::score`] of a text already passed through [`crate::text::normalize`].
     pub fn score_normalized(&self, normalized: &str) -> f32 {
-        self.scorer().score_normalized(normalized)
+        let (mut sum, mut tokens) = (0.0f64, 0u64);
+        for w in crate::text::windows(normalized, self.window) {
+            let n = crate::text::count_tokens(w);
+            sum += self.score_window(w) as f64 * n as f64;
+            tokens += n;
+        }
+        if tokens == 0 {
+            0.0
+        } else {
+            (sum / tokens as f64) as f32
+        }
     }
 
     /// fastText's P(math) in [0, 1] of one normalised text in one prediction (no windows).
     pub fn score_window(&self, normalized: &str) -> f32 {
-        self.scorer().score_window(normalized)
-    }
-
-    /// P(math) of one normalised text by `FastText::predict` itself: the reference the cached
-    /// forward pass of [`Scorer`] is tested against, and its path for models it does not cover.
-    pub fn predict_math(&self, normalized: &str) -> f32 {
         self.model
             .predict(normalized, 2, 0.0)
             .iter()

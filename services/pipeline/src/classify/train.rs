@@ -378,13 +378,12 @@ pub fn train(
     drop(dir);
     let classifier = Classifier::from_fasttext(model)?.with_window(settings.chunk_tokens as usize);
 
-    let score_all = |docs: &[String]| -> Vec<f32> {
-        let mut scorer = classifier.scorer();
-        docs.iter().map(|d| scorer.score_window(d)).collect()
-    };
+    let score_all =
+        |docs: &[String]| -> Vec<f32> { docs.iter().map(|d| classifier.score_window(d)).collect() };
     let score_pages = |docs: &[String]| -> Vec<f32> {
-        let mut scorer = classifier.scorer();
-        docs.iter().map(|d| scorer.score_normalized(d)).collect()
+        docs.iter()
+            .map(|d| classifier.score_normalized(d))
+            .collect()
     };
     let pos_scores = score_all(&valid_pos);
     let neg_scores = score_all(&valid_neg);
