@@ -206,12 +206,13 @@ fn quantized(clf: &Classifier) -> Classifier {
         .with_window(clf.window())
 }
 
-/// The fastText table, and the default-size model (dim 64, 200k buckets) when the grid has it,
-/// else the last one trained, for the sharing table.
+/// The fastText table (scoring speed: best of `runs`), and the default-size model (dim 64, 200k
+/// buckets) when the grid has it, else the last one trained, for the sharing table.
 pub fn table(
     data: &Path,
     texts: &[PageText],
     grid: &[GridPoint],
+    runs: usize,
     quick: bool,
 ) -> (Table, Option<(Classifier, f32)>) {
     let mut t = Table::new(
@@ -253,7 +254,7 @@ pub fn table(
         let threshold = report.page.threshold;
         let q = g.quantize.then(|| quantized(&base));
         for (clf, is_q) in std::iter::once((&base, false)).chain(q.as_ref().map(|c| (c, true))) {
-            let (scores, tm) = best_of(1, || {
+            let (scores, tm) = best_of(runs, || {
                 texts
                     .iter()
                     .map(|p| clf.score(&p.text))
@@ -299,7 +300,7 @@ pub fn table(
          bucket >= bucket of the validation page threshold, as `corpusminer run` keeps by default. \"valid F1\" is the \
          F1 on the trainer's synthetic held-out pages at that threshold; \"best F1\" the best page F1 over thresholds \
          0.01..0.99 chosen with the labels (an oracle: how separable the scores are). A quantized model keeps its base \
-         model's threshold. Scoring speed: pages per CPU-second, normalisation and 64-token windows included.",
+         model's threshold. Scoring speed: pages per CPU-second (best of {}), normalisation and 64-token windows included.",
         n(pos.len() as u64),
         n(neg.len() as u64),
         s.lr,
@@ -310,7 +311,8 @@ pub fn table(
         s.min_count,
         s.chunk_tokens,
         if quick { "; --quick: 2 epochs, no char n-grams" } else { "" },
-        texts.len()
+        texts.len(),
+        runs
     ));
     (t, keep)
 }

@@ -163,7 +163,7 @@ fn main() {
                 quantize: false,
             }],
         };
-        let (table, model) = fasttext_choice::table(&data, &texts, &grid, o.quick);
+        let (table, model) = fasttext_choice::table(&data, &texts, &grid, runs, o.quick);
         if want("fasttext") {
             table.print();
         }
