@@ -6,3 +6,5 @@ ALTER TABLE iterations ADD COLUMN parent_id BIGINT REFERENCES iterations(id) ON 
 ALTER TABLE iterations ADD COLUMN inputs TEXT;
 ALTER TABLE iterations ADD COLUMN error TEXT;
 ALTER TABLE iterations ADD COLUMN failed_state TEXT;
+-- The process running the iteration (`host:pid`), so `resume` does not start a second one.
+ALTER TABLE iterations ADD COLUMN runner TEXT;

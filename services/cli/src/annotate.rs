@@ -141,7 +141,9 @@ pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
             };
             let rows = parse_annotations(&path, &text, &defaults)
                 .map_err(|e| anyhow::anyhow!("{path}: {e} (nothing was imported)"))?;
-            // A new database is fine here: annotations may come before any run.
+            // A new database is fine here: annotations may come before any run; say so.
+            let db_file = std::path::Path::new(a.store.out.strip_prefix("file://").unwrap_or(&a.store.out)).join("corpusminer.db");
+            let new_db = a.store.db.is_none() && !a.store.out.contains("://") && !db_file.is_file();
             let ms = a.store.connect(false).await?;
             let ids = ms.add_annotations(&rows).await?;
             let current = ms.annotations(false).await?.len();
@@ -153,7 +155,7 @@ pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
                 ids.first().copied().unwrap_or(0),
                 ids.last().copied().unwrap_or(0),
                 if current == 1 { "" } else { "es" },
-            ))
+            ) + &if new_db { format!("note: {} did not exist; it was created for these annotations (no iteration has run there yet)\n", db_file.display()) } else { String::new() })
         }
         AnnotateCommand::List(a) => {
             let ms = a.store.connect(true).await?;

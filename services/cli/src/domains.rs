@@ -23,6 +23,13 @@ impl StoreArgs {
     /// default SQLite file that is not there is an error instead of a new empty database.
     pub fn url(&self, must_exist: bool) -> anyhow::Result<String> {
         if let Some(db) = &self.db {
+            // An SQLite --db that is not there would be created, empty, by connecting.
+            let file = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")).or((!db.contains("://")).then_some(db.as_str()));
+            if let Some(file) = file.map(|f| f.split('?').next().unwrap_or_default()) {
+                if must_exist && file != ":memory:" && !std::path::Path::new(file).is_file() {
+                    anyhow::bail!("no metastore at {file}: run `corpusminer run --db {db}` first");
+                }
+            }
             return Ok(db.clone());
         }
         let local = std::path::Path::new(self.out.strip_prefix("file://").unwrap_or(&self.out))

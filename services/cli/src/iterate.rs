@@ -43,11 +43,11 @@ pub struct IterateArgs {
     /// proposals wait for annotation.
     #[arg(long)]
     pub until_converged: bool,
-    /// Retention (pages and tokens) at which the loop has converged (the paper's 98%).
-    #[arg(long, default_value_t = 0.98, value_name = "SHARE")]
+    /// Retention (pages and tokens) at which the loop has converged (the paper's 98%), in (0, 1].
+    #[arg(long, default_value_t = 0.98, value_name = "SHARE", value_parser = parse_share)]
     pub converge: f64,
     /// Most iterations in the chain, the first included (the paper ran 4).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_iterations: u64,
 }
 
@@ -78,6 +78,40 @@ pub struct StatusArgs {
     pub iteration: Option<i64>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share in (0, 1]"))
+    }
+}
+
+/// Refuses an iteration whose recorded output folder is not the `--out` given (a copied or
+/// moved folder): its files are recorded by location, so acting on it would read, write or
+/// delete the original's files. With `--db`, the recorded folder is used as it is.
+fn check_out(it: &Iteration, store: &StoreArgs) -> anyhow::Result<()> {
+    if store.db.is_some() {
+        return Ok(());
+    }
+    let cfg: RunConfig = serde_json::from_str(&it.config_json)?;
+    if cfg.out.contains("://") {
+        return Ok(());
+    }
+    let canon = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| std::path::PathBuf::from(p));
+    let (recorded, given) = (canon(&cfg.out), canon(store.out.strip_prefix("file://").unwrap_or(&store.out)));
+    if recorded != given {
+        anyhow::bail!(
+            "iteration {}'s output folder is {}, not --out {}: a copied or moved output folder cannot be continued (its files are recorded by location); use --out {}",
+            it.id,
+            recorded.display(),
+            given.display(),
+            recorded.display()
+        );
+    }
+    Ok(())
 }
 
 /// Drive options for this process.
@@ -140,7 +174,7 @@ fn outcome_text(o: &Outcome, store: &StoreArgs) -> String {
         let _ = writeln!(s, "{r}");
     }
     let loc = match &store.db {
-        Some(_) => "--db …".to_string(),
+        Some(_) => format!("--out {} --db …", store.out),
         None => format!("--out {}", store.out),
     };
     match o.state {
@@ -167,6 +201,9 @@ async fn newest_parent(ms: &Metastore) -> anyhow::Result<i64> {
     match IterationState::parse(&it.state) {
         Some(s) if s.is_done() => Ok(id),
         Some(s) if s.is_active() || s == IterationState::Failed => {
+            if let Some(runner) = corpusminer_coordinator::driver::live_runner(&it, &crate::run::hostname()) {
+                anyhow::bail!("iteration {id} is {s}, run by process {runner}: wait for it (or cancel it) first");
+            }
             anyhow::bail!("iteration {id} is {s}: finish it with `corpusminer resume {id}` (or cancel it) first")
         }
         _ => anyhow::bail!("iteration {id} is {}: give --from N to grow from an earlier one", it.state),
@@ -198,6 +235,7 @@ pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(
             break;
         }
         let pit = ms.iteration(parent).await?;
+        check_out(&pit, &args.store)?;
         let storage = storage_for(&pit, &args.drive)?;
         let id = create_next(&ms, parent).await?;
         tracing::info!(iteration = id, parent, "next iteration created");
@@ -208,15 +246,16 @@ pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(
         if let Some(r) = outcome.report.clone() {
             reports.push(r);
         }
-        if !args.until_converged || outcome.state != IterationState::Complete {
+        if args.until_converged && converged == Some(true) {
+            let _ = writeln!(text, "converged: retention reached {} at iteration {id}", args.converge);
             break;
         }
-        if converged == Some(true) {
-            let _ = writeln!(text, "converged: retention reached {} at iteration {id}", args.converge);
+        if !args.until_converged || outcome.state != IterationState::Complete {
             break;
         }
         parent = id;
     }
+    ms.close().await;
     Ok((text, reports))
 }
 
@@ -238,17 +277,22 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
         }
     };
     let it = ms.iteration(id).await?;
+    check_out(&it, &args.store)?;
     let storage = storage_for(&it, &args.drive)?;
     tracing::info!(iteration = id, state = %it.state, "resuming");
     let opts = drive_options(default_workers(args.drive.workers), args.drive.retries, true);
-    let outcome = drive_shown(&ms, id, storage, opts, show_progress).await?;
+    let outcome = drive_shown(&ms, id, storage, opts, show_progress).await;
+    ms.close().await;
+    let outcome = outcome?;
     Ok((outcome_text(&outcome, &args.store), outcome.report))
 }
 
 /// `corpusminer cancel N`.
 pub async fn cancel(args: IterationArgs) -> anyhow::Result<String> {
     let ms = args.store.connect(true).await?;
-    let was = ms.cancel_iteration(args.iteration).await?;
+    let was = ms.cancel_iteration(args.iteration).await;
+    ms.close().await;
+    let was = was?;
     Ok(format!("iteration {} cancelled (was {was}); a process running it stops at its next shard or step\n", args.iteration))
 }
 
@@ -257,6 +301,7 @@ pub async fn cancel(args: IterationArgs) -> anyhow::Result<String> {
 pub async fn delete(args: IterationArgs) -> anyhow::Result<String> {
     let ms = args.store.connect(true).await?;
     let it = ms.iteration(args.iteration).await?;
+    check_out(&it, &args.store)?;
     if IterationState::parse(&it.state).is_some_and(|s| s.is_active()) {
         anyhow::bail!("iteration {} is {}: cancel it first (`corpusminer cancel {}`)", it.id, it.state, it.id);
     }
@@ -268,7 +313,21 @@ pub async fn delete(args: IterationArgs) -> anyhow::Result<String> {
         store.delete(key).await?;
     }
     ms.delete_iteration(it.id).await?;
+    ms.close().await;
+    if !store.uri().contains("://") {
+        // A local folder keeps empty directories after its files are deleted; remove them
+        // only when nothing else is left in them.
+        let dir = std::path::Path::new(&store.uri()).join(&prefix);
+        if walk_files(&dir) == 0 {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
     Ok(format!("iteration {} deleted: {} files under {}{prefix} and its rows\n", it.id, keys.len(), store.uri().trim_end_matches('/').to_string() + "/"))
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.filter_map(Result::ok).map(|e| e.path()).map(|p| if p.is_dir() { walk_files(&p) } else { 1 }).sum()
 }
 
 /// `corpusminer status [N]`.

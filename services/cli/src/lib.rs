@@ -86,7 +86,8 @@ pub fn init_logging(verbose: u8) {
             "warn,corpusminer_cli={level},corpusminer_coordinator={level},corpusminer_worker={level},corpusminer_storage={level},corpusminer_pipeline={level}"
         ))
     });
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).try_init();
 }
 
 /// Runs one iteration without a progress bar (for tests and embedding) and returns its report.
@@ -98,11 +99,15 @@ pub async fn run_iteration(args: RunArgs) -> anyhow::Result<corpusminer_coordina
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => {
+            let loc = match &args.db {
+                Some(_) => format!("--out {} --db …", args.out),
+                None => format!("--out {}", args.out),
+            };
             let report = run::run(*args, true).await?;
             println!("{report}");
             if !report.proposed_hosts.is_empty() {
                 println!(
-                    "{} hosts proposed for annotation: review them with `corpusminer domains list`, label URL prefixes with `corpusminer annotate import FILE`, then run `corpusminer iterate`",
+                    "{} hosts proposed for annotation: review them with `corpusminer domains list {loc}`, label URL prefixes with `corpusminer annotate import FILE {loc}`, then run `corpusminer iterate {loc}`",
                     report.proposed_hosts.len()
                 );
             }

@@ -233,11 +233,34 @@ pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
     };
     let ms = Metastore::connect(&db).await?;
     tracing::info!(db = %ms.redacted_url(), "connected");
+    check_inputs(&cfg)?;
     let id = create_first(&ms, &cfg).await?;
     tracing::info!(iteration = id, "iteration created");
     let opts = crate::iterate::drive_options(cfg.workers, args.retries, false);
-    let outcome = crate::iterate::drive_shown(&ms, id, None, opts, show_progress).await?;
+    let outcome = crate::iterate::drive_shown(&ms, id, None, opts, show_progress).await;
+    ms.close().await;
+    let outcome = outcome?;
     outcome.report.ok_or_else(|| anyhow::anyhow!("iteration {id} ended {} without a report", outcome.state))
+}
+
+/// Refuses, before an iteration is created, what would only fail it later: a threshold outside
+/// [0, 1], no shard matching `--input`, a local seed, negatives, model or labels file that is
+/// not there.
+fn check_inputs(cfg: &RunConfig) -> anyhow::Result<()> {
+    if let Some(Selector::Threshold(t)) = cfg.selector {
+        anyhow::ensure!((0.0..=1.0).contains(&t), "--threshold {t} is not a score in [0, 1]");
+    }
+    if !cfg.inputs.is_empty() && cfg.crawl.is_none() {
+        let shards = corpusminer_coordinator::inputs::expand_inputs(&cfg.inputs)?;
+        anyhow::ensure!(!shards.is_empty(), "no shard matches --input {}", cfg.inputs.join(" "));
+    }
+    let local = |p: &String| !p.contains("://");
+    for (flag, path) in cfg.seeds.iter().map(|p| ("--seed", p)).chain(cfg.negatives.iter().map(|p| ("--negatives", p))).chain(cfg.model.iter().map(|p| ("--model", p))).chain(cfg.labels.iter().map(|p| ("--labels", p))) {
+        if local(path) && !std::path::Path::new(path).is_file() {
+            anyhow::bail!("{flag} {path}: no such file");
+        }
+    }
+    Ok(())
 }
 
 /// This machine's host name (lease owner names).

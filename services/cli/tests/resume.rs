@@ -208,6 +208,25 @@ async fn cancel_stops_resume_and_delete_removes_rows_and_files() {
     assert_eq!(state(&db).await, "scoring");
     assert!(out.join("iterations/1/model.bin").is_file());
 
+    // A live process recorded as the runner (this test, on this machine) blocks a second run.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let ms = Metastore::connect(&db).await.unwrap();
+    ms.set_runner(1, &format!("{host}:{}", std::process::id())).await.unwrap();
+    let blocked = corpusminer(&store(&["resume", "1"]), None);
+    assert!(String::from_utf8_lossy(&blocked.stderr).contains("is being run by process"), "{}", String::from_utf8_lossy(&blocked.stderr));
+    ms.close().await;
+    assert_eq!(state(&db).await, "scoring", "a refused resume changes nothing");
+
+    // A copy of the output folder is refused: its files are recorded by location.
+    let copy = f.dir.join("cancel-copy");
+    assert!(Command::new("cp").arg("-a").arg(&out).arg(&copy).status().unwrap().success());
+    for cmd in [["resume", "1"], ["delete", "1"]] {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.extend(["--out".into(), copy.display().to_string()]);
+        let refused = corpusminer(&v, None);
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("copied or moved"), "{}", String::from_utf8_lossy(&refused.stderr));
+    }
+
     ok(&corpusminer(&store(&["cancel", "1"]), None), "cancel");
     assert_eq!(state(&db).await, "cancelled");
     let again = corpusminer(&store(&["resume", "1"]), None);
@@ -223,6 +242,27 @@ async fn cancel_stops_resume_and_delete_removes_rows_and_files() {
     let ms = Metastore::connect(&db).await.unwrap();
     assert!(ms.iteration_ids().await.unwrap().is_empty());
     assert!(ms.shards(1).await.unwrap().is_empty());
+}
+
+#[test]
+fn bad_arguments_are_refused_before_an_iteration_exists() {
+    let Some(f) = fixture() else { return };
+    let cases: [(&str, &[&str], &str); 3] = [
+        ("threshold", &["--threshold", "2"], "not a score in [0, 1]"),
+        ("seed", &["--seed", "/nonexistent/seed.jsonl"], "no such file"),
+        ("input", &["--input", "/nonexistent/*.warc.gz"], "matched no file"),
+    ];
+    for (name, extra, message) in cases {
+        let out = f.dir.join(format!("bad-{name}"));
+        let mut args = f.run_args.clone();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = corpusminer(&with_store(&args, &out, None), None);
+        assert!(!o.status.success(), "{name}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(message), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(files_under(&out.join("iterations")), 0, "{name}: no iteration was started");
+    }
+    let o = corpusminer(&["status".into(), "--db".into(), f.dir.join("typo.db").display().to_string()], None);
+    assert!(!o.status.success() && !f.dir.join("typo.db").exists(), "a read-only command creates no metastore");
 }
 
 fn files_under(dir: &Path) -> usize {

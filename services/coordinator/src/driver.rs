@@ -184,13 +184,30 @@ impl Ctx {
     }
 }
 
+/// The process recorded as running `it`, when it is alive on this machine (`host:pid` with
+/// this host's name and a live pid other than ours). A runner on another machine cannot be
+/// checked from here and is reported as not alive.
+pub fn live_runner(it: &Iteration, this_host: &str) -> Option<String> {
+    let runner = it.runner.as_deref()?;
+    let mut parts = runner.split(':');
+    let (host, pid) = (parts.next()?, parts.next()?.parse::<u32>().ok()?);
+    let alive = host == this_host && pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists();
+    alive.then(|| runner.to_string())
+}
+
 /// Runs iteration `id` from its current state until it is done or cancelled. A failed
 /// iteration is reopened at the state it failed in. An error in a step marks the iteration
 /// failed (resumable) and is returned. `storage` replaces the stored object-store settings
 /// (credentials are never stored).
 pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage::StorageConfig>, opts: &DriveOptions) -> anyhow::Result<Outcome> {
+    let it = ms.iteration(id).await?;
+    let this_host = opts.worker_name.split(':').next().unwrap_or_default();
+    if let Some(runner) = live_runner(&it, this_host) {
+        anyhow::bail!("iteration {id} is being run by process {runner} on this machine: wait for it, or stop it with `corpusminer cancel {id}`");
+    }
     let mut state = ms.reopen_iteration(id).await?;
     if state.is_active() {
+        ms.set_runner(id, &opts.worker_name).await?;
         // A missing benchmark stops the iteration here, before any work, never at the corpus.
         let filters = Ctx::load(ms, id, storage).await?.cfg.filters;
         tokio::task::spawn_blocking(move || filters.load()).await.expect("benchmark loading panicked")?;

@@ -85,6 +85,11 @@ pub struct SeedManifest {
     pub removed: Vec<SeedChange>,
     /// Math-prefix pages that could not be read back (counted, logged, skipped).
     pub unreadable: usize,
+    /// Prefixes marked math that cover no page the parent scored (a typo, or a prefix cut
+    /// inside a path segment: `a.com/posts/2014` covers `a.com/posts/2014/x`, not
+    /// `a.com/posts/2014-03-x`).
+    #[serde(default)]
+    pub math_prefixes_matching_nothing: Vec<String>,
     /// Documents in the seed.
     pub documents: usize,
 }
@@ -126,6 +131,7 @@ pub async fn grow_seed(
     }
     manifest.carried = docs.len();
     let mut present: HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
+    let mut matched: HashSet<&str> = HashSet::new();
     if annotations.iter().any(|a| a.label == Label::Math) {
         for shard in shards {
             let Some(key) = shard.scored_uri.as_deref() else { continue };
@@ -133,10 +139,11 @@ pub async fn grow_seed(
             let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
             let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| read_err(e.to_string()))?;
             for page in pages {
+                let Some(a) = label_of(&page.url, annotations).filter(|a| a.label == Label::Math) else { continue };
+                matched.insert(a.prefix.as_str());
                 if bucket_of(page.score) >= kept_bucket || present.contains(&page.id) {
                     continue;
                 }
-                let Some(a) = label_of(&page.url, annotations).filter(|a| a.label == Label::Math) else { continue };
                 match read_page_text(&shard.uri, &page, storage).await {
                     Ok(text) => {
                         present.insert(page.id.clone());
@@ -150,6 +157,14 @@ pub async fn grow_seed(
                 }
             }
         }
+    }
+    manifest.math_prefixes_matching_nothing = annotations
+        .iter()
+        .filter(|a| a.label == Label::Math && !matched.contains(a.prefix.as_str()))
+        .map(|a| a.prefix.clone())
+        .collect();
+    for prefix in &manifest.math_prefixes_matching_nothing {
+        tracing::warn!(prefix = %prefix, "a prefix marked math covers no scored page (prefixes match whole path segments)");
     }
     manifest.documents = docs.len();
     tracing::info!(parent, carried = manifest.carried, added = manifest.added.len(), removed = manifest.removed.len(), "seed grown from annotations");
@@ -225,5 +240,6 @@ mod tests {
         assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["gsm8k.jsonl#0", "p2", "p3"]);
         assert_eq!(m.removed, vec![SeedChange { id: "p1".into(), url: "https://a.com/blog/1".into(), prefix: "a.com/blog".into(), score: None }]);
         assert_eq!((m.parent, m.carried, m.added.len(), m.documents), (Some(4), 3, 0, 3));
+        assert_eq!(m.math_prefixes_matching_nothing, ["a.com/blog/math"], "no scored page under it");
     }
 }

@@ -172,6 +172,8 @@ pub struct Iteration {
     pub error: Option<String>,
     /// The state a failed iteration was in; `resume` restarts there.
     pub failed_state: Option<String>,
+    /// The process that last ran the iteration (`host:pid`).
+    pub runner: Option<String>,
 }
 
 /// A shard handed to a worker until `expires_at`; `token` proves ownership at completion.
@@ -498,7 +500,7 @@ impl Metastore {
     pub async fn iteration(&self, id: i64) -> Result<Iteration, MetastoreError> {
         let row = sqlx::query(
             "SELECT id, crawl, state, created_at, updated_at, config, model_uri, model_sha256, \
-             validation, threshold, threshold_bucket, report, parent_id, inputs, error, failed_state \
+             validation, threshold, threshold_bucket, report, parent_id, inputs, error, failed_state, runner \
              FROM iterations WHERE id = $1",
         )
         .bind(id)
@@ -524,6 +526,7 @@ impl Metastore {
             inputs_json: row.try_get(13)?,
             error: row.try_get(14)?,
             failed_state: row.try_get(15)?,
+            runner: row.try_get(16)?,
         })
     }
 

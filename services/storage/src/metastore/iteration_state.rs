@@ -211,6 +211,15 @@ impl Metastore {
         Ok(done.rows_affected())
     }
 
+    /// Records `runner` (`host:pid`) as the process running iteration `id`. Errors: `NotFound`.
+    pub async fn set_runner(&self, id: i64, runner: &str) -> Result<(), MetastoreError> {
+        let q = sqlx::query("UPDATE iterations SET runner = $1, updated_at = $2 WHERE id = $3")
+            .bind(runner)
+            .bind(now_ms())
+            .bind(id);
+        self.update_iteration(id, q).await
+    }
+
     /// The newest iteration (highest id), if any.
     pub async fn latest_iteration(&self) -> Result<Option<i64>, MetastoreError> {
         let row = sqlx::query("SELECT MAX(id) FROM iterations").fetch_one(&self.pool).await?;
