@@ -287,7 +287,8 @@ pub fn table(shards: &Shards, runs: usize) -> Table {
     }
     // Streaming readers as libraries use them.
     type Decode<'a> = Box<dyn Fn() -> Result<(u64, u64), String> + 'a>;
-    let stream_rows: [(&str, &str, Decode); 2] = [
+    #[cfg_attr(not(feature = "fastwarc"), allow(unused_mut))]
+    let mut stream_rows: Vec<(&str, &str, Decode)> = vec![
         (
             "zlib-rs (flate2 MultiGzDecoder)",
             "io::Read, 256 KiB reads",
@@ -301,6 +302,19 @@ pub fn table(shards: &Shards, runs: usize) -> Table {
             }),
         ),
     ];
+    #[cfg(feature = "fastwarc")]
+    {
+        let gz_arc: std::sync::Arc<[u8]> = std::sync::Arc::from(&gz[..]);
+        stream_rows.push((
+            "zlib-rs (fastwarc 2.0 GzipReader)",
+            "io::Read, 256 KiB reads",
+            Box::new(move || {
+                read_all(fastwarc::stream_io::gzip::GzipReader::new(
+                    std::io::Cursor::new(gz_arc.clone()),
+                ))
+            }),
+        ));
+    }
     for (name, driver, run) in stream_rows {
         let (r, tm) = best_of(runs, run);
         push_row(&mut t, name, driver, r, tm, gz.len(), want);

@@ -1,12 +1,13 @@
 //! `corpusminer-bench-choices`: the measurements behind the performance issue's choices, on the
 //! same bytes for every alternative (the real WARC shards and pages of `shared/data`).
 //!
-//! 1. WARC reading: our reader against the `warc` crate 0.4 (throughput, correctness on every
-//!    shared file, its traps).
+//! 1. WARC reading: our reader against the `fastwarc` crate 2.0 (feature `fastwarc`) and the
+//!    `warc` crate 0.4 (throughput, correctness on every shared file, the `warc` crate's traps).
 //! 2. HTML layer: our tokenizer and tree against lol_html and html5ever (parse time, whole-page
 //!    text quality), our extractor as the reference.
 //! 3. gzip: zlib-rs, miniz_oxide and zlib-ng (when built with the `zlib-ng` feature) inflating
-//!    member-per-record WARC gzip; libflate as the `warc` crate uses it.
+//!    member-per-record WARC gzip; libflate as the `warc` crate uses it, fastwarc's reader. Whether
+//!    zlib-rs has runtime CPU detection depends on the build (see [`measure::build_config`]).
 //! 4. fastText: dimension, buckets and quantization against model size, scoring speed and
 //!    precision / recall on the labelled minicrawl.
 //! 5. Model loading and sharing across threads.
@@ -112,11 +113,12 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = if o.threads > 0 { o.threads } else { cores };
     println!(
-        "# corpusminer choices{}\n\nData: {}. Machine: {} cores visible, 1-min load average at start {}.",
+        "# corpusminer choices{}\n\nData: {}. Machine: {} cores visible, 1-min load average at start {}. Build: {}.",
         if o.quick { " (--quick)" } else { "" },
         data.display(),
         cores,
-        measure::loadavg()
+        measure::loadavg(),
+        measure::build_config()
     );
 
     let shard_paths = input::minicrawl_shards(&data, o.quick);

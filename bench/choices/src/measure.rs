@@ -170,3 +170,16 @@ pub fn n(x: u64) -> String {
     );
     groups.join(",")
 }
+
+/// The build's configuration that matters to the figures: the optional alternatives built, and
+/// whether zlib-rs has runtime CPU feature detection (its `std` feature, turned on by flate2's
+/// `runtime_detection` or by fastwarc; the main workspace builds it without).
+pub fn build_config() -> String {
+    let on = |b: bool| if b { "yes" } else { "no" };
+    format!(
+        "zlib-rs runtime CPU detection: {}; fastwarc built: {}; zlib-ng built: {}",
+        on(cfg!(feature = "runtime-detection") || cfg!(feature = "fastwarc")),
+        on(cfg!(feature = "fastwarc")),
+        on(cfg!(feature = "zlib-ng"))
+    )
+}

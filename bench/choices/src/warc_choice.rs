@@ -1,11 +1,13 @@
-//! Choice 1: our WARC reader (`corpusminer_pipeline::warc`) against the `warc` crate 0.4, on
-//! the same decoded and gzip bytes (throughput) and on every shared WARC file (correctness).
+//! Choice 1: our WARC reader (`corpusminer_pipeline::warc`) against the `fastwarc` crate 2.0 and
+//! the `warc` crate 0.4, on the same decoded and gzip bytes (throughput) and on every shared WARC
+//! file (correctness).
 
 use crate::input::{read, Shards};
 use crate::measure::{best_of, f, mb, n, Table};
 use corpusminer_pipeline::warc::{ReadEvent, WarcReader};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a reader made of some bytes: the block length of every record read, and what went wrong.
 #[derive(Debug, Default)]
@@ -73,6 +75,44 @@ fn theirs<R: BufRead>(r: R, raw: bool) -> Outcome {
     o
 }
 
+/// Every record through fastwarc 2's `ArchiveIterator` (compression detected from the bytes,
+/// HTTP parsing off so that, like ours, it hands out the whole block), each block read into a
+/// reused buffer. Stopped at its first error: after one it has no reader left ("No reader set").
+#[cfg(feature = "fastwarc")]
+fn fastwarc(bytes: &Arc<[u8]>) -> Outcome {
+    use fastwarc::warc::record::SharedWarcRecord;
+    use std::io::{Cursor, Read};
+    let mut o = Outcome::default();
+    let mut buf = Vec::new();
+    let it = fastwarc::warc::iter::ArchiveIterator::new(Cursor::new(Arc::clone(bytes)))
+        .with_parse_http(false);
+    for item in it {
+        let read = item.and_then(|rec| {
+            rec.with_mut(|r| {
+                buf.clear();
+                r.reader_mut().map_or(Ok(0), |rd| rd.read_to_end(&mut buf))
+            })
+        });
+        match read {
+            Ok(k) => o.lengths.push(k as u64),
+            Err(e) => {
+                o.problems.push(format!("io ({e})"));
+                break;
+            }
+        }
+    }
+    o
+}
+
+/// Built without the `fastwarc` feature: no records, one problem saying so.
+#[cfg(not(feature = "fastwarc"))]
+fn fastwarc(_bytes: &Arc<[u8]>) -> Outcome {
+    Outcome {
+        lengths: vec![],
+        problems: vec!["not built (feature fastwarc off)".into()],
+    }
+}
+
 /// The `warc` crate on `bytes`: gzip through libflate's multi-member decoder, as its
 /// `from_path_gzip` does (or through flate2's `MultiGzDecoder` with `flate2`), plain bytes as
 /// they are.
@@ -110,6 +150,8 @@ pub fn throughput(shards: &Shards, runs: usize) -> Table {
         ],
     );
     let plain_mb = mb(shards.plain.len() as u64);
+    let (plain_arc, gz_arc): (Arc<[u8]>, Arc<[u8]>) =
+        (Arc::from(&shards.plain[..]), Arc::from(&shards.gz[..]));
     type Case<'a> = (&'a str, &'a str, &'a [u8], Box<dyn Fn() -> Outcome + 'a>);
     let cases: Vec<Case> = vec![
         (
@@ -117,6 +159,12 @@ pub fn throughput(shards: &Shards, runs: usize) -> Table {
             "decoded",
             &shards.plain,
             Box::new(|| ours(&shards.plain)),
+        ),
+        (
+            "fastwarc 2.0 ArchiveIterator",
+            "decoded",
+            &shards.plain,
+            Box::new(|| fastwarc(&plain_arc)),
         ),
         (
             "warc 0.4 iter_records",
@@ -135,6 +183,12 @@ pub fn throughput(shards: &Shards, runs: usize) -> Table {
             "gzip",
             &shards.gz,
             Box::new(|| ours(&shards.gz)),
+        ),
+        (
+            "fastwarc 2.0 ArchiveIterator (gzip: zlib-rs)",
+            "gzip",
+            &shards.gz,
+            Box::new(|| fastwarc(&gz_arc)),
         ),
         (
             "warc 0.4 iter_records over libflate (its from_path_gzip)",
@@ -165,6 +219,9 @@ pub fn throughput(shards: &Shards, runs: usize) -> Table {
         ),
     ];
     for (name, kind, input, run) in cases {
+        if name.starts_with("fastwarc") && !cfg!(feature = "fastwarc") {
+            continue;
+        }
         let (o, tm) = best_of(runs, run);
         let payload: u64 = o.lengths.iter().sum();
         let problems = if o.problems.is_empty() {
@@ -196,51 +253,65 @@ pub fn throughput(shards: &Shards, runs: usize) -> Table {
 /// Correctness table: every shared WARC file through both readers.
 pub fn correctness(data: &Path, files: &[PathBuf]) -> Table {
     let mut t = Table::new(
-        "1b. WARC reading: every shared file, our reader vs the warc crate 0.4",
+        "1b. WARC reading: every shared file, our reader vs fastwarc 2.0 and the warc crate 0.4",
         &[
             "file",
             "ours: records",
             "ours: skips",
+            "fastwarc: records",
+            "fastwarc: errors",
             "warc 0.4: records",
             "raw",
             "over flate2",
             "warc 0.4: errors",
-            "same lengths",
+            "same as ours: fastwarc / warc",
         ],
     );
-    let mut agree = 0;
+    let (mut agree_fw, mut agree_warc) = (0, 0);
     for p in files {
         let bytes = read(p);
         let a = ours(&bytes);
+        let fw = fastwarc(&Arc::from(&bytes[..]));
         let b = theirs_auto(&bytes, false, false);
         let raw = theirs_auto(&bytes, true, false);
         let fl = theirs_auto(&bytes, false, true);
-        let same = a.lengths == b.lengths;
-        let errors = match (b.problems.is_empty(), b.lengths.len() < a.lengths.len()) {
-            (true, true) => "none: stops early, silently".to_string(),
-            _ => summarize(&b.problems),
-        };
-        agree += same as usize;
+        let (same_fw, same_warc) = (a.lengths == fw.lengths, a.lengths == b.lengths);
+        agree_fw += same_fw as usize;
+        agree_warc += same_warc as usize;
         let name = p.strip_prefix(data).unwrap_or(p).display().to_string();
+        let yes = |x: bool| if x { "yes" } else { "NO" };
         t.row(vec![
             name,
             a.lengths.len().to_string(),
             summarize(&a.problems),
+            fw.lengths.len().to_string(),
+            errors(&fw, &a),
             b.lengths.len().to_string(),
             raw.lengths.len().to_string(),
             fl.lengths.len().to_string(),
-            errors,
-            if same { "yes".into() } else { "NO".into() },
+            errors(&b, &a),
+            format!("{} / {}", yes(same_fw), yes(same_warc)),
         ]);
     }
     t.note(format!(
-        "{agree} of {} files: both readers give the same records with the same block lengths. \"warc 0.4\" is its \
-         validating iter_records over libflate (as its from_path_gzip reads gzip); \"raw\" its iter_raw_records \
-         (well-formedness only); \"over flate2\" iter_records over flate2's MultiGzDecoder. It is stopped after an I/O \
-         error or {MAX_WARC_ERRORS} errors (it has no resynchronisation); its errors are those of iter_records.",
-        files.len()
+        "Same records with the same block lengths as ours: fastwarc on {agree_fw} of {n} files, the warc crate on \
+         {agree_warc} of {n}. fastwarc: ArchiveIterator, HTTP parsing off. \"warc 0.4\" is its validating iter_records \
+         over libflate (as its from_path_gzip reads gzip); \"raw\" its iter_raw_records (well-formedness only); \"over \
+         flate2\" iter_records over flate2's MultiGzDecoder; its errors are those of iter_records, and it is stopped after \
+         {MAX_WARC_ERRORS} errors; fastwarc is stopped at its first (it cannot go on). Neither resynchronises.",
+        n = files.len()
     ));
     t
+}
+
+/// A reader's errors on a file, or a note that it stopped early without one (fewer records than
+/// ours and no error).
+fn errors(o: &Outcome, ours: &Outcome) -> String {
+    if o.problems.is_empty() && o.lengths.len() < ours.lengths.len() {
+        "none: stops early, silently".into()
+    } else {
+        summarize(&o.problems)
+    }
 }
 
 /// `a x2, b` style summary of repeated reasons.
