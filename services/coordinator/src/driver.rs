@@ -357,7 +357,9 @@ async fn training_step(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
             let negatives: Vec<String> = ctx.get_docs(negatives).await?.into_iter().map(|d| d.text).collect();
             let mut settings = if cfg.paper_settings { TrainSettings::paper() } else { TrainSettings::auto(positives.len() + negatives.len()) };
             cfg.train.apply(&mut settings);
-            settings.seed = cfg.sample_seed;
+            // The iteration's own draw seed (the run's seed for iteration 1): later iterations
+            // shuffle, split and balance anew even when their negatives come from files only.
+            settings.seed = inputs.negative_seed;
             inputs.train_settings = Some(settings.clone());
             tracing::info!(positives = positives.len(), negatives = negatives.len(), "training classifier");
             crate::training::train_and_store(positives, negatives, settings, ctx.out_store.clone(), &ctx.prefix).await?
