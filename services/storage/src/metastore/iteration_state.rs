@@ -88,14 +88,18 @@ impl Metastore {
     /// `Ok(false)` when it is not (cancelled meanwhile, or another process moved it).
     /// Errors: `NotFound`.
     pub async fn advance(&self, id: i64, from: IterationState, to: IterationState) -> Result<bool, MetastoreError> {
-        let done = sqlx::query("UPDATE iterations SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
+        let q = sqlx::query("UPDATE iterations SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
             .bind(to.as_str())
             .bind(now_ms())
             .bind(id)
-            .bind(from.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
+            .bind(from.as_str());
+        self.compare_and_set(id, q).await
+    }
+
+    /// Runs a conditional update of iteration `id`: `Ok(true)` when it changed the row,
+    /// `Ok(false)` when its condition no longer held, `NotFound` when there is no such row.
+    async fn compare_and_set<'a>(&self, id: i64, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<bool, MetastoreError> {
+        if query.execute(&self.pool).await?.rows_affected() == 0 {
             self.iteration(id).await?;
             return Ok(false);
         }
@@ -115,21 +119,15 @@ impl Metastore {
     /// Marks iteration `id` failed in state `during` with `error`, unless it was cancelled
     /// meanwhile (then `Ok(false)`). Errors: `NotFound`.
     pub async fn fail_iteration(&self, id: i64, during: IterationState, error: &str) -> Result<bool, MetastoreError> {
-        let done = sqlx::query(
+        let q = sqlx::query(
             "UPDATE iterations SET state = 'failed', failed_state = $1, error = $2, updated_at = $3 \
              WHERE id = $4 AND state = $1",
         )
         .bind(during.as_str())
         .bind(error)
         .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            self.iteration(id).await?;
-            return Ok(false);
-        }
-        Ok(true)
+        .bind(id);
+        self.compare_and_set(id, q).await
     }
 
     /// Puts a failed iteration back into the state it failed in (clearing the error) and returns
