@@ -141,20 +141,32 @@ fn storage_for(it: &Iteration, args: &DriveArgs) -> anyhow::Result<Option<Storag
 /// [`drive`] with a progress bar of the scoring step on stderr when `show`.
 pub(crate) async fn drive_shown(ms: &Metastore, id: i64, storage: Option<StorageConfig>, opts: DriveOptions, show: bool) -> anyhow::Result<Outcome> {
     let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} iteration {prefix} [{bar:30}] {pos}/{len} shards {msg} ({elapsed})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    // A spinner until scoring starts (seed, negatives and training have no shard count).
+    bar.set_style(ProgressStyle::with_template("{spinner} iteration {prefix}: {msg} ({elapsed})").expect("valid template"));
+    bar.set_message("preparing seed, negatives and classifier");
     bar.set_prefix(id.to_string());
+    let scoring_style = ProgressStyle::with_template("{spinner} iteration {prefix} [{bar:30}] {pos}/{len} shards {msg} ({elapsed})")
+        .expect("valid template")
+        .progress_chars("=> ");
     let started = Instant::now();
     let ticker = {
         let (bar, progress) = (bar.clone(), opts.progress.clone());
         tokio::spawn(async move {
+            let (mut scoring, mut scoring_started) = (false, started);
             loop {
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                let total = progress.shards_total.load(Ordering::Relaxed);
+                if total == 0 {
+                    bar.tick();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                if !scoring {
+                    bar.set_style(scoring_style.clone());
+                    (scoring, scoring_started) = (true, Instant::now());
+                }
+                let secs = scoring_started.elapsed().as_secs_f64().max(1e-3);
                 let (pages, bytes) = (progress.pages.load(Ordering::Relaxed), progress.bytes.load(Ordering::Relaxed));
-                bar.set_length(progress.shards_total.load(Ordering::Relaxed));
+                bar.set_length(total);
                 bar.set_position(progress.shards.load(Ordering::Relaxed));
                 bar.set_message(format!("{pages} pages, {:.1} MB, {:.0} pages/s", bytes as f64 / 1e6, pages as f64 / secs));
                 tokio::time::sleep(Duration::from_millis(200)).await;

@@ -122,7 +122,7 @@ impl fmt::Display for Report {
         }
         writeln!(f, "  records read        {:>12}", self.records)?;
         writeln!(f, "  pages scored        {:>12}   tokens {}", self.pages, self.tokens)?;
-        let skipped: Vec<_> = self.counters.iter().filter(|(k, _)| !k.starts_with("record_") && k.as_str() != "pages_scored").collect();
+        let skipped: Vec<_> = self.counters.iter().filter(|(k, _)| !k.starts_with("record_") && !matches!(k.as_str(), "pages_scored" | "page")).collect();
         if !skipped.is_empty() {
             writeln!(f, "  skipped / counted by reason:")?;
             for (k, v) in skipped {
