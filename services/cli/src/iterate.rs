@@ -222,16 +222,6 @@ async fn newest_parent(ms: &Metastore) -> anyhow::Result<i64> {
     }
 }
 
-/// Iterations in the chain ending at `id`.
-async fn chain_len(ms: &Metastore, id: i64) -> anyhow::Result<u64> {
-    let (mut n, mut cur) = (0, Some(id));
-    while let Some(c) = cur {
-        n += 1;
-        cur = ms.iteration(c).await?.parent_id;
-    }
-    Ok(n)
-}
-
 /// `corpusminer iterate`: prints each iteration's report and why the loop stopped.
 pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(String, Vec<Report>)> {
     let ms = args.store.connect(true).await?;
@@ -241,12 +231,12 @@ pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(
     };
     let (mut text, mut reports) = (String::new(), Vec::new());
     loop {
-        let depth = chain_len(&ms, parent).await?;
+        let pit = ms.iteration(parent).await?;
+        let depth = corpusminer_coordinator::driver::depth(&ms, &pit).await?;
         if args.until_converged && depth >= args.max_iterations {
             let _ = writeln!(text, "stopped: iteration {parent} is number {depth} of its chain (--max-iterations {})", args.max_iterations);
             break;
         }
-        let pit = ms.iteration(parent).await?;
         check_out(&pit, &args.store)?;
         let storage = storage_for(&pit, &args.drive)?;
         let id = create_next(&ms, parent).await?;

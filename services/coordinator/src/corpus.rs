@@ -150,6 +150,8 @@ pub struct CorpusSummary {
     pub duplicates: u64,
     /// For each page whose URL is in the label map: (label is math, page kept).
     pub labelled: Vec<(bool, bool)>,
+    /// Every kept page (score bucket at or above the selection's, before dedup): id → tokens.
+    pub kept: std::collections::BTreeMap<String, u64>,
 }
 
 struct ShardPages {
@@ -243,6 +245,7 @@ pub async fn write_corpus(
             }
             if is_kept {
                 kept.push((shard_pages.len(), i));
+                summary.kept.insert(p.id.clone(), p.tokens);
             }
         }
         shard_pages.push(ShardPages { shard_uri: shard.uri.clone(), scored_key: key, pages });

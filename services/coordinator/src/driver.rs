@@ -28,7 +28,7 @@ use corpusminer_storage::{resolve, ObjectStore, RetryPolicy};
 use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -292,8 +292,8 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     Ok(IterationState::PreparingNegatives)
 }
 
-/// How deep `id` is in its chain (1 for a first iteration).
-async fn depth(ms: &Metastore, it: &Iteration) -> anyhow::Result<u64> {
+/// How deep `it` is in its chain: the iterations from the first to it (1 for a first iteration).
+pub async fn depth(ms: &Metastore, it: &Iteration) -> anyhow::Result<u64> {
     let (mut n, mut parent) = (1u64, it.parent_id);
     while let Some(p) = parent {
         n += 1;
@@ -459,11 +459,11 @@ async fn selecting_step(ctx: &Ctx, opts: &DriveOptions) -> anyhow::Result<Iterat
     Ok(if unlabelled > 0 { IterationState::AwaitingAnnotation } else { IterationState::Complete })
 }
 
-/// Measures iteration `id` (kept at `bucket`) against its `parent`.
-pub async fn measure_convergence(ms: &Metastore, store: &Arc<dyn ObjectStore>, id: i64, bucket: usize, parent: i64) -> anyhow::Result<Convergence> {
+/// Measures an iteration's kept pages (`kept`: id → tokens) against its `parent`'s, read from
+/// the parent's scored-page files in `store`.
+pub async fn measure_convergence(ms: &Metastore, store: &Arc<dyn ObjectStore>, kept: &BTreeMap<String, u64>, parent: i64) -> anyhow::Result<Convergence> {
     let p = ms.iteration(parent).await?;
     let pbucket = p.threshold_bucket.ok_or_else(|| anyhow::anyhow!("iteration {parent} has no threshold"))? as usize;
     let parent_kept = kept_pages(store, &ms.shards(parent).await?, pbucket).await?;
-    let kept = kept_pages(store, &ms.shards(id).await?, bucket).await?;
-    Ok(Convergence::measure(parent, &parent_kept, &kept))
+    Ok(Convergence::measure(parent, &parent_kept, kept))
 }

@@ -225,7 +225,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
     .await?;
     corpusminer_storage::fault::point("corpus_written");
     let convergence = match parent {
-        Some(parent) => Some(crate::driver::measure_convergence(ms, &p.out_store, p.iteration, selection.bucket, parent).await?),
+        Some(parent) => Some(crate::driver::measure_convergence(ms, &p.out_store, &summary.kept, parent).await?),
         None => None,
     };
 
