@@ -13,7 +13,7 @@ use corpusminer_e2e::*;
 use corpusminer_pipeline::histogram::bucket_of;
 use corpusminer_pipeline::scored::{read_rows, PageText, ScoredPage};
 use corpusminer_storage::metastore::Metastore;
-use corpusminer_storage::{resolve, testing, ObjectStore, StorageConfig};
+use corpusminer_storage::{resolve, resolve_root, testing, ObjectStore, StorageConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -27,9 +27,9 @@ fn parse(args: &[String]) -> Command {
 async fn scored(store: &Arc<dyn ObjectStore>, ms: &Metastore, iteration: i64) -> (Vec<ScoredPage>, BTreeMap<String, String>) {
     let (mut pages, mut texts) = (Vec::new(), BTreeMap::new());
     for shard in ms.shards(iteration).await.unwrap() {
-        let key = shard.scored_uri.expect("scored shard");
+        let key = shard.scored_key.expect("scored shard");
         pages.extend(read_rows::<ScoredPage, _>(&store.get(&key).await.unwrap()[..]).unwrap());
-        let tkey = key.replacen("/scored/", "/texts/", 1);
+        let tkey = shard.texts_key.expect("text file");
         for t in read_rows::<PageText, _>(&store.get(&tkey).await.unwrap()[..]).unwrap() {
             texts.insert(t.id, t.text);
         }
@@ -93,7 +93,7 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
     // What iteration 2 must add: iteration 1's unkept pages under the math prefix.
     let db = pg.clone().unwrap_or_else(|| format!("sqlite://{}", out.join("corpusminer.db").display()));
     let ms = Metastore::connect(&db).await.unwrap();
-    let (out_store, out_root) = resolve(&out_s, &StorageConfig::default()).unwrap();
+    let out_store = resolve_root(&out_s, &StorageConfig::default()).unwrap();
     let (pages1, texts1) = scored(&out_store, &ms, r1.iteration).await;
     let b1 = r1.selection.bucket;
     let expected: BTreeSet<String> = pages1
@@ -114,7 +114,7 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
     eprintln!("iteration 2: {text}");
 
     // The seed manifest lists exactly the expected pages, by id, and no not-math page.
-    let prefix2 = format!("{out_root}/iterations/{}", r2.iteration);
+    let prefix2 = format!("iterations/{}", r2.iteration);
     let manifest: SeedManifest = serde_json::from_slice(&out_store.get(&format!("{prefix2}/seed_manifest.json")).await.unwrap()).unwrap();
     let added: BTreeSet<String> = manifest.added.iter().map(|c| c.id.clone()).collect();
     assert_eq!(added, expected, "pages added to the seed");

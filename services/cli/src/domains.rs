@@ -11,7 +11,7 @@ use corpusminer_storage::metastore::{Iteration, IterationState, Metastore, Propo
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Metastore: sqlite://FILE or postgres://USER@HOST/DB. Default: SQLite in --out.
-    #[arg(long, env = "CORPUSMINER_DB")]
+    #[arg(long, env = "CORPUSMINER_DB", hide_env_values = true)]
     pub db: Option<String>,
     /// Output folder of `corpusminer run` (its metastore is OUT/corpusminer.db).
     #[arg(long, default_value = "out")]

@@ -6,7 +6,7 @@ use crate::domains::StoreArgs;
 use clap::Args;
 use corpusminer_coordinator::{create_next, drive, DriveOptions, Outcome, Report, RunConfig};
 use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
-use corpusminer_storage::{resolve, StorageConfig};
+use corpusminer_storage::{redact_uri, StorageConfig};
 use corpusminer_worker::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fmt::Write as _;
@@ -21,11 +21,15 @@ pub struct DriveArgs {
     /// Worker threads (shards scored at once). Default: all cores.
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Attempts per shard stream before the shard is marked failed.
-    #[arg(long, default_value_t = 8)]
+    /// Attempts to resume a broken shard stream (within one attempt at the shard).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
     pub retries: u32,
+    /// Attempts at a shard whose stream breaks for good before it is failed (each failed
+    /// attempt puts it back in the queue). An empty or non-WARC shard fails at once.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
     /// S3 endpoint instead of the recorded one (an S3-compatible server).
-    #[arg(long, env = "CORPUSMINER_S3_ENDPOINT")]
+    #[arg(long, env = "CORPUSMINER_S3_ENDPOINT", hide_env_values = true)]
     pub s3_endpoint: Option<String>,
 }
 
@@ -62,11 +66,24 @@ pub struct ResumeArgs {
     pub drive: DriveArgs,
 }
 
-/// Arguments of `corpusminer cancel` and `corpusminer delete`.
+/// Arguments of `corpusminer cancel`.
 #[derive(Debug, Clone, Args)]
 pub struct IterationArgs {
     /// The iteration.
     pub iteration: i64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Arguments of `corpusminer delete`.
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// The iteration.
+    pub iteration: i64,
+    /// Also delete every iteration grown from it, and from those (the chain below it). Without
+    /// it, an iteration that has children is refused.
+    #[arg(long)]
+    pub recursive: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -89,44 +106,41 @@ fn parse_share(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Refuses an iteration whose recorded output folder is not the `--out` given (a copied or
-/// moved folder): its files are recorded by location, so acting on it would read, write or
-/// delete the original's files. With `--db`, the recorded folder is used as it is.
-fn check_out(it: &Iteration, store: &StoreArgs) -> anyhow::Result<()> {
-    if store.db.is_some() {
-        return Ok(());
+/// The output folder this process acts on, replacing the recorded one: without `--db` the
+/// metastore is the SQLite file inside `--out`, so `--out` is where the folder is now (it may
+/// have been moved or copied: every file is recorded relative to it). With `--db`, the folder
+/// recorded with the iteration.
+pub(crate) fn out_override(out: &str, db: Option<&str>) -> Option<String> {
+    if db.is_some() || out.contains("://") {
+        return None;
     }
-    let cfg: RunConfig = serde_json::from_str(&it.config_json)?;
-    if cfg.out.contains("://") {
-        return Ok(());
-    }
-    let canon = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| std::path::PathBuf::from(p));
-    let (recorded, given) = (canon(&cfg.out), canon(store.out.strip_prefix("file://").unwrap_or(&store.out)));
-    if recorded != given {
-        anyhow::bail!(
-            "iteration {}'s output folder is {}, not --out {}: a copied or moved output folder cannot be continued (its files are recorded by location); use --out {}",
-            it.id,
-            recorded.display(),
-            given.display(),
-            recorded.display()
-        );
-    }
-    Ok(())
+    let path = std::path::Path::new(out.strip_prefix("file://").unwrap_or(out));
+    Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string())
 }
 
 /// Drive options for this process.
-pub(crate) fn drive_options(workers: usize, retries: u32, reclaim_leases: bool) -> DriveOptions {
+pub(crate) fn drive_options(workers: usize, retries: u32, max_attempts: u32, reclaim_leases: bool, out: Option<String>) -> DriveOptions {
     DriveOptions {
         workers: workers.max(1),
         retries,
+        max_attempts,
         progress: Arc::new(Progress::default()),
         worker_name: format!("{}:{}", crate::run::hostname(), std::process::id()),
         reclaim_leases,
+        out,
+        live_config: None,
     }
 }
 
 fn default_workers(w: Option<usize>) -> usize {
     w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+impl DriveArgs {
+    /// The [`DriveOptions`] of these flags, for the output folder of `store`.
+    pub(crate) fn options(&self, reclaim_leases: bool, store: &StoreArgs) -> DriveOptions {
+        drive_options(default_workers(self.workers), self.retries, self.max_attempts, reclaim_leases, out_override(&store.out, store.db.as_deref()))
+    }
 }
 
 /// The recorded object-store settings of `it`, with `--s3-endpoint` when given.
@@ -237,11 +251,10 @@ pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(
             let _ = writeln!(text, "stopped: iteration {parent} is number {depth} of its chain (--max-iterations {})", args.max_iterations);
             break;
         }
-        check_out(&pit, &args.store)?;
         let storage = storage_for(&pit, &args.drive)?;
         let id = create_next(&ms, parent).await?;
         tracing::info!(iteration = id, parent, "next iteration created");
-        let opts = drive_options(default_workers(args.drive.workers), args.drive.retries, false);
+        let opts = args.drive.options(false, &args.store);
         let outcome = drive_shown(&ms, id, storage, opts, show_progress).await?;
         text.push_str(&outcome_text(&outcome, &args.store));
         let converged = outcome.report.as_ref().and_then(|r| r.convergence.as_ref()).map(|c| c.converged(args.converge));
@@ -270,19 +283,23 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
             let mut found = None;
             for id in ms.iteration_ids().await?.into_iter().rev() {
                 let s = IterationState::parse(&ms.iteration(id).await?.state);
-                if s.is_some_and(|s| s.is_active() || s == IterationState::Failed) {
+                let failed_shards = || async { ms.shard_counts(id).await.map(|c| c.failed > 0).unwrap_or(false) };
+                if s.is_some_and(|s| s.is_active() || s == IterationState::Failed) || (s.is_some_and(|s| s.is_done()) && failed_shards().await) {
                     found = Some(id);
                     break;
                 }
             }
-            found.ok_or_else(|| anyhow::anyhow!("no unfinished iteration to resume"))?
+            found.ok_or_else(|| anyhow::anyhow!("no iteration to resume: none is unfinished, failed or missing failed shards"))?
         }
     };
+    let requeued = ms.reopen_failed_shards(id).await?;
+    if requeued > 0 {
+        tracing::info!(iteration = id, shards = requeued, "failed shards back in the queue; scoring them and selecting again");
+    }
     let it = ms.iteration(id).await?;
-    check_out(&it, &args.store)?;
     let storage = storage_for(&it, &args.drive)?;
     tracing::info!(iteration = id, state = %it.state, "resuming");
-    let opts = drive_options(default_workers(args.drive.workers), args.drive.retries, true);
+    let opts = args.drive.options(true, &args.store);
     let outcome = drive_shown(&ms, id, storage, opts, show_progress).await;
     ms.close().await;
     let outcome = outcome?;
@@ -298,33 +315,77 @@ pub async fn cancel(args: IterationArgs) -> anyhow::Result<String> {
     Ok(format!("iteration {} cancelled (was {was}); a process running it stops at its next shard or step\n", args.iteration))
 }
 
-/// `corpusminer delete N`: the iteration's files (`iterations/N/` in the output store), then
-/// its rows. Refused while the iteration is active.
-pub async fn delete(args: IterationArgs) -> anyhow::Result<String> {
+/// `corpusminer delete N [--recursive]`: the iteration's files (`iterations/N/` in the output
+/// folder), then its rows; with `--recursive` the chain below it first, deepest first. Refused
+/// while an iteration to delete is active, and for an iteration with children without
+/// `--recursive`. The output folder's `report.json` is then the newest remaining iteration's
+/// report (removed when none is left).
+pub async fn delete(args: DeleteArgs) -> anyhow::Result<String> {
     let ms = args.store.connect(true).await?;
-    let it = ms.iteration(args.iteration).await?;
-    check_out(&it, &args.store)?;
-    if IterationState::parse(&it.state).is_some_and(|s| s.is_active()) {
-        anyhow::bail!("iteration {} is {}: cancel it first (`corpusminer cancel {}`)", it.id, it.state, it.id);
-    }
-    let cfg: RunConfig = serde_json::from_str(&it.config_json)?;
-    let (store, root) = resolve(&cfg.out, &cfg.storage)?;
-    let prefix = corpusminer_coordinator::iteration::join_key(&[&root, "iterations", &it.id.to_string()]) + "/";
-    let keys = store.list(&prefix).await?;
-    for key in &keys {
-        store.delete(key).await?;
-    }
-    ms.delete_iteration(it.id).await?;
+    let result = delete_in(&ms, &args).await;
     ms.close().await;
-    if !store.uri().contains("://") {
-        // A local folder keeps empty directories after its files are deleted; remove them
-        // only when nothing else is left in them.
-        let dir = std::path::Path::new(&store.uri()).join(&prefix);
-        if walk_files(&dir) == 0 {
-            let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn delete_in(ms: &Metastore, args: &DeleteArgs) -> anyhow::Result<String> {
+    let it = ms.iteration(args.iteration).await?;
+    // The chain below it, parents before children; deleted in reverse.
+    let mut chain = vec![it.id];
+    let mut i = 0;
+    while i < chain.len() {
+        chain.extend(ms.children(chain[i]).await?);
+        i += 1;
+    }
+    if chain.len() > 1 && !args.recursive {
+        let below = chain[1..].iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+        anyhow::bail!("iteration {} has iterations grown from it ({below}): delete those first, or all of them with `corpusminer delete {} --recursive`", it.id, it.id);
+    }
+    for &id in &chain {
+        let state = ms.iteration(id).await?.state;
+        if IterationState::parse(&state).is_some_and(|s| s.is_active()) {
+            anyhow::bail!("iteration {id} is {state}: cancel it first (`corpusminer cancel {id}`); nothing was deleted");
         }
     }
-    Ok(format!("iteration {} deleted: {} files under {}{prefix} and its rows\n", it.id, keys.len(), store.uri().trim_end_matches('/').to_string() + "/"))
+    let cfg: RunConfig = serde_json::from_str(&it.config_json)?;
+    let mut cfg = cfg;
+    if let Some(out) = out_override(&args.store.out, args.store.db.as_deref()) {
+        cfg.out = out;
+    }
+    let store = corpusminer_coordinator::driver::output_store(&cfg)?;
+    let mut s = String::new();
+    for &id in chain.iter().rev() {
+        let prefix = corpusminer_coordinator::iteration::join_key(&["iterations", &id.to_string()]) + "/";
+        let keys = store.list(&prefix).await?;
+        for key in &keys {
+            store.delete(key).await?;
+        }
+        ms.delete_iteration(id).await?;
+        if !cfg.out.contains("://") {
+            // A local folder keeps empty directories after its files are deleted; remove them
+            // only when nothing else is left in them.
+            let dir = std::path::Path::new(&cfg.out).join(&prefix);
+            if walk_files(&dir) == 0 {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        let _ = writeln!(s, "iteration {id} deleted: {} files under {}{prefix} and its rows", keys.len(), store.uri());
+    }
+    // report.json describes the newest iteration that is left, never a deleted one.
+    let mut newest = None;
+    for id in ms.iteration_ids().await?.into_iter().rev() {
+        if let Some(report) = ms.iteration(id).await?.report_json {
+            newest = Some((id, report));
+            break;
+        }
+    }
+    match newest {
+        Some((id, report)) => {
+            store.put(corpusminer_coordinator::iteration::REPORT_KEY, report.into_bytes().into()).await?;
+            let _ = writeln!(s, "{}{} is now iteration {id}'s report", store.uri(), corpusminer_coordinator::iteration::REPORT_KEY);
+        }
+        None => store.delete(corpusminer_coordinator::iteration::REPORT_KEY).await?,
+    }
+    Ok(s)
 }
 
 fn walk_files(dir: &std::path::Path) -> usize {
@@ -347,8 +408,21 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<String> {
             let _ = writeln!(s, "  error         {e} (in {})", it.failed_state.as_deref().unwrap_or("?"));
         }
         let _ = writeln!(s, "  shards        {} done, {} failed, {} pending, {} leased", counts.done, counts.failed, counts.pending, counts.leased);
+        for shard in ms.shards(id).await?.iter().filter(|s| s.state == "failed") {
+            let _ = writeln!(
+                s,
+                "  failed shard  {} ({}, {} attempts): {}",
+                redact_uri(&shard.uri),
+                shard.failure_reason.as_deref().unwrap_or("unknown"),
+                shard.attempts,
+                shard.error.as_deref().unwrap_or("")
+            );
+        }
+        if counts.failed > 0 {
+            let _ = writeln!(s, "                `corpusminer resume {id}` retries the failed shards and selects again");
+        }
         if let (Some(uri), Some(sha)) = (&it.model_uri, &it.model_sha256) {
-            let _ = writeln!(s, "  model         {uri} (sha256 {sha})");
+            let _ = writeln!(s, "  model         {} (sha256 {sha})", redact_uri(uri));
         }
         if let Some(t) = it.threshold {
             let _ = writeln!(s, "  threshold     {t:.6}");

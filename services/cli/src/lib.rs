@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 pub use annotate::{annotate, AnnotateCommand};
 pub use bench::{bench, BenchArgs, BenchResult};
 pub use domains::{domains, DomainsCommand};
-pub use iterate::{IterateArgs, IterationArgs, ResumeArgs, StatusArgs};
+pub use iterate::{DeleteArgs, IterateArgs, IterationArgs, ResumeArgs, StatusArgs};
 pub use run::RunArgs;
 
 /// corpusminer: mine a domain corpus (mathematics first) out of Common Crawl, the way
@@ -43,8 +43,9 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Cancel an iteration: a process running it stops at its next shard or step.
     Cancel(IterationArgs),
-    /// Delete a finished or cancelled iteration: its files in the output store and its rows.
-    Delete(IterationArgs),
+    /// Delete a finished or cancelled iteration: its files in the output store and its rows
+    /// (refused for an iteration others grew from, unless --recursive deletes them too).
+    Delete(DeleteArgs),
     /// The iterations of the metastore (state, pages, kept, retention), or one in detail.
     Status(StatusArgs),
     /// Measure text extraction on ../shared/data: token F1 against the article reference texts
@@ -95,8 +96,40 @@ pub async fn run_iteration(args: RunArgs) -> anyhow::Result<corpusminer_coordina
     run::run(args, false).await
 }
 
-/// Runs a parsed command line.
-pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+/// How a command that ran to its end went: everything done, or an iteration whose corpus
+/// covers only some shards because others failed (exit status 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything done (exit status 0).
+    Done,
+    /// Some shards failed; the corpus covers the rest (exit status 3).
+    ShardsFailed,
+}
+
+impl Finished {
+    /// `ShardsFailed` when any of `reports` has failed shards.
+    pub fn of<'a>(reports: impl IntoIterator<Item = &'a corpusminer_coordinator::Report>) -> Self {
+        if reports.into_iter().any(|r| r.shards_failed > 0) {
+            Finished::ShardsFailed
+        } else {
+            Finished::Done
+        }
+    }
+
+    /// The process exit status: 0 or 3 (an error is 1).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Finished::Done => 0,
+            Finished::ShardsFailed => 3,
+        }
+    }
+}
+
+/// Runs a parsed command line. `run`, `iterate` and `resume` answer [`Finished::ShardsFailed`]
+/// when an iteration's corpus lacks failed shards; an iteration whose every shard failed is an
+/// error (it fails, and `resume` retries it).
+pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
+    let done = Ok(Finished::Done);
     match cli.command {
         Command::Run(args) => {
             let loc = match &args.db {
@@ -105,35 +138,43 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             let report = run::run(*args, true).await?;
             println!("{report}");
+            if report.shards_failed > 0 {
+                println!(
+                    "{} of {} shards failed (listed above); the corpus covers the rest. `corpusminer resume {} {loc}` retries them",
+                    report.shards_failed,
+                    report.shards_failed + report.shards_done,
+                    report.iteration
+                );
+            }
             if !report.proposed_hosts.is_empty() {
                 println!(
                     "{} hosts proposed for annotation: review them with `corpusminer domains list {loc}`, label URL prefixes with `corpusminer annotate import FILE {loc}`, then run `corpusminer iterate {loc}`",
                     report.proposed_hosts.len()
                 );
             }
-            Ok(())
+            Ok(Finished::of([&report]))
         }
         Command::Iterate(args) => {
-            let (text, _) = iterate::iterate(args, true).await?;
+            let (text, reports) = iterate::iterate(args, true).await?;
             print!("{text}");
-            Ok(())
+            Ok(Finished::of(&reports))
         }
         Command::Resume(args) => {
-            let (text, _) = iterate::resume(args, true).await?;
+            let (text, report) = iterate::resume(args, true).await?;
             print!("{text}");
-            Ok(())
+            Ok(Finished::of(report.as_ref()))
         }
         Command::Cancel(args) => {
             print!("{}", iterate::cancel(args).await?);
-            Ok(())
+            done
         }
         Command::Delete(args) => {
             print!("{}", iterate::delete(args).await?);
-            Ok(())
+            done
         }
         Command::Status(args) => {
             print!("{}", iterate::status(args).await?);
-            Ok(())
+            done
         }
         Command::EvalExtraction(args) => {
             let data = args.data.clone();
@@ -142,19 +183,19 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let lines: Vec<&str> = text.lines().collect();
             let from = if args.per_page { 0 } else { lines.len().saturating_sub(3) };
             println!("{}", lines[from..].join("\n"));
-            Ok(())
+            done
         }
         Command::Bench(args) => {
             tokio::task::spawn_blocking(move || bench::bench(args)).await??;
-            Ok(())
+            done
         }
         Command::Domains(cmd) => {
             print!("{}", domains(cmd).await?);
-            Ok(())
+            done
         }
         Command::Annotate(cmd) => {
             print!("{}", annotate(cmd).await?);
-            Ok(())
+            done
         }
     }
 }

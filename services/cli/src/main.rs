@@ -7,7 +7,7 @@ fn main() -> std::process::ExitCode {
     corpusminer_cli::init_logging(cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(corpusminer_cli::execute(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(finished) => std::process::ExitCode::from(finished.exit_code()),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE

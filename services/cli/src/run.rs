@@ -32,7 +32,7 @@ pub struct RunArgs {
     pub crawl: Option<String>,
     /// Where --crawl listings and shards are read from: Common Crawl's HTTPS host, or a mirror
     /// (s3://commoncrawl/, a local folder with the same layout).
-    #[arg(long, default_value = corpusminer_coordinator::inputs::COMMON_CRAWL_BASE, env = "CORPUSMINER_CRAWL_BASE")]
+    #[arg(long, default_value = corpusminer_coordinator::inputs::COMMON_CRAWL_BASE, env = "CORPUSMINER_CRAWL_BASE", hide_env_values = true)]
     pub crawl_base: String,
     /// Take only N shards of --crawl, drawn at random with --random-seed.
     #[arg(long, value_name = "N")]
@@ -44,8 +44,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "out")]
     pub out: String,
     /// Metastore: sqlite://FILE or postgres://USER@HOST/DB. Default: SQLite in --out.
-    #[arg(long, env = "CORPUSMINER_DB")]
+    #[arg(long, env = "CORPUSMINER_DB", hide_env_values = true)]
     pub db: Option<String>,
+    /// Start another chain in a metastore that already holds one (by default a second `run`
+    /// into a used --out is refused: `corpusminer iterate` continues the chain there).
+    #[arg(long)]
+    pub new_chain: bool,
     /// Keep the best pages whose tokens fit in N.
     #[arg(long, value_name = "N", conflicts_with = "threshold")]
     pub token_budget: Option<u64>,
@@ -109,11 +113,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub workers: Option<usize>,
     /// S3 endpoint for S3-compatible servers (path-style addressing). AWS_ENDPOINT_URL also works.
-    #[arg(long, env = "CORPUSMINER_S3_ENDPOINT")]
+    #[arg(long, env = "CORPUSMINER_S3_ENDPOINT", hide_env_values = true)]
     pub s3_endpoint: Option<String>,
-    /// Attempts to resume a broken shard stream before the shard fails.
+    /// Attempts to resume a broken shard stream (within one attempt at the shard).
     #[arg(long, default_value_t = 8)]
     pub retries: u32,
+    /// Attempts at a shard whose stream breaks for good before it is failed (each failed
+    /// attempt puts it back in the queue). An empty or non-WARC shard fails at once.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_attempts: u32,
     /// Near-duplicate removal of the kept pages: two pages whose word 5-gram sets have an
     /// estimated Jaccard similarity (MinHash, 14 bands x 8 rows) of at least J are one page, and
     /// the higher-scoring one is kept. Below about 0.7, 14 x 8 banding misses many such pairs.
@@ -201,31 +209,21 @@ impl RunArgs {
     }
 }
 
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// Runs iteration 1 of a new chain; with `show_progress` a progress bar on stderr.
+///
+/// Every argument and input is checked before anything is created (no output folder, no
+/// metastore, no iteration): a refused command leaves nothing behind.
 pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
+    args.validate()?;
     let mut cfg = args.config().absolute()?;
+    check_inputs(&cfg)?;
     // Benchmarks are found and read in full now, before any scoring: a missing one stops the
     // run here. The config stored with the iteration names the files used.
     let filters = cfg.filters.clone();
     cfg.filters = tokio::task::spawn_blocking(move || filters.load()).await??.settings;
     let mut printable = serde_json::to_value(&cfg)?;
     printable["storage"] = serde_json::to_value(cfg.storage.redacted())?;
-    if let Some(db) = &cfg.db {
-        printable["db"] = serde_json::Value::String(redact(db));
-    }
+    corpusminer_storage::redact_json(&mut printable);
     tracing::info!(config = %printable, "corpusminer run");
     let db = match &cfg.db {
         Some(db) => db.clone(),
@@ -233,23 +231,88 @@ pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
     };
     let ms = Metastore::connect(&db).await?;
     tracing::info!(db = %ms.redacted_url(), "connected");
-    check_inputs(&cfg)?;
-    let id = create_first(&ms, &cfg).await?;
-    tracing::info!(iteration = id, "iteration created");
-    let opts = crate::iterate::drive_options(cfg.workers, args.retries, false);
-    let outcome = crate::iterate::drive_shown(&ms, id, None, opts, show_progress).await;
+    let result = async {
+        let existing = ms.iteration_ids().await?;
+        if !existing.is_empty() && !args.new_chain {
+            let loc = match &args.db {
+                Some(_) => format!("--out {} --db …", args.out),
+                None => format!("--out {}", args.out),
+            };
+            anyhow::bail!(
+                "{} already holds iterations ({}): continue that chain with `corpusminer iterate {loc}`, start another chain beside it with `run --new-chain`, or give another --out",
+                if args.db.is_some() { "the metastore of --db" } else { "--out" },
+                existing.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "),
+            );
+        }
+        let id = create_first(&ms, &cfg).await?;
+        tracing::info!(iteration = id, "iteration created");
+        let mut opts = crate::iterate::drive_options(cfg.workers, args.retries, args.max_attempts, false, crate::iterate::out_override(&args.out, args.db.as_deref()));
+        // This process keeps the credentials the stored config is stripped of.
+        opts.live_config = Some(cfg.clone());
+        let outcome = crate::iterate::drive_shown(&ms, id, None, opts, show_progress).await?;
+        outcome.report.ok_or_else(|| anyhow::anyhow!("iteration {id} ended {} without a report", outcome.state))
+    }
+    .await;
     ms.close().await;
-    let outcome = outcome?;
-    outcome.report.ok_or_else(|| anyhow::anyhow!("iteration {id} ended {} without a report", outcome.state))
+    result
 }
 
-/// Refuses, before an iteration is created, what would only fail it later: a threshold outside
-/// [0, 1], no shard matching `--input`, a local seed, negatives, model or labels file that is
-/// not there.
-fn check_inputs(cfg: &RunConfig) -> anyhow::Result<()> {
-    if let Some(Selector::Threshold(t)) = cfg.selector {
-        anyhow::ensure!((0.0..=1.0).contains(&t), "--threshold {t} is not a score in [0, 1]");
+impl RunArgs {
+    /// Refuses values that cannot mean anything, before anything is created: each error names
+    /// the flag, the value and what it must be.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let share = |flag: &str, v: f64, lo_open: bool, hi_open: bool| -> anyhow::Result<()> {
+            let ok = v.is_finite() && (if lo_open { v > 0.0 } else { v >= 0.0 }) && (if hi_open { v < 1.0 } else { v <= 1.0 });
+            let range = format!("{}0, 1{}", if lo_open { "(" } else { "[" }, if hi_open { ")" } else { "]" });
+            anyhow::ensure!(ok, "{flag} {v} is not in {range}");
+            Ok(())
+        };
+        if let Some(t) = self.threshold {
+            share("--threshold", t, false, false)?;
+        }
+        if let Some(0) = self.token_budget {
+            anyhow::bail!("--token-budget 0 would keep no page: give a positive number of tokens");
+        }
+        if let Some(crawl) = &self.crawl {
+            corpusminer_coordinator::inputs::check_crawl_id(crawl).map_err(|e| anyhow::anyhow!("--crawl: {e}"))?;
+        }
+        if self.crawl.is_none() && self.inputs.is_empty() {
+            anyhow::bail!("no shards: give --input SHARD… or --crawl CC-MAIN-YYYY-WW");
+        }
+        if let Some(0) = self.shards {
+            anyhow::bail!("--shards 0 would score nothing: give at least 1");
+        }
+        share("--domain-ratio", self.domain_ratio, false, true)?;
+        share("--text-floor", self.text_floor as f64, false, false)?;
+        share("--near-dup-threshold", self.near_dup_threshold, true, false)?;
+        share("--decontam-drop-fraction", self.decontam_drop_fraction, false, false)?;
+        let positive = [
+            ("--workers", self.workers.map(|v| v as u64)),
+            ("--retries", Some(self.retries as u64)),
+            ("--max-attempts", Some(self.max_attempts as u64)),
+            ("--near-dup-max-rows", Some(self.near_dup_max_rows as u64)),
+            ("--negative-shards", (self.negatives_from_crawl > 0).then_some(self.negative_shards as u64)),
+            ("--dim", self.dim.map(u64::from)),
+            ("--epoch", self.epoch.map(u64::from)),
+            ("--word-ngrams", self.word_ngrams.map(u64::from)),
+            ("--bucket", self.bucket.map(u64::from)),
+            ("--train-threads", self.train_threads.map(u64::from)),
+        ];
+        for (flag, v) in positive {
+            if v == Some(0) {
+                anyhow::bail!("{flag} 0 is not allowed: give at least 1");
+            }
+        }
+        if let Some(lr) = self.lr {
+            anyhow::ensure!(lr.is_finite() && lr > 0.0, "--lr {lr} is not a positive learning rate");
+        }
+        Ok(())
     }
+}
+
+/// Refuses, before an iteration is created, what would only fail it later: no shard matching
+/// `--input`, a local seed, negatives, model or labels file that is not there.
+fn check_inputs(cfg: &RunConfig) -> anyhow::Result<()> {
     if !cfg.inputs.is_empty() && cfg.crawl.is_none() {
         let shards = corpusminer_coordinator::inputs::expand_inputs(&cfg.inputs)?;
         anyhow::ensure!(!shards.is_empty(), "no shard matches --input {}", cfg.inputs.join(" "));
@@ -270,7 +333,7 @@ pub(crate) fn hostname() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact, BenchmarkSpec, CorpusFilters};
+    use super::{BenchmarkSpec, CorpusFilters};
     use crate::{Cli, Command};
     use clap::Parser;
 
@@ -314,10 +377,46 @@ mod tests {
         assert!(Cli::try_parse_from(&argv).is_err());
     }
 
+    fn parse(extra: &[&str]) -> super::RunArgs {
+        let mut argv = vec!["corpusminer", "run", "--model", "m.bin", "--input", "s.warc.gz"];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    fn meaningless_values_are_refused_with_the_flag_named() {
+        parse(&[]).validate().unwrap();
+        for (args, msg) in [
+            (&["--threshold", "2"][..], "--threshold 2 is not in [0, 1]"),
+            (&["--threshold", "NaN"][..], "--threshold NaN is not in [0, 1]"),
+            (&["--token-budget", "0"][..], "--token-budget 0 would keep no page"),
+            (&["--crawl", "CC-MAIN-202é10"][..], "--crawl: crawl id \"CC-MAIN-202é10\" is not of the form CC-MAIN-YYYY-WW"),
+            (&["--shards", "0"][..], "--shards 0 would score nothing"),
+            (&["--domain-ratio", "1"][..], "--domain-ratio 1 is not in [0, 1)"),
+            (&["--near-dup-threshold", "0"][..], "--near-dup-threshold 0 is not in (0, 1]"),
+            (&["--workers", "0"][..], "--workers 0 is not allowed"),
+            (&["--max-attempts", "0"][..], "--max-attempts 0 is not allowed"),
+            (&["--lr=-1"][..], "--lr -1 is not a positive learning rate"),
+        ] {
+            let err = parse(args).validate().expect_err(&format!("{args:?} must be refused")).to_string();
+            assert!(err.contains(msg), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_backed_values_never_show_in_help() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        std::env::set_var("CORPUSMINER_DB", "postgres://u:hunter2@db/x");
+        let help = cmd.find_subcommand_mut("run").unwrap().render_long_help().to_string();
+        assert!(help.contains("CORPUSMINER_DB") && !help.contains("hunter2"), "{help}");
+        for sub in ["iterate", "resume", "status", "delete"] {
+            let help = Cli::command().find_subcommand_mut(sub).unwrap().render_long_help().to_string();
+            assert!(!help.contains("hunter2"), "{sub}: {help}");
+        }
+        std::env::remove_var("CORPUSMINER_DB");
     }
 }

@@ -521,7 +521,7 @@ fn top_n(pages: &mut Vec<(String, f32)>, n: usize) {
 
 /// The `proposed` hosts as [`Proposal`]s with up to `n` sample pages each: the host's kept pages
 /// (score in `selection`'s bucket or above) with the highest scores, distinct URLs, read from the
-/// scored-page files of the done `shards` (`ShardRow::scored_uri`, a key in `store`). Memory is
+/// scored-page files of the done `shards` (`ShardRow::scored_key`, a key in `store`). Memory is
 /// O(hosts x n) whatever the shard sizes. Errors: [`AnnotationError::Scored`] when a file cannot
 /// be read.
 pub async fn proposals_with_samples(
@@ -536,7 +536,7 @@ pub async fn proposals_with_samples(
         .map(|h| (h.host.as_str(), Vec::new()))
         .collect();
     if n > 0 && !samples.is_empty() {
-        for key in shards.iter().filter_map(|s| s.scored_uri.as_deref()) {
+        for key in shards.iter().filter_map(|s| s.scored_key.as_deref()) {
             let err = |message: String| AnnotationError::Scored {
                 key: key.to_string(),
                 message,

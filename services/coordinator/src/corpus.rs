@@ -35,6 +35,13 @@ pub enum CorpusError {
         /// The cause.
         message: String,
     },
+    /// A done shard has no text file recorded (an output folder written before text-file keys
+    /// were recorded: rerun its iteration).
+    #[error("shard {shard} is done but has no text file recorded; rerun its iteration")]
+    NoTexts {
+        /// The shard's URI.
+        shard: String,
+    },
     /// A kept page has no stored text (its score was under the text floor).
     #[error("kept page {id} has no stored text: the threshold {threshold} is under the text floor; rerun with a lower --text-floor")]
     MissingText {
@@ -157,6 +164,7 @@ pub struct CorpusSummary {
 struct ShardPages {
     shard_uri: String,
     scored_key: String,
+    texts_key: String,
     pages: Vec<ScoredPage>,
 }
 
@@ -217,7 +225,6 @@ fn first_of_each(shards: &[ShardPages], pages: &[Pos], key: impl Fn(&ScoredPage)
 pub async fn write_corpus(
     store: &Arc<dyn ObjectStore>,
     shards: &[ShardRow],
-    text_prefix_of: impl Fn(&str) -> String,
     corpus_prefix: &str,
     selection: &Selection,
     crawl: &str,
@@ -235,8 +242,9 @@ pub async fn write_corpus(
     let mut shard_pages = Vec::new();
     // Pass 1: the kept pages.
     let mut kept: Vec<Pos> = Vec::new();
-    for shard in shards.iter().filter(|s| s.scored_uri.is_some()) {
-        let key = shard.scored_uri.clone().unwrap_or_default();
+    for shard in shards.iter().filter(|s| s.scored_key.is_some()) {
+        let key = shard.scored_key.clone().unwrap_or_default();
+        let texts_key = shard.texts_key.clone().ok_or_else(|| CorpusError::NoTexts { shard: shard.uri.clone() })?;
         let pages = read_scored(store, &key).await?;
         for (i, p) in pages.iter().enumerate() {
             let is_kept = bucket_of(p.score) >= selection.bucket;
@@ -248,7 +256,7 @@ pub async fn write_corpus(
                 summary.kept.insert(p.id.clone(), p.tokens);
             }
         }
-        shard_pages.push(ShardPages { shard_uri: shard.uri.clone(), scored_key: key, pages });
+        shard_pages.push(ShardPages { shard_uri: shard.uri.clone(), scored_key: key, texts_key, pages });
     }
     let mut report = FilterReport { kept_pages: kept.len() as u64, ..FilterReport::default() };
     // Steps 1 and 2: exact URL, then exact content.
@@ -264,7 +272,7 @@ pub async fn write_corpus(
     // Step 3: near-duplicates.
     let survivors = match loaded.settings.near_dup {
         Some(nd) => {
-            let (survivors, mut near) = near_dedup(store, &shard_pages, &deduped, &text_prefix_of, &nd, selection.threshold).await?;
+            let (survivors, mut near) = near_dedup(store, &shard_pages, &deduped, &nd, selection.threshold).await?;
             let all = std::mem::take(&mut near.listed);
             let mut lines = Vec::new();
             for c in &all {
@@ -299,7 +307,7 @@ pub async fn write_corpus(
     }
     for (s, idx) in by_shard {
         let sp = &shard_pages[s];
-        let text_key = text_prefix_of(&sp.scored_key);
+        let text_key = sp.texts_key.clone();
         let bytes = get_bytes(store, &text_key).await?;
         let pages: Vec<ScoredPage> = idx.iter().map(|&i| sp.pages[i].clone()).collect();
         let job = DocJob {
@@ -368,7 +376,6 @@ async fn near_dedup(
     store: &Arc<dyn ObjectStore>,
     shards: &[ShardPages],
     pages: &[Pos],
-    text_prefix_of: &impl Fn(&str) -> String,
     nd: &NearDupSettings,
     threshold: f64,
 ) -> Result<(Vec<Pos>, NearDupSummary), CorpusError> {
@@ -387,7 +394,7 @@ async fn near_dedup(
     let mut counters = Counters::default();
     for (s, items) in by_shard {
         let sp = &shards[s];
-        let text_key = text_prefix_of(&sp.scored_key);
+        let text_key = sp.texts_key.clone();
         let bytes = get_bytes(store, &text_key).await?;
         let work: Vec<(u64, f32, String)> = items.iter().map(|&(r, i)| (r, sp.pages[i].score, sp.pages[i].id.clone())).collect();
         let dir = dir.clone();

@@ -123,8 +123,10 @@ impl Fixture {
                 records: None,
                 pages: None,
                 bytes_in: None,
-                scored_uri: Some(key),
+                texts_key: Some(key.replace("/scored/", "/texts/")),
+                scored_key: Some(key),
                 finished_at: None,
+                failure_reason: None,
             });
         }
         Fixture { _dir: dir, store, shards: rows }
@@ -136,7 +138,6 @@ impl Fixture {
         let (manifest, _) = write_corpus(
             &self.store,
             &self.shards,
-            |k: &str| k.replacen("/scored/", "/texts/", 1),
             "corpus",
             &selection,
             "TEST",

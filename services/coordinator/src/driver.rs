@@ -24,7 +24,7 @@ use corpusminer_pipeline::scored::{encode_rows, read_rows};
 use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_storage::fault;
 use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
-use corpusminer_storage::{resolve, ObjectStore, RetryPolicy};
+use corpusminer_storage::{redact_json, resolve, resolve_root, ObjectStore, RetryPolicy, StorageConfig};
 use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -73,14 +73,23 @@ pub struct IterationInputs {
 pub struct DriveOptions {
     /// Worker threads (shards scored at once).
     pub workers: usize,
-    /// Retries of a broken shard stream.
+    /// Retries of a broken shard stream (within one attempt).
     pub retries: u32,
+    /// Attempts at a shard whose stream broke for good before it is `failed` (`--max-attempts`).
+    pub max_attempts: u32,
     /// Counters the caller shows as progress.
     pub progress: Arc<Progress>,
     /// Name recorded on leases.
     pub worker_name: String,
     /// Hand the leases a killed process held back before scoring (resume).
     pub reclaim_leases: bool,
+    /// The output folder as this process was given it (`--out`), replacing the recorded one:
+    /// every file of an iteration is recorded relative to its output folder, so a moved or
+    /// copied folder is used where it is now. `None`: the recorded folder.
+    pub out: Option<String>,
+    /// The configuration as this process was given it, with the credentials that the stored
+    /// one never holds (`run` of a new iteration); `None`: the stored configuration.
+    pub live_config: Option<RunConfig>,
 }
 
 /// How [`drive`] ended.
@@ -117,42 +126,58 @@ pub async fn create_next(ms: &Metastore, parent: i64) -> anyhow::Result<i64> {
     Ok(ms.create_iteration_from(&it.crawl, &it.config_json, Some(parent)).await?)
 }
 
-/// The config as stored in the row: S3 keys are never written to the database (a resumed run
-/// reads them from its environment again).
-fn stored_config(cfg: &RunConfig) -> anyhow::Result<String> {
+/// The config as stored in the row: no secret is ever written to the database. S3 keys are
+/// dropped (a resumed run reads them from its environment again) and every URI loses its
+/// password and query-string credentials ([`corpusminer_storage::redact_uri`]): the database URL, shard, seed and
+/// other file URIs. The shards table keeps each shard's URI as given, since workers read it.
+pub fn stored_config(cfg: &RunConfig) -> anyhow::Result<String> {
     let mut c = cfg.clone();
     c.storage.s3_access_key_id = None;
     c.storage.s3_secret_access_key = None;
-    Ok(serde_json::to_string(&c)?)
+    let mut v = serde_json::to_value(&c)?;
+    redact_json(&mut v);
+    Ok(serde_json::to_string(&v)?)
 }
 
 fn state_of(it: &Iteration) -> anyhow::Result<IterationState> {
     IterationState::parse(&it.state).ok_or_else(|| anyhow::anyhow!("iteration {} has unknown state {:?}", it.id, it.state))
 }
 
-/// Per-step view of the iteration: its row, config and output location.
+/// What a process puts in place of an iteration's recorded settings.
+#[derive(Debug, Clone, Copy, Default)]
+struct Overrides<'a> {
+    storage: Option<&'a StorageConfig>,
+    out: Option<&'a str>,
+    config: Option<&'a RunConfig>,
+}
+
+/// Per-step view of the iteration: its row, config and output folder.
 struct Ctx {
     ms: Metastore,
     it: Iteration,
     cfg: RunConfig,
+    /// The output folder's store: keys are relative to the folder.
     out_store: Arc<dyn ObjectStore>,
-    out_root: String,
+    /// This iteration's folder in it (`iterations/<id>`).
     prefix: String,
 }
 
 impl Ctx {
-    async fn load(ms: &Metastore, id: i64, storage_override: Option<&corpusminer_storage::StorageConfig>) -> anyhow::Result<Self> {
+    async fn load(ms: &Metastore, id: i64, o: Overrides<'_>) -> anyhow::Result<Self> {
         let it = ms.iteration(id).await?;
-        let mut cfg: RunConfig = serde_json::from_str(&it.config_json).map_err(|e| anyhow::anyhow!("iteration {id}'s stored config: {e}"))?;
-        if let Some(s) = storage_override {
+        let mut cfg: RunConfig = match o.config {
+            Some(c) => c.clone(),
+            None => serde_json::from_str(&it.config_json).map_err(|e| anyhow::anyhow!("iteration {id}'s stored config: {e}"))?,
+        };
+        if let Some(s) = o.storage {
             cfg.storage = s.clone();
         }
-        if !cfg.out.contains("://") {
-            std::fs::create_dir_all(&cfg.out)?;
+        if let Some(out) = o.out {
+            cfg.out = out.to_string();
         }
-        let (out_store, out_root) = resolve(&cfg.out, &cfg.storage)?;
-        let prefix = join_key(&[&out_root, "iterations", &id.to_string()]);
-        Ok(Ctx { ms: ms.clone(), it, cfg, out_store, out_root, prefix })
+        let out_store = output_store(&cfg)?;
+        let prefix = join_key(&["iterations", &id.to_string()]);
+        Ok(Ctx { ms: ms.clone(), it, cfg, out_store, prefix })
     }
 
     fn inputs(&self) -> anyhow::Result<IterationInputs> {
@@ -184,6 +209,14 @@ impl Ctx {
     }
 }
 
+/// The store of `cfg.out` (created when it is a local folder), keys relative to the folder.
+pub fn output_store(cfg: &RunConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    if !cfg.out.contains("://") {
+        std::fs::create_dir_all(&cfg.out).map_err(|e| anyhow::anyhow!("creating the output folder {}: {e}", cfg.out))?;
+    }
+    Ok(resolve_root(&cfg.out, &cfg.storage)?)
+}
+
 /// The process recorded as running `it`, when it is alive on this machine (`host:pid` with
 /// this host's name and a live pid other than ours). A runner on another machine cannot be
 /// checked from here and is reported as not alive.
@@ -205,11 +238,12 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
     if let Some(runner) = live_runner(&it, this_host) {
         anyhow::bail!("iteration {id} is being run by process {runner} on this machine: wait for it, or stop it with `corpusminer cancel {id}`");
     }
+    let overrides = Overrides { storage, out: opts.out.as_deref(), config: opts.live_config.as_ref() };
     let mut state = ms.reopen_iteration(id).await?;
     if state.is_active() {
         ms.set_runner(id, &opts.worker_name).await?;
         // A missing benchmark stops the iteration here, before any work, never at the corpus.
-        let filters = Ctx::load(ms, id, storage).await?.cfg.filters;
+        let filters = Ctx::load(ms, id, overrides).await?.cfg.filters;
         tokio::task::spawn_blocking(move || filters.load()).await.expect("benchmark loading panicked")?;
     }
     let mut reclaim = opts.reclaim_leases;
@@ -220,7 +254,7 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
             return Ok(Outcome { iteration: id, state, report });
         }
         fault::point(state.as_str());
-        let ctx = Ctx::load(ms, id, storage).await?;
+        let ctx = Ctx::load(ms, id, overrides).await?;
         let step = match state {
             IterationState::Preparing => prepare_step(&ctx).await,
             IterationState::PreparingNegatives => negatives_step(&ctx).await,
@@ -252,11 +286,15 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     let (cfg, ms, id) = (&ctx.cfg, &ctx.ms, ctx.it.id);
     let (docs, manifest) = match ctx.it.parent_id {
         None => {
-            let mut shards = crate::inputs::expand_inputs(&cfg.inputs)?;
-            if let Some(crawl) = &cfg.crawl {
-                shards.extend(crate::inputs::crawl_shards(crawl, &cfg.crawl_base, cfg.shards, cfg.sample_seed, &cfg.storage).await?);
+            // All shards are registered in one call, so a resumed step that finds some has
+            // them all (and never expands the stored inputs, whose credentials are redacted).
+            if ms.shard_counts(id).await?.total() == 0 {
+                let mut shards = crate::inputs::expand_inputs(&cfg.inputs)?;
+                if let Some(crawl) = &cfg.crawl {
+                    shards.extend(crate::inputs::crawl_shards(crawl, &cfg.crawl_base, cfg.shards, cfg.sample_seed, &cfg.storage).await?);
+                }
+                ms.add_shards(id, &shards).await?;
             }
-            ms.add_shards(id, &shards).await?;
             let mut files = Vec::new();
             for uri in &cfg.seeds {
                 files.push((uri.clone(), read_documents(std::slice::from_ref(uri), &cfg.fields(), &cfg.storage).await?.texts));
@@ -264,7 +302,7 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
             seed_from_files(&files)
         }
         Some(parent) => {
-            let parent_ctx = Ctx::load(ms, parent, Some(&cfg.storage)).await?;
+            let parent_ctx = Ctx::load(ms, parent, Overrides { storage: Some(&cfg.storage), out: Some(&cfg.out), config: None }).await?;
             let parent_shards = ms.shards(parent).await?;
             let uris: Vec<String> = parent_shards.iter().map(|s| s.uri.clone()).collect();
             ms.add_shards(id, &uris).await?;
@@ -368,7 +406,13 @@ async fn training_step(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
     fault::point("model_stored");
     ctx.save_inputs(&inputs).await?;
     let validation = serde_json::to_string(&model.validation)?;
-    ctx.ms.set_model(ctx.it.id, &model.uri, &model.sha256, &validation).await?;
+    // A model trained here is recorded by its key in the output folder (the folder may move);
+    // a given --model by its URI.
+    let recorded_uri = match &cfg.model {
+        Some(uri) => uri.clone(),
+        None => join_key(&[&ctx.prefix, "model.bin"]),
+    };
+    ctx.ms.set_model(ctx.it.id, &recorded_uri, &model.sha256, &validation).await?;
     Ok(model)
 }
 
@@ -377,11 +421,22 @@ async fn recorded_model(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
     let (Some(uri), Some(sha)) = (&ctx.it.model_uri, &ctx.it.model_sha256) else {
         anyhow::bail!("iteration {} has no model recorded", ctx.it.id);
     };
-    let model = load_model(uri, &ctx.cfg.storage).await?;
+    let uri = model_location(ctx, uri);
+    let model = load_model(&uri, &ctx.cfg.storage).await?;
     if &model.sha256 != sha {
         anyhow::bail!("model {uri} changed since training (sha256 {}, recorded {sha})", model.sha256);
     }
     Ok(model)
+}
+
+/// Where a recorded model is now: a key relative to the output folder (a model trained by the
+/// iteration), or the URI or absolute path it was given as.
+fn model_location(ctx: &Ctx, recorded: &str) -> String {
+    if recorded.contains("://") || recorded.starts_with('/') {
+        recorded.to_string()
+    } else {
+        format!("{}{recorded}", ctx.out_store.uri())
+    }
 }
 
 async fn token_counter(cfg: &RunConfig) -> anyhow::Result<TokenCounter> {
@@ -402,6 +457,10 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
         if n > 0 {
             tracing::info!(iteration = id, shards = n, "leases of the stopped run handed back");
         }
+        let n = ctx.ms.requeue_failed(id).await?;
+        if n > 0 {
+            tracing::info!(iteration = id, shards = n, "failed shards retried");
+        }
     }
     let model = recorded_model(ctx).await?;
     let counts = ctx.ms.shard_counts(id).await?;
@@ -415,13 +474,14 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
         out_prefix: ctx.prefix.clone(),
         storage: ctx.cfg.storage.clone(),
         retry: RetryPolicy { max_attempts: opts.retries.max(1), ..RetryPolicy::default() },
+        max_attempts: opts.max_attempts.max(1),
         lease: Duration::from_secs(3600),
         concurrency: opts.workers.max(1),
     };
     let started = Instant::now();
     let summary = run_worker(ctx.ms.clone(), worker, shard_ctx).await?;
     let seconds = started.elapsed().as_secs_f64();
-    tracing::info!(done = summary.shards_done, failed = summary.shards_failed, seconds, "scoring finished");
+    tracing::info!(done = summary.shards_done, failed = summary.shards_failed, retried = summary.attempts_failed, seconds, "scoring finished");
     let mut inputs = ctx.inputs()?;
     inputs.scoring_seconds += seconds;
     ctx.save_inputs(&inputs).await?;
@@ -431,8 +491,21 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
         if ctx.ms.iteration(id).await?.state != IterationState::Cancelled.as_str() {
             anyhow::bail!("{} shards are still leased by other workers; resume when they finish", counts.pending + counts.leased);
         }
+    } else if counts.done == 0 && counts.failed > 0 {
+        // Nothing to select from: the iteration fails here, and `resume` retries the shards.
+        let reasons = failure_reasons(&ctx.ms.shards(id).await?);
+        anyhow::bail!("all {} shards failed ({reasons})", counts.failed);
     }
     Ok(IterationState::Selecting)
+}
+
+/// "2 io, 1 not_warc": the failed shards of `shards` counted by reason.
+pub fn failure_reasons(shards: &[corpusminer_storage::ShardRow]) -> String {
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in shards.iter().filter(|s| s.state == "failed") {
+        *by.entry(s.failure_reason.as_deref().unwrap_or("unknown")).or_default() += 1;
+    }
+    by.iter().map(|(r, n)| format!("{n} {r}")).collect::<Vec<_>>().join(", ")
 }
 
 /// `selecting`: selection, proposals, corpus and report; then convergence against the parent
@@ -444,7 +517,6 @@ async fn selecting_step(ctx: &Ctx, opts: &DriveOptions) -> anyhow::Result<Iterat
         iteration: ctx.it.id,
         crawl: ctx.it.crawl.clone(),
         out_store: ctx.out_store.clone(),
-        out_root: ctx.out_root.clone(),
         iteration_prefix: ctx.prefix.clone(),
         model,
         tokens: token_counter(&ctx.cfg).await?,

@@ -61,6 +61,19 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, InputError> {
     Ok(out)
 }
 
+/// Checks that `crawl` is a Common Crawl id, `CC-MAIN-YYYY-WW` (ASCII digits; any other text,
+/// multi-byte characters included, is `BadCrawlId`).
+pub fn check_crawl_id(crawl: &str) -> Result<(), InputError> {
+    let b = crawl.as_bytes();
+    let digits = |r: &[u8]| r.iter().all(u8::is_ascii_digit);
+    let ok = b.len() == "CC-MAIN-2024-10".len() && b.starts_with(b"CC-MAIN-") && digits(&b[8..12]) && b[12] == b'-' && digits(&b[13..]);
+    if ok {
+        Ok(())
+    } else {
+        Err(InputError::BadCrawlId(crawl.to_string()))
+    }
+}
+
 /// The shard URIs of crawl `crawl` (`CC-MAIN-2024-10`) read from
 /// `{base}/crawl-data/{crawl}/warc.paths.gz`, where `base` is Common Crawl's HTTPS host or any
 /// mirror (`s3://commoncrawl/`, a local folder). With `sample = Some(n)`, `n` shards drawn at
@@ -72,14 +85,7 @@ pub async fn crawl_shards(
     seed: u64,
     storage: &StorageConfig,
 ) -> Result<Vec<String>, InputError> {
-    let ok = crawl.starts_with("CC-MAIN-")
-        && crawl.len() == "CC-MAIN-2024-10".len()
-        && crawl[8..12].bytes().all(|b| b.is_ascii_digit())
-        && crawl.as_bytes()[12] == b'-'
-        && crawl[13..].bytes().all(|b| b.is_ascii_digit());
-    if !ok {
-        return Err(InputError::BadCrawlId(crawl.to_string()));
-    }
+    check_crawl_id(crawl)?;
     let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
     let listing = format!("{base}crawl-data/{crawl}/warc.paths.gz");
     let err = |message: String| InputError::Listing { uri: listing.clone(), message };
@@ -118,6 +124,15 @@ mod tests {
         assert_eq!(got[2], "s3://bucket/key.warc.gz");
         let missing = format!("{}/*.nothing", dir.path().display());
         assert!(matches!(expand_inputs(&[missing]), Err(InputError::NoMatch(_))));
+    }
+
+    #[test]
+    fn crawl_ids_are_checked_without_panicking_on_any_text() {
+        check_crawl_id("CC-MAIN-2024-10").unwrap();
+        // Same byte length as a valid id, with a two-byte character where a digit goes.
+        for bad in ["CC-MAIN-202é10", "CC-MAIN-2024-1é", "CC-MAIN-2024_10", "CC-MAIN-24-10", "", "é", "CC-MAIN-2024-100"] {
+            assert!(matches!(check_crawl_id(bad), Err(InputError::BadCrawlId(_))), "{bad}");
+        }
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use crate::corpus::{self, parse_labels, precision_recall};
 use crate::driver::IterationInputs;
 pub use crate::selection::Selector;
 use crate::selection::{domain_rollup, host_stats, proposals, select};
-use crate::report::{LabelScores, Report};
+use crate::report::{FailedShard, LabelScores, Report};
 use crate::training::TrainedModel;
 use corpusminer_pipeline::classify::{TextFields, TrainSettings};
 use corpusminer_pipeline::histogram::ScoreHistogram;
@@ -147,17 +147,18 @@ pub struct Prepared {
     pub iteration: i64,
     /// Crawl id or name.
     pub crawl: String,
-    /// Output store.
+    /// The output folder's store (keys relative to the folder).
     pub out_store: Arc<dyn ObjectStore>,
-    /// Key prefix of the output folder in `out_store` ("" for its root).
-    pub out_root: String,
-    /// Key prefix of this iteration's files (`<root>/iterations/<id>`).
+    /// Key prefix of this iteration's files (`iterations/<id>`).
     pub iteration_prefix: String,
     /// The classifier.
     pub model: TrainedModel,
     /// What a token is (decontamination recounts trimmed documents).
     pub tokens: corpusminer_pipeline::text::TokenCounter,
 }
+
+/// The output folder's newest report (a copy of the newest live iteration's).
+pub const REPORT_KEY: &str = "report.json";
 
 /// Joins object-key parts with `/`, skipping empty ones.
 pub fn join_key(parts: &[&str]) -> String {
@@ -208,11 +209,9 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         None => None,
     };
     let corpus_prefix = join_key(&[&p.iteration_prefix, "corpus"]);
-    let to_text_key = |scored_key: &str| scored_key.replacen("/scored/", "/texts/", 1);
     let (manifest, summary) = corpus::write_corpus(
         &p.out_store,
         &shards,
-        to_text_key,
         &corpus_prefix,
         &selection,
         &p.crawl,
@@ -254,6 +253,16 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         convergence,
         shards_done: counts.done as u64,
         shards_failed: counts.failed as u64,
+        failed_shards: shards
+            .iter()
+            .filter(|s| s.state == "failed")
+            .map(|s| FailedShard {
+                uri: corpusminer_storage::redact_uri(&s.uri),
+                reason: s.failure_reason.clone().unwrap_or_default(),
+                error: s.error.clone().unwrap_or_default(),
+                attempts: s.attempts.max(0) as u64,
+            })
+            .collect(),
         records,
         pages: histogram.total_pages(),
         tokens: histogram.total_tokens(),
@@ -286,7 +295,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
     };
     let json = serde_json::to_string_pretty(&report)?;
     p.out_store.put(&join_key(&[&p.iteration_prefix, "report.json"]), json.clone().into()).await?;
-    p.out_store.put(&join_key(&[&p.out_root, "report.json"]), json.clone().into()).await?;
+    p.out_store.put(REPORT_KEY, json.clone().into()).await?;
     ms.set_report(p.iteration, &json).await?;
     Ok(report)
 }

@@ -26,6 +26,19 @@ pub struct LabelScores {
     pub confusion: BTreeMap<String, usize>,
 }
 
+/// A shard that failed for good, as the report lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedShard {
+    /// The shard's URI, credentials redacted.
+    pub uri: String,
+    /// Why: `io` (its stream broke on every attempt), `empty`, `not_warc` or `panic`.
+    pub reason: String,
+    /// The last attempt's message.
+    pub error: String,
+    /// Attempts made.
+    pub attempts: u64,
+}
+
 /// Everything a run saw, skipped, kept and measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -50,8 +63,12 @@ pub struct Report {
     pub convergence: Option<crate::convergence::Convergence>,
     /// Shards done / failed.
     pub shards_done: u64,
-    /// Shards that failed (their error is in the metastore).
+    /// Shards that failed.
     pub shards_failed: u64,
+    /// Every failed shard with its reason; the corpus covers the other shards, and `resume`
+    /// retries these.
+    #[serde(default)]
+    pub failed_shards: Vec<FailedShard>,
     /// WARC records read.
     pub records: u64,
     /// HTML pages scored.
@@ -115,6 +132,9 @@ fn pct(n: u64, d: u64) -> f64 {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "iteration {} of {}: {} shards done, {} failed", self.iteration, self.crawl, self.shards_done, self.shards_failed)?;
+        for s in &self.failed_shards {
+            writeln!(f, "  failed shard        {} ({}, {} attempts): {}", s.uri, s.reason, s.attempts, s.error)?;
+        }
         match self.parent {
             Some(parent) => writeln!(f, "  seed                {:>12} documents (from iteration {parent}: +{} pages, -{} pages)", self.seed_documents, self.seed_added, self.seed_removed)?,
             None if self.seed_documents > 0 => writeln!(f, "  seed                {:>12} documents", self.seed_documents)?,

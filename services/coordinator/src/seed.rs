@@ -134,7 +134,7 @@ pub async fn grow_seed(
     let mut matched: HashSet<&str> = HashSet::new();
     if annotations.iter().any(|a| a.label == Label::Math) {
         for shard in shards {
-            let Some(key) = shard.scored_uri.as_deref() else { continue };
+            let Some(key) = shard.scored_key.as_deref() else { continue };
             let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
             let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
             let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| read_err(e.to_string()))?;
@@ -199,7 +199,7 @@ pub async fn read_page_text(shard_uri: &str, page: &ScoredPage, storage: &Storag
 /// scored-page files of `shards` (keys in `store`).
 pub async fn kept_pages(store: &Arc<dyn ObjectStore>, shards: &[ShardRow], kept_bucket: usize) -> Result<BTreeMap<String, u64>, SeedError> {
     let mut kept = BTreeMap::new();
-    for key in shards.iter().filter_map(|s| s.scored_uri.as_deref()) {
+    for key in shards.iter().filter_map(|s| s.scored_key.as_deref()) {
         let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
         let bytes = store.get(key).await.map_err(|e| read_err(e.to_string()))?;
         let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| read_err(e.to_string()))?;

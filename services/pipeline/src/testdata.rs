@@ -1,7 +1,8 @@
 //! Locating `../shared/data`, the real crawl data and labelled pages that tests and benches read.
 //!
 //! Tests never copy that data into the repository: they read it by path and skip, with a printed
-//! reason, when it is absent.
+//! reason, when it is absent; under CI (`CI` set to anything but `false`/`0`) a missing fixture
+//! fails the test instead, so CI never passes by skipping.
 
 use std::path::{Path, PathBuf};
 
@@ -18,12 +19,48 @@ pub fn shared_data_dir_from(start: &Path) -> Option<PathBuf> {
         .find(|d| d.join("PROVENANCE.md").is_file())
 }
 
-/// [`shared_data_dir_from`] starting at this crate's manifest directory, printing why when absent
-/// so a skipped test says so.
-pub fn shared_data_dir() -> Option<PathBuf> {
-    let found = shared_data_dir_from(Path::new(env!("CARGO_MANIFEST_DIR")));
-    if found.is_none() {
-        eprintln!("skipped: ../shared/data not found (set CORPUSMINER_SHARED_DATA to point at it)");
+/// Whether this process runs under CI: `CI` is set and is not `false` or `0` (`.ci/run` sets
+/// `CI=true`). Under CI a test whose fixture or service is missing fails; it never skips.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "false" | "0"))
+}
+
+/// A test fixture or service `what` is missing: panics under CI ([`under_ci`]), else prints
+/// why the test is skipped and returns `None`.
+pub fn missing<T>(what: &str) -> Option<T> {
+    if under_ci() {
+        panic!("CI is set, so this test may not skip, but {what}");
     }
-    found
+    eprintln!("skipped: {what}");
+    None
+}
+
+/// [`shared_data_dir_from`] starting at this crate's manifest directory. When absent: `None`
+/// with the reason printed, or a panic under CI ([`missing`]).
+pub fn shared_data_dir() -> Option<PathBuf> {
+    match shared_data_dir_from(Path::new(env!("CARGO_MANIFEST_DIR"))) {
+        Some(dir) => Some(dir),
+        None => missing(&match std::env::var_os("CORPUSMINER_SHARED_DATA") {
+            Some(v) => format!("CORPUSMINER_SHARED_DATA={} holds no PROVENANCE.md (point it at the shared `data` folder)", PathBuf::from(v).display()),
+            None => "../shared/data was not found beside the checkout (set CORPUSMINER_SHARED_DATA to the shared `data` folder)".to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_fixture_fails_under_ci_and_skips_elsewhere() {
+        // Only the decision is tested here (the environment is the process's, shared by threads).
+        let skip = std::panic::catch_unwind(|| missing::<()>("fixture x is absent"));
+        if under_ci() {
+            let msg = skip.expect_err("must panic under CI");
+            let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+            assert!(msg.contains("fixture x is absent"), "{msg}");
+        } else {
+            assert_eq!(skip.ok(), Some(None));
+        }
+    }
 }

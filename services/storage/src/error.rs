@@ -41,6 +41,11 @@ impl fmt::Display for StorageErrorKind {
     }
 }
 
+/// A cause whose text had a credential masked.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct MaskedCause(String);
+
 /// An object-store failure: its [`StorageErrorKind`], a short lowercase message naming the
 /// operation and object, and the underlying cause when there is one.
 #[derive(Debug, thiserror::Error)]
@@ -53,18 +58,22 @@ pub struct StorageError {
 }
 
 impl StorageError {
-    /// An error of `kind` with `message` and no source.
+    /// An error of `kind` with `message` and no source. Credentials of any URI in the message
+    /// are masked ([`crate::redact::redact_text`]): messages are logged, stored and shown.
     pub fn new(kind: StorageErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
-            message: message.into(),
+            message: crate::redact::redact_text(&message.into()),
             source: None,
         }
     }
 
-    /// Attaches the underlying cause.
+    /// Attaches the underlying cause. A cause whose text carries a URI credential (an HTTP
+    /// client's error names the URL it requested) is kept as its masked text instead.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        let text = source.to_string();
+        let masked = crate::redact::redact_text(&text);
+        self.source = Some(if masked == text { Box::new(source) } else { Box::new(MaskedCause(masked)) });
         self
     }
 

@@ -24,6 +24,16 @@ fn target() -> &'static Option<(String, u64)> {
     })
 }
 
+/// Panics (an ordinary panic, caught where the code catches panics) if `CORPUSMINER_FAULT`
+/// names `point` and this is its `n`-th hit: how the tests make a shard's processing panic.
+pub fn panic_point(point: &str) {
+    if let Some((target, n)) = target() {
+        if target == point && HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n {
+            panic!("fault injected at {point} ({FAULT_ENV})");
+        }
+    }
+}
+
 /// Aborts the process if `CORPUSMINER_FAULT` names `point` and this is its `n`-th hit.
 pub fn point(point: &str) {
     if let Some((target, n)) = target() {

@@ -5,6 +5,8 @@
 //! - [`resumable`]: streamed reads of shards that resume at the byte where a connection broke.
 //! - [`metastore`]: iterations, shard leases and per-shard aggregates in SQLite (embedded
 //!   default) or PostgreSQL, via sqlx with embedded migrations (`/migrations`).
+//! - [`redact`]: credentials (userinfo passwords, signed-URL query parameters) out of URIs
+//!   before they are logged, stored or shown.
 //! - [`fault`]: `CORPUSMINER_FAULT`, the abort points of the kill-and-resume tests.
 //! - [`testing`]: real-service test harness (an `s3s-fs` server, a fresh Postgres database).
 
@@ -12,6 +14,7 @@ pub mod error;
 pub mod fault;
 pub mod metastore;
 pub mod object_store;
+pub mod redact;
 pub mod resumable;
 pub mod testing;
 
@@ -20,5 +23,6 @@ pub use metastore::{
     Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, ShardCounts,
     ShardResult, ShardRow,
 };
-pub use object_store::{resolve, HttpStore, LocalStore, ObjectStore, S3Store, StorageConfig};
+pub use object_store::{resolve, resolve_root, HttpStore, LocalStore, ObjectStore, RootedStore, S3Store, StorageConfig};
+pub use redact::{redact_json, redact_text, redact_uri};
 pub use resumable::{open_resumable, ReadStats, ResumableReader, RetryPolicy};

@@ -40,6 +40,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "iteration loop",
         include_str!("../../../migrations/sqlite/0003_iteration_loop.sql"),
     ),
+    (
+        4,
+        "shard files and failures",
+        include_str!("../../../migrations/sqlite/0004_shard_files_and_failures.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -56,6 +61,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "iteration loop",
         include_str!("../../../migrations/postgres/0003_iteration_loop.sql"),
+    ),
+    (
+        4,
+        "shard files and failures",
+        include_str!("../../../migrations/postgres/0004_shard_files_and_failures.sql"),
     ),
 ];
 
@@ -213,8 +223,10 @@ pub struct HostBucket {
 /// What a worker reports for a finished shard, committed with the lease in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ShardResult {
-    /// Where the scored-page file was written.
-    pub scored_uri: String,
+    /// The scored-page file: its object key relative to the output folder's root.
+    pub scored_key: String,
+    /// The page-text file: its object key relative to the output folder's root.
+    pub texts_key: String,
     /// WARC records read.
     pub records: i64,
     /// HTML pages scored.
@@ -268,16 +280,20 @@ pub struct ShardRow {
     pub worker: Option<String>,
     /// Leases so far.
     pub attempts: i64,
-    /// Error of a failed shard.
+    /// Message of the last failed attempt (kept while a retried shard is pending again).
     pub error: Option<String>,
+    /// Reason of the last failed attempt: `io`, `empty`, `not_warc` or `panic`.
+    pub failure_reason: Option<String>,
     /// WARC records read (done shards).
     pub records: Option<i64>,
     /// Pages scored (done shards).
     pub pages: Option<i64>,
     /// Compressed bytes read (done shards).
     pub bytes_in: Option<i64>,
-    /// Scored-page file (done shards).
-    pub scored_uri: Option<String>,
+    /// Scored-page file (done shards): object key relative to the output folder's root.
+    pub scored_key: Option<String>,
+    /// Page-text file (done shards): object key relative to the output folder's root.
+    pub texts_key: Option<String>,
     /// When it was completed or failed.
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -315,15 +331,10 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with its password (userinfo or `?password=`) and other credentials replaced by `***`
+/// ([`crate::redact::redact_uri`]).
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
+    crate::redact::redact_uri(url)
 }
 
 /// The rows of a multi-row `VALUES` clause: `rows` rows of `cols` placeholders, numbered
@@ -713,17 +724,18 @@ impl Metastore {
         // The guarded write comes first: on SQLite it takes the write lock before any read.
         let marked = sqlx::query(
             "UPDATE shards SET state = 'done', lease_token = NULL, lease_expires_at = NULL, error = NULL, \
-             records = $1, pages = $2, bytes_in = $3, scored_uri = $4, finished_at = $5 \
-             WHERE shard_id = $6 AND iteration_id = $7 AND state = 'leased' AND lease_token = $8",
+             failure_reason = NULL, records = $1, pages = $2, bytes_in = $3, scored_key = $4, texts_key = $9, \
+             finished_at = $5 WHERE shard_id = $6 AND iteration_id = $7 AND state = 'leased' AND lease_token = $8",
         )
         .bind(result.records)
         .bind(result.pages)
         .bind(result.bytes_in)
-        .bind(result.scored_uri.as_str())
+        .bind(result.scored_key.as_str())
         .bind(now_ms())
         .bind(lease.shard_id)
         .bind(it)
         .bind(lease.token.as_str())
+        .bind(result.texts_key.as_str())
         .execute(&mut *tx)
         .await?;
         if marked.rows_affected() != 1 {
@@ -785,18 +797,25 @@ impl Metastore {
         Ok(())
     }
 
-    /// Marks a leased shard `failed` with `error`. Errors: `LeaseLost` when the token is no
+    /// Ends a failed attempt at a leased shard: with `retry`, the shard goes back to `pending`
+    /// (another lease may take it); otherwise it is `failed` for good. Either way `reason` (a
+    /// stable snake_case word: `io`, `empty`, `not_warc`, `panic`) and `error` (the message) are
+    /// kept, and nothing of the attempt is counted. Errors: `LeaseLost` when the token is no
     /// longer current (nothing is written).
-    pub async fn fail_shard(&self, lease: &Lease, error: &str) -> Result<(), MetastoreError> {
+    pub async fn fail_shard(&self, lease: &Lease, reason: &str, error: &str, retry: bool) -> Result<(), MetastoreError> {
+        let state = if retry { "pending" } else { "failed" };
+        let error = crate::redact::redact_text(error);
         let done = sqlx::query(
-            "UPDATE shards SET state = 'failed', error = $1, lease_token = NULL, lease_expires_at = NULL, \
+            "UPDATE shards SET state = $6, error = $1, failure_reason = $7, lease_token = NULL, lease_expires_at = NULL, \
              finished_at = $2 WHERE shard_id = $3 AND iteration_id = $4 AND state = 'leased' AND lease_token = $5",
         )
-        .bind(error)
+        .bind(error.as_str())
         .bind(now_ms())
         .bind(lease.shard_id)
         .bind(lease.iteration_id)
         .bind(lease.token.as_str())
+        .bind(state)
+        .bind(reason)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() != 1 {
@@ -807,11 +826,11 @@ impl Metastore {
         Ok(())
     }
 
-    /// Puts the failed shards of `iteration` back to `pending` (their error is kept until they
-    /// finish again); returns how many.
+    /// Puts the failed shards of `iteration` back to `pending` with their attempts reset (their
+    /// reason and error are kept until they finish again); returns how many.
     pub async fn requeue_failed(&self, iteration: i64) -> Result<u64, MetastoreError> {
         let done = sqlx::query(
-            "UPDATE shards SET state = 'pending' WHERE iteration_id = $1 AND state = 'failed'",
+            "UPDATE shards SET state = 'pending', attempts = 0 WHERE iteration_id = $1 AND state = 'failed'",
         )
         .bind(iteration)
         .execute(&self.pool)
@@ -846,7 +865,7 @@ impl Metastore {
     pub async fn shards(&self, iteration: i64) -> Result<Vec<ShardRow>, MetastoreError> {
         let rows = sqlx::query(
             "SELECT shard_id, iteration_id, uri, state, lease_token, lease_expires_at, worker, attempts, \
-             error, records, pages, bytes_in, scored_uri, finished_at FROM shards \
+             error, records, pages, bytes_in, scored_key, finished_at, texts_key, failure_reason FROM shards \
              WHERE iteration_id = $1 ORDER BY shard_id",
         )
         .bind(iteration)
@@ -932,8 +951,10 @@ fn shard_row(r: &AnyRow) -> Result<ShardRow, MetastoreError> {
         records: r.try_get(9)?,
         pages: r.try_get(10)?,
         bytes_in: r.try_get(11)?,
-        scored_uri: r.try_get(12)?,
+        scored_key: r.try_get(12)?,
         finished_at: r.try_get::<Option<i64>, _>(13)?.map(from_ms),
+        texts_key: r.try_get(14)?,
+        failure_reason: r.try_get(15)?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! (`s3s-fs`) on a free local port with a fresh bucket, and a fresh PostgreSQL database.
 //!
 //! When a service is unavailable the helpers return `None` after printing why, so a test can
-//! return early; but when the environment variable `CI` is set they panic instead, because CI
+//! return early; but under CI (`CI` set, and not `false` or `0`) they panic instead, because CI
 //! must never skip silently. `.ci/start-services.sh` installs and starts both.
 
 use std::net::TcpListener;
@@ -12,13 +12,38 @@ use std::time::{Duration, Instant};
 
 use crate::object_store::{ObjectStore, S3Store, StorageConfig};
 
-/// Prints a skip reason and returns `None`, or panics under `CI`.
+/// Whether this process runs under CI: `CI` is set and is not `false` or `0` (`.ci/run` sets
+/// `CI=true`; the same rule as `corpusminer_pipeline::testdata::under_ci`, which this crate does
+/// not depend on).
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "false" | "0"))
+}
+
+/// Prints a skip reason and returns `None`, or panics under CI ([`under_ci`]).
 fn unavailable<T>(reason: &str) -> Option<T> {
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but a required test service is unavailable: {reason} (run .ci/start-services.sh)");
+    if under_ci() {
+        panic!("CI is set, so this test may not skip, but a required test service is unavailable: {reason} (run .ci/start-services.sh)");
     }
     eprintln!("skipped: {reason} (run .ci/start-services.sh)");
     None
+}
+
+/// A response body for a test HTTP server: `first`, then (after a pause that lets those bytes
+/// reach the client) a connection-reset error, as a connection broken mid-body.
+pub fn body_cut_after(first: bytes::Bytes) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    futures::stream::unfold(0u8, move |step| {
+        let first = first.clone();
+        async move {
+            match step {
+                0 => Some((Ok(first), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected cut")), 2))
+                }
+                _ => None,
+            }
+        }
+    })
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released; good enough for tests).

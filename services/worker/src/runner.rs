@@ -1,10 +1,10 @@
 //! The async lease loop: lease a shard, stream it, write its files, commit its aggregates.
 
-use crate::shard::{process_shard, ShardContext, ShardOutput};
+use crate::shard::{process_shard_caught, ShardContext, ShardFailure};
 use bytes::Bytes;
 use corpusminer_pipeline::scored::encode_rows;
 use corpusminer_storage::metastore::{HostBucket, IterationState, Lease, Metastore, MetastoreError, ShardResult};
-use corpusminer_storage::{open_resumable, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError};
+use corpusminer_storage::{open_resumable, redact_uri, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError, StorageErrorKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +23,12 @@ pub struct WorkerConfig {
     pub out_prefix: String,
     /// How shard URIs are resolved (S3 endpoint and the like).
     pub storage: StorageConfig,
-    /// Retries of a broken shard stream.
+    /// Retries of a broken shard stream (within one attempt).
     pub retry: RetryPolicy,
+    /// Attempts at a shard whose stream broke for good before it is `failed` (a failed attempt
+    /// puts it back in the queue); failures that a retry cannot fix (`empty`, `not_warc`,
+    /// `panic`) fail it at once.
+    pub max_attempts: u32,
     /// How long a lease lasts before another worker may take the shard over.
     pub lease: Duration,
     /// Shards processed at once (one CPU thread each).
@@ -36,8 +40,10 @@ pub struct WorkerConfig {
 pub struct WorkerSummary {
     /// Shards this worker completed.
     pub shards_done: u64,
-    /// Shards this worker marked failed.
+    /// Shards this worker marked failed for good.
     pub shards_failed: u64,
+    /// Failed attempts that put their shard back in the queue.
+    pub attempts_failed: u64,
     /// Completions refused because the lease was lost (another worker owns the shard now).
     pub leases_lost: u64,
 }
@@ -83,6 +89,7 @@ pub async fn run_worker(
             Ok(s) => {
                 summary.shards_done += s.shards_done;
                 summary.shards_failed += s.shards_failed;
+                summary.attempts_failed += s.attempts_failed;
                 summary.leases_lost += s.leases_lost;
             }
             Err(e) => {
@@ -111,7 +118,7 @@ async fn lease_loop(
             break;
         }
         let Some(lease) = metastore.lease_shard(config.iteration, &name, config.lease).await? else { break };
-        tracing::info!(shard = %lease.uri, attempt = lease.attempts, "leased shard");
+        tracing::info!(shard = %redact_uri(&lease.uri), attempt = lease.attempts, "leased shard");
         corpusminer_storage::fault::point("shard_leased");
         match process_leased(&config, &ctx, &lease).await {
             Ok(result) => match metastore.complete_shard(&lease, &result).await {
@@ -120,15 +127,31 @@ async fn lease_loop(
                     corpusminer_storage::fault::point("shard_completed");
                 }
                 Err(MetastoreError::LeaseLost { .. }) => {
-                    tracing::warn!(shard = %lease.uri, "lease lost before completion; not counted");
+                    tracing::warn!(shard = %redact_uri(&lease.uri), "lease lost before completion; not counted");
                     summary.leases_lost += 1;
                 }
                 Err(e) => return Err(e.into()),
             },
-            Err(e) => {
-                tracing::error!(shard = %lease.uri, error = %e, "shard failed");
-                metastore.fail_shard(&lease, &e.to_string()).await?;
-                summary.shards_failed += 1;
+            Err(failure) => {
+                let retry = failure.retryable() && lease.attempts < i64::from(config.max_attempts.max(1));
+                let shard = redact_uri(&lease.uri);
+                let (reason, attempt) = (failure.reason(), lease.attempts);
+                match metastore.fail_shard(&lease, reason, &failure.to_string(), retry).await {
+                    Ok(()) if retry => {
+                        tracing::warn!(%shard, reason, attempt, max_attempts = config.max_attempts, error = %failure, "shard attempt failed; back in the queue");
+                        summary.attempts_failed += 1;
+                        continue;
+                    }
+                    Ok(()) => {
+                        tracing::error!(%shard, reason, attempt, error = %failure, "shard failed");
+                        summary.shards_failed += 1;
+                    }
+                    Err(MetastoreError::LeaseLost { .. }) => {
+                        tracing::warn!(%shard, "lease lost before the failure was recorded; not counted");
+                        summary.leases_lost += 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         ctx.progress.shards.fetch_add(1, Ordering::Relaxed);
@@ -136,22 +159,44 @@ async fn lease_loop(
     Ok(summary)
 }
 
-/// Streams the leased shard, writes its files, and returns the aggregates to commit.
-async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease) -> Result<ShardResult, StorageError> {
-    let (store, key) = resolve(&lease.uri, &config.storage)?;
-    let reader = open_resumable(store, &key, config.retry).await?;
-    let ctx2 = ctx.clone();
-    let out: ShardOutput = tokio::task::spawn_blocking(move || process_shard(SyncIoBridge::new(reader), &ctx2))
-        .await
-        .expect("shard processing panicked");
+/// Streams the leased shard, writes its files, and returns the aggregates to commit. A failed
+/// attempt leaves no file behind: what it wrote is removed.
+async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease) -> Result<ShardResult, ShardFailure> {
     let skey = shard_key(lease.shard_id, &lease.uri);
     let scored_key = format!("{}/scored/{skey}.jsonl.zst", config.out_prefix);
     let texts_key = format!("{}/texts/{skey}.jsonl.zst", config.out_prefix);
-    let (scored, texts) = (encode_rows(&out.pages), encode_rows(&out.texts));
-    config.out_store.put(&texts_key, Bytes::from(texts)).await?;
-    config.out_store.put(&scored_key, Bytes::from(scored)).await?;
+    let result = score_and_write(config, ctx, lease, &scored_key, &texts_key).await;
+    if result.is_err() {
+        for key in [&scored_key, &texts_key] {
+            if let Err(e) = config.out_store.delete(key).await {
+                if e.kind() != StorageErrorKind::NotFound {
+                    tracing::warn!(key = %key, error = %e, "partial file of a failed attempt not removed");
+                }
+            }
+        }
+    }
+    result
+}
+
+async fn score_and_write(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease, scored_key: &str, texts_key: &str) -> Result<ShardResult, ShardFailure> {
+    let io = |e: StorageError| ShardFailure::Io(e.to_string());
+    let (store, key) = resolve(&lease.uri, &config.storage).map_err(io)?;
+    let reader = open_resumable(store, &key, config.retry).await.map_err(io)?;
+    let ctx2 = ctx.clone();
+    // Parsing, scoring and zstd encoding are CPU work: off the async runtime, on a blocking
+    // thread, so that other shards' network reads never wait for them.
+    let (out, scored, texts) = tokio::task::spawn_blocking(move || {
+        let out = process_shard_caught(SyncIoBridge::new(reader), &ctx2)?;
+        let (scored, texts) = (encode_rows(&out.pages), encode_rows(&out.texts));
+        Ok::<_, ShardFailure>((out, scored, texts))
+    })
+    .await
+    .map_err(|e| ShardFailure::Panic(e.to_string()))??;
+    config.out_store.put(texts_key, Bytes::from(texts)).await.map_err(io)?;
+    config.out_store.put(scored_key, Bytes::from(scored)).await.map_err(io)?;
     Ok(ShardResult {
-        scored_uri: scored_key,
+        scored_key: scored_key.to_string(),
+        texts_key: texts_key.to_string(),
         records: out.records as i64,
         pages: out.pages.len() as i64,
         bytes_in: out.bytes_in as i64,

@@ -70,19 +70,84 @@ pub struct ShardOutput {
     pub bytes_in: u64,
 }
 
-/// Counts bytes read through it into the shard output and the shared progress.
+/// Why an attempt at a shard failed; its [`ShardFailure::reason`] is stored with the shard.
+///
+/// Data damage inside a readable file (a truncated or corrupt gzip member, a bad record) is not a
+/// failure: it is counted and skipped, and the shard is done. A failure means the shard's bytes
+/// could not be read to their end, or hold no WARC at all, or the pipeline panicked on them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardFailure {
+    /// The stream broke for good (an I/O error once the resumable reader's retries were spent,
+    /// an object that cannot be opened, an output file that cannot be written). Retryable: the
+    /// shard goes back to the queue until its attempts are spent.
+    #[error("{0}")]
+    Io(String),
+    /// The shard has no bytes at all. Final (a retry reads the same nothing).
+    #[error("the shard is empty (0 bytes)")]
+    Empty,
+    /// The shard has bytes but not one WARC record header (a damaged record still counts as
+    /// WARC: it is skipped and the shard is done). Final.
+    #[error("{bytes} bytes read and not one WARC record header among them (not a WARC file, plain or gzip)")]
+    NotWarc {
+        /// Bytes read (compressed, as stored).
+        bytes: u64,
+    },
+    /// The pipeline panicked on this shard. Final: the same bytes would panic again.
+    #[error("processing panicked: {0}")]
+    Panic(String),
+}
+
+impl ShardFailure {
+    /// The stable snake_case reason stored with the shard: `io`, `empty`, `not_warc`, `panic`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ShardFailure::Io(_) => "io",
+            ShardFailure::Empty => "empty",
+            ShardFailure::NotWarc { .. } => "not_warc",
+            ShardFailure::Panic(_) => "panic",
+        }
+    }
+
+    /// Whether another attempt may succeed (only an I/O failure).
+    pub fn retryable(&self) -> bool {
+        matches!(self, ShardFailure::Io(_))
+    }
+
+    /// The failure of a panic payload (`catch_unwind`'s error).
+    pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        ShardFailure::Panic(msg)
+    }
+}
+
+/// Counts bytes read through it into the shard output and the shared progress, and keeps the
+/// first I/O error (the WARC reader stops at it and counts a `read_error`; the shard then fails).
 struct CountingReader<R> {
     inner: R,
     bytes: Arc<AtomicU64>,
     progress: Arc<Progress>,
+    error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                self.progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert_with(|| e.to_string());
+                Err(e)
+            }
+        }
     }
 }
 
@@ -105,20 +170,27 @@ pub fn content_hash(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..16])
 }
 
-/// Streams one shard (gzip or plain WARC bytes) through the pipeline. Never fails: unreadable
-/// records and unusable pages are counted under their reason in `counters`.
+/// Streams one shard (gzip or plain WARC bytes) through the pipeline. Unreadable records and
+/// unusable pages are counted under their reason in `counters`, and the shard is done.
+///
+/// Errors ([`ShardFailure`]): `Io` when the reader fails before the end (the partial output is
+/// dropped, and the attempt's pages and bytes are taken back from the progress counters),
+/// `Empty` for a shard of 0 bytes, `NotWarc` when no WARC record was found. A panic is not
+/// caught here: [`process_shard_caught`] turns it into `Panic`.
 ///
 /// Exact URL dedup within the shard happens before extraction and scoring (arXiv 2402.03300
 /// §2.1, "after URL dedup"): a page whose [`url_key`] (normalised URL) an earlier page of the
 /// shard had is skipped and counted under `url_duplicate`. Across shards the corpus writer
 /// dedups the kept pages by the same key.
-pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
+pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> Result<ShardOutput, ShardFailure> {
     let bytes = Arc::new(AtomicU64::new(0));
-    let counting = CountingReader { inner: reader, bytes: bytes.clone(), progress: ctx.progress.clone() };
+    let error = Arc::new(std::sync::Mutex::new(None));
+    let counting = CountingReader { inner: reader, bytes: bytes.clone(), progress: ctx.progress.clone(), error: error.clone() };
     let mut out = ShardOutput::default();
     let mut pages = Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, counting)));
     let mut seen_urls: HashSet<String> = HashSet::new();
     for page in pages.by_ref() {
+        corpusminer_storage::fault::panic_point("shard_page");
         let Some(hd) = host_domain(&page.url) else {
             out.counters.incr("bad_url");
             continue;
@@ -163,7 +235,37 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> ShardOutput {
     out.counters.merge(pages.counters());
     out.records = out.counters.0.iter().filter(|(k, _)| k.starts_with("record_")).map(|(_, v)| v).sum();
     out.bytes_in = bytes.load(Ordering::Relaxed);
-    out
+    let io_error = error.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let failure = match io_error {
+        Some(e) => Some(ShardFailure::Io(format!("read failed after {} bytes: {e}", out.bytes_in))),
+        None if out.bytes_in == 0 => Some(ShardFailure::Empty),
+        None if out.records == 0 && !warc_seen(&out.counters) => Some(ShardFailure::NotWarc { bytes: out.bytes_in }),
+        None => None,
+    };
+    match failure {
+        Some(f) => {
+            // Nothing of a failed attempt counts, the live progress included.
+            ctx.progress.pages.fetch_sub(out.pages.len() as u64, Ordering::Relaxed);
+            ctx.progress.bytes.fetch_sub(out.bytes_in, Ordering::Relaxed);
+            Err(f)
+        }
+        None => Ok(out),
+    }
+}
+
+/// Whether the reader met a WARC record header, even one whose record it then had to skip (a
+/// file clipped inside its only record is a damaged WARC file, not "not a WARC file").
+fn warc_seen(counters: &Counters) -> bool {
+    use corpusminer_pipeline::warc::skip;
+    [skip::TRUNCATED_RECORD, skip::RECORD_CUT_BY_GZIP_ERROR, skip::BAD_CONTENT_LENGTH, skip::HEADER_TOO_LONG, skip::RECORD_TOO_LARGE]
+        .iter()
+        .any(|reason| counters.get(reason) > 0)
+}
+
+/// [`process_shard`] with a panic inside it caught and returned as [`ShardFailure::Panic`], so
+/// one shard's panic fails that shard and never the worker.
+pub fn process_shard_caught<R: Read>(reader: R, ctx: &ShardContext) -> Result<ShardOutput, ShardFailure> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| process_shard(reader, ctx))).unwrap_or_else(|p| Err(ShardFailure::from_panic(p)))
 }
 
 #[cfg(test)]
@@ -183,7 +285,7 @@ mod tests {
         let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
         let bytes = std::fs::read(data.join("commoncrawl/resiliparse-CC-MAIN-2020-34-warcfile.warc.gz")).unwrap();
         let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) };
-        let out = process_shard(&bytes[..], &ctx);
+        let out = process_shard(&bytes[..], &ctx).unwrap();
         assert_eq!(out.records, 50, "warcinfo + 17 request + 16 response + 16 metadata");
         assert_eq!(out.bytes_in, bytes.len() as u64);
         assert_eq!(out.pages.len() as u64 + out.counters.get("empty_text") + out.counters.get("bad_url"), 16);
@@ -200,9 +302,92 @@ mod tests {
             "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
             "model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
         let ctx2 = ShardContext { tokens: TokenCounter::from_tokenizer_json(json).unwrap(), ..ctx.clone() };
-        let out2 = process_shard(&bytes[..], &ctx2);
+        let out2 = process_shard(&bytes[..], &ctx2).unwrap();
         assert_eq!(out2.pages.len(), out.pages.len());
         assert!(out2.histogram.total_tokens() > out.histogram.total_tokens());
+    }
+
+    fn ctx() -> ShardContext {
+        ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) }
+    }
+
+    /// Yields `data` up to `cut` bytes, then fails every read (a connection gone for good), or
+    /// panics there when `panic` is set.
+    struct Broken<'a> {
+        data: &'a [u8],
+        pos: usize,
+        cut: usize,
+        panic: bool,
+    }
+
+    impl Read for Broken<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos >= self.cut {
+                if self.panic {
+                    panic!("reader exploded at byte {}", self.pos);
+                }
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset for good"));
+            }
+            let n = buf.len().min(self.cut - self.pos).min(4096);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_stream_broken_for_good_fails_the_shard_and_takes_its_progress_back() {
+        let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
+        let bytes = std::fs::read(data.join("minicrawl/MINICRAWL-dev-00000.warc.gz")).unwrap();
+        let ctx = ctx();
+        let cut = bytes.len() / 2;
+        let got = process_shard(Broken { data: &bytes, pos: 0, cut, panic: false }, &ctx);
+        match got {
+            Err(ShardFailure::Io(msg)) => assert!(msg.contains("connection reset for good") && msg.contains(&format!("after {cut} bytes")), "{msg}"),
+            other => panic!("expected an io failure, got {:?}", other.map(|o| o.pages.len())),
+        }
+        assert!(ShardFailure::Io(String::new()).retryable());
+        assert_eq!(ctx.progress.pages.load(Ordering::Relaxed), 0, "a failed attempt's pages are not progress");
+        assert_eq!(ctx.progress.bytes.load(Ordering::Relaxed), 0);
+        // The same bytes read to their end are a done shard.
+        assert!(process_shard(&bytes[..], &ctx).unwrap().pages.len() > 10);
+    }
+
+    #[test]
+    fn damage_inside_a_readable_file_is_skipped_and_the_shard_is_done() {
+        let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
+        let bytes = std::fs::read(data.join("warc-edge/resiliparse-clipped.warc.gz")).unwrap();
+        let out = process_shard(&bytes[..], &ctx()).expect("a clipped file is done, not failed");
+        assert_eq!((out.counters.get("truncated_gzip_member"), out.counters.get("truncated_record")), (1, 1));
+        assert_eq!(out.records, 0, "its only record is cut short and skipped");
+    }
+
+    #[test]
+    fn empty_and_non_warc_shards_fail_at_once() {
+        let ctx = ctx();
+        assert_eq!(process_shard(&b""[..], &ctx).unwrap_err(), ShardFailure::Empty);
+        let text = b"<html><body>not a WARC file at all, just a page</body></html>\n".repeat(50);
+        let err = process_shard(&text[..], &ctx).unwrap_err();
+        assert_eq!(err, ShardFailure::NotWarc { bytes: text.len() as u64 });
+        assert_eq!((err.reason(), err.retryable()), ("not_warc", false));
+        // gzip bytes that hold no WARC are not a WARC file either.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &text).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(process_shard(&gz[..], &ctx).unwrap_err().reason(), "not_warc");
+        assert_eq!((ShardFailure::Empty.reason(), ShardFailure::Empty.retryable()), ("empty", false));
+    }
+
+    #[test]
+    fn a_panic_while_processing_fails_only_that_shard() {
+        let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
+        let bytes = std::fs::read(data.join("minicrawl/MINICRAWL-dev-00000.warc.gz")).unwrap();
+        let ctx = ctx();
+        let err = process_shard_caught(Broken { data: &bytes, pos: 0, cut: 100_000, panic: true }, &ctx).unwrap_err();
+        assert_eq!(err, ShardFailure::Panic("reader exploded at byte 100000".into()));
+        assert_eq!((err.reason(), err.retryable()), ("panic", false));
+        // The next shard on the same context is processed as usual.
+        assert!(process_shard_caught(&bytes[..], &ctx).is_ok());
     }
 
     #[test]
@@ -212,8 +397,8 @@ mod tests {
         let once = std::fs::read(data.join("commoncrawl/resiliparse-CC-MAIN-2020-34-warcfile.warc.gz")).unwrap();
         let twice = [once.clone(), once.clone()].concat();
         let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) };
-        let one = process_shard(&once[..], &ctx);
-        let two = process_shard(&twice[..], &ctx);
+        let one = process_shard(&once[..], &ctx).unwrap();
+        let two = process_shard(&twice[..], &ctx).unwrap();
         assert_eq!(one.counters.get("url_duplicate"), 0, "the excerpt has no repeated URL");
         assert_eq!(two.records, 2 * one.records);
         assert_eq!(two.pages, one.pages, "the second copy adds no scored page");

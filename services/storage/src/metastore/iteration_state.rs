@@ -124,7 +124,7 @@ impl Metastore {
              WHERE id = $4 AND state = $1",
         )
         .bind(during.as_str())
-        .bind(error)
+        .bind(crate::redact::redact_text(error))
         .bind(now_ms())
         .bind(id);
         self.compare_and_set(id, q).await
@@ -160,6 +160,38 @@ impl Metastore {
         Ok(during)
     }
 
+    /// Sends an iteration whose selection ran with some shards failed back to `scoring`, with
+    /// those shards pending again (attempts reset), so that `resume` retries them and selects
+    /// anew over all shards. Applies to an iteration that is done (awaiting annotation or
+    /// complete) or failed after scoring, and has failed shards and no children (a child grew
+    /// from its selection). Returns the shards put back (0: nothing changed).
+    pub async fn reopen_failed_shards(&self, id: i64) -> Result<u64, MetastoreError> {
+        let it = self.iteration(id).await?;
+        let state = IterationState::parse(&it.state).ok_or_else(|| invalid(id, &it.state, "resume"))?;
+        let after_scoring = state.is_done() || (state == IterationState::Failed && it.failed_state.as_deref() == Some(IterationState::Selecting.as_str()));
+        if !after_scoring || self.shard_counts(id).await?.failed == 0 || !self.children(id).await?.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query("UPDATE iterations SET state = 'scoring', error = NULL, updated_at = $1 WHERE id = $2 AND state = $3")
+            .bind(now_ms())
+            .bind(id)
+            .bind(state.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if moved.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(invalid(id, "changed meanwhile", "resume"));
+        }
+        let shards = sqlx::query("UPDATE shards SET state = 'pending', attempts = 0 WHERE iteration_id = $1 AND state = 'failed'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(shards)
+    }
+
     /// Cancels iteration `id` (active, failed or awaiting annotation) and returns the state it
     /// was in. A process running it stops at its next step or shard. Errors: `NotFound`, and
     /// `InvalidState` for a complete or already cancelled iteration (nothing changes).
@@ -176,12 +208,18 @@ impl Metastore {
     }
 
     /// Deletes iteration `id` and every row of it (shards, aggregates, proposals); annotations
-    /// are not an iteration's and stay. Children keep their rows with no parent. Refused
-    /// (`InvalidState`, nothing changes) while the iteration is active: cancel it first.
+    /// are not an iteration's and stay. Refused (`InvalidState`, nothing changes) while the
+    /// iteration is active (cancel it first) or has children (a chain is deleted from its end,
+    /// so no iteration is left without the parent it grew from).
     pub async fn delete_iteration(&self, id: i64) -> Result<(), MetastoreError> {
         let it = self.iteration(id).await?;
         if IterationState::parse(&it.state).is_some_and(|s| s.is_active()) {
             return Err(invalid(id, &it.state, "delete (cancel it first)"));
+        }
+        let children = self.children(id).await?;
+        if !children.is_empty() {
+            let list = children.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+            return Err(invalid(id, &it.state, &format!("delete while iterations {list} grow from it (delete those first, or the whole chain below it with --recursive)")));
         }
         let mut tx = self.pool.begin().await?;
         // Explicit deletes: SQLite enforces ON DELETE only with foreign_keys on, which an
@@ -189,10 +227,15 @@ impl Metastore {
         for table in ["shards", "score_histogram", "host_buckets", "skip_counts", "proposals"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE iteration_id = $1")).bind(id).execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE iterations SET parent_id = NULL WHERE parent_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM iterations WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The iterations grown directly from `id` (its children), by id.
+    pub async fn children(&self, id: i64) -> Result<Vec<i64>, MetastoreError> {
+        let rows = sqlx::query("SELECT id FROM iterations WHERE parent_id = $1 ORDER BY id").bind(id).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
     }
 
     /// Hands every leased shard of `iteration` back (`pending`), so a resumed run scores the

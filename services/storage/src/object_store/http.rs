@@ -85,7 +85,7 @@ impl ObjectStore for HttpStore {
 
     async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let url = self.url(key);
-        let what = format!("get {url}");
+        let what = format!("get {}", crate::redact::redact_uri(&url));
         let resp = self.send(self.client.get(&url), &what).await?;
         resp.bytes().await.map_err(|e| map_reqwest(&what, e))
     }
@@ -95,7 +95,7 @@ impl ObjectStore for HttpStore {
             return Ok(Bytes::new());
         }
         let url = self.url(key);
-        let what = format!("get {url} bytes {}..{}", range.start, range.end);
+        let what = format!("get {} bytes {}..{}", crate::redact::redact_uri(&url), range.start, range.end);
         let req = self
             .client
             .get(&url)
@@ -114,7 +114,7 @@ impl ObjectStore for HttpStore {
 
     async fn open_read(&self, key: &str, start: u64) -> Result<ObjectReader, StorageError> {
         let url = self.url(key);
-        let what = format!("open {url} at {start}");
+        let what = format!("open {} at {start}", crate::redact::redact_uri(&url));
         let mut req = self.client.get(&url);
         if start > 0 {
             req = req.header(RANGE, format!("bytes={start}-"));
@@ -149,7 +149,7 @@ impl ObjectStore for HttpStore {
 
     async fn size(&self, key: &str) -> Result<u64, StorageError> {
         let url = self.url(key);
-        let what = format!("head {url}");
+        let what = format!("head {}", crate::redact::redact_uri(&url));
         let resp = self.send(self.client.head(&url), &what).await?;
         resp.headers()
             .get(CONTENT_LENGTH)

@@ -6,6 +6,7 @@
 
 mod http;
 mod local;
+mod rooted;
 mod s3;
 
 use std::ops::Range;
@@ -18,6 +19,7 @@ use tokio::io::AsyncRead;
 
 pub use self::http::HttpStore;
 pub use self::local::LocalStore;
+pub use self::rooted::RootedStore;
 pub use self::s3::S3Store;
 use crate::error::StorageError;
 
@@ -178,6 +180,17 @@ pub fn resolve(
         key.push('/');
     }
     Ok((Arc::new(LocalStore::new("/")), key))
+}
+
+/// The store of a folder or prefix (`out`, `/data/out`, `s3://bucket/runs/a`), with keys
+/// relative to it: a local folder is a [`LocalStore`] rooted there, anything else a
+/// [`RootedStore`] over [`resolve`]'s store. Errors: those of [`resolve`].
+pub fn resolve_root(uri: &str, cfg: &StorageConfig) -> Result<Arc<dyn ObjectStore>, StorageError> {
+    let (store, key) = resolve(uri, cfg)?;
+    if uri.contains("://") && !uri.starts_with("file://") {
+        return Ok(Arc::new(RootedStore::new(store, &key)));
+    }
+    Ok(Arc::new(LocalStore::new(Path::new("/").join(key.trim_end_matches('/')))))
 }
 
 /// `path` with `.` segments dropped and `..` applied lexically (`/a/b/../c` -> `/a/c`), so a

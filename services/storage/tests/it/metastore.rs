@@ -39,7 +39,8 @@ fn host(host: &str, bucket: i64, pages: i64, tokens: i64) -> HostBucket {
 
 fn result(hist: &[(i64, i64, i64)], hosts: Vec<HostBucket>, skips: &[(&str, u64)]) -> ShardResult {
     ShardResult {
-        scored_uri: "s3://out/scored/0.jsonl.zst".into(),
+        scored_key: "iterations/1/scored/0.jsonl.zst".into(),
+        texts_key: "iterations/1/texts/0.jsonl.zst".into(),
         records: 3 * hist.iter().map(|h| h.1).sum::<i64>(),
         pages: hist.iter().map(|h| h.1).sum(),
         bytes_in: 1_784_360,
@@ -133,7 +134,7 @@ async fn lease_complete_fail_life_cycle(ms: Metastore) {
         &[("not_html", 4)],
     );
     ms.complete_shard(&a, &r).await.unwrap();
-    ms.fail_shard(&b, "truncated_gzip: unexpected end of file")
+    ms.fail_shard(&b, "io", "read failed after 1000 bytes: connection reset", false)
         .await
         .unwrap();
     // Neither can be finished twice.
@@ -142,7 +143,7 @@ async fn lease_complete_fail_life_cycle(ms: Metastore) {
         Err(MetastoreError::LeaseLost { .. })
     ));
     assert!(matches!(
-        ms.fail_shard(&b, "again").await,
+        ms.fail_shard(&b, "io", "again", false).await,
         Err(MetastoreError::LeaseLost { .. })
     ));
 
@@ -154,8 +155,8 @@ async fn lease_complete_fail_life_cycle(ms: Metastore) {
         ("done", Some(21), Some(7), Some(1_784_360))
     );
     assert_eq!(
-        ra.scored_uri.as_deref(),
-        Some("s3://out/scored/0.jsonl.zst")
+        (ra.scored_key.as_deref(), ra.texts_key.as_deref()),
+        (Some("iterations/1/scored/0.jsonl.zst"), Some("iterations/1/texts/0.jsonl.zst"))
     );
     assert_eq!(
         (ra.lease_token.clone(), ra.worker.as_deref()),
@@ -163,8 +164,8 @@ async fn lease_complete_fail_life_cycle(ms: Metastore) {
     );
     assert!(ra.finished_at.is_some());
     assert_eq!(
-        (rb.state.as_str(), rb.error.as_deref()),
-        ("failed", Some("truncated_gzip: unexpected end of file"))
+        (rb.state.as_str(), rb.failure_reason.as_deref(), rb.error.as_deref()),
+        ("failed", Some("io"), Some("read failed after 1000 bytes: connection reset"))
     );
     assert_eq!(
         ms.histogram(it).await.unwrap(),
@@ -192,10 +193,19 @@ async fn lease_complete_fail_life_cycle(ms: Metastore) {
     let c = ms.shard_counts(it).await.unwrap();
     assert_eq!((c.pending, c.leased, c.done, c.failed), (0, 0, 3, 1));
 
-    // A failed shard can be put back and leased again (second attempt).
+    // A failed shard can be put back (attempts start again) and leased again.
     assert_eq!(ms.requeue_failed(it).await.unwrap(), 1);
     let again = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
-    assert_eq!((again.shard_id, again.attempts), (b.shard_id, 2));
+    assert_eq!((again.shard_id, again.attempts), (b.shard_id, 1));
+    // A retryable failure puts it back in the queue (reason kept), a final one fails it.
+    ms.fail_shard(&again, "io", "reset", true).await.unwrap();
+    let row = ms.shards(it).await.unwrap().into_iter().find(|r| r.shard_id == b.shard_id).unwrap();
+    assert_eq!((row.state.as_str(), row.failure_reason.as_deref(), row.attempts), ("pending", Some("io"), 1));
+    let third = ms.lease_shard(it, "w", LEASE).await.unwrap().unwrap();
+    assert_eq!((third.shard_id, third.attempts), (b.shard_id, 2));
+    ms.fail_shard(&third, "not_warc", "no WARC record", false).await.unwrap();
+    assert_eq!(ms.shard_counts(it).await.unwrap().failed, 1);
+    assert_eq!(ms.histogram(it).await.unwrap(), vec![(0, 5, 500), (9, 2, 300)], "failures count nothing");
     // Another iteration's shards are separate.
     let other = ms.create_iteration("CC-MAIN-2024-18", "{}").await.unwrap();
     assert_eq!(ms.add_shards(other, &uris).await.unwrap(), 3);
@@ -220,7 +230,7 @@ async fn stale_token_is_rejected_and_writes_nothing(ms: Metastore) {
         other => panic!("expected LeaseLost, got {other:?}"),
     }
     assert!(matches!(
-        ms.fail_shard(&forged, "x").await,
+        ms.fail_shard(&forged, "io", "x", true).await,
         Err(MetastoreError::LeaseLost { .. })
     ));
     assert_eq!(ms.histogram(it).await.unwrap(), vec![]);
@@ -270,7 +280,7 @@ async fn expired_lease_is_released_with_a_new_token(ms: Metastore) {
         Err(MetastoreError::LeaseLost { .. })
     ));
     assert!(matches!(
-        ms.fail_shard(&old, "late").await,
+        ms.fail_shard(&old, "io", "late", false).await,
         Err(MetastoreError::LeaseLost { .. })
     ));
     ms.complete_shard(&new, &r_new).await.unwrap();
@@ -669,10 +679,13 @@ async fn iteration_state_machine(ms: Metastore) {
     // Delete: refused while active (nothing changes), then removes every row of the iteration.
     assert!(matches!(ms.delete_iteration(second).await, Err(MetastoreError::InvalidState { .. })));
     assert_eq!(ms.shards(second).await.unwrap().len(), 2);
-    ms.delete_iteration(first).await.unwrap();
-    assert_eq!(ms.iteration(second).await.unwrap().parent_id, None, "a child outlives its parent's rows");
+    // A parent is not deleted while a child grew from it (the chain would lose its start).
+    assert_eq!(ms.children(first).await.unwrap(), vec![second]);
+    assert!(matches!(ms.delete_iteration(first).await, Err(MetastoreError::InvalidState { .. })));
+    assert_eq!(ms.iteration(second).await.unwrap().parent_id, Some(first));
     ms.cancel_iteration(second).await.unwrap();
     ms.delete_iteration(second).await.unwrap();
+    ms.delete_iteration(first).await.unwrap();
     assert!(ms.shards(second).await.unwrap().is_empty());
     assert!(ms.iteration_ids().await.unwrap().is_empty());
     assert!(matches!(ms.delete_iteration(second).await, Err(MetastoreError::NotFound { .. })));

@@ -92,26 +92,7 @@ async fn serve(State(s): State<Served>, method: Method, headers: HeaderMap) -> R
     match fault {
         Some(Fault::CutAfter(k)) => {
             let first = body.slice(..k.min(body.len()));
-            let stream = futures::stream::unfold(0u8, move |step| {
-                let first = first.clone();
-                async move {
-                    match step {
-                        0 => Some((Ok::<Bytes, std::io::Error>(first), 1)),
-                        1 => {
-                            // Let the bytes reach the client, then break the connection.
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            Some((
-                                Err(std::io::Error::new(
-                                    std::io::ErrorKind::ConnectionReset,
-                                    "injected cut",
-                                )),
-                                2,
-                            ))
-                        }
-                        _ => None,
-                    }
-                }
-            });
+            let stream = corpusminer_storage::testing::body_cut_after(first);
             builder.body(Body::from_stream(stream)).unwrap()
         }
         _ => builder.body(Body::from(body)).unwrap(),
