@@ -13,7 +13,7 @@
 use crate::selection::HostStat;
 use chrono::{DateTime, Utc};
 use corpusminer_pipeline::histogram::{bucket_of, Selection};
-use corpusminer_pipeline::scored::{read_rows, ScoredPage};
+use corpusminer_pipeline::scored::ScoredPage;
 use corpusminer_storage::metastore::{Annotation, Label, NewAnnotation, Proposal, ShardRow};
 use corpusminer_storage::ObjectStore;
 use serde::{Deserialize, Serialize};
@@ -542,7 +542,7 @@ pub async fn proposals_with_samples(
                 message,
             };
             let bytes = store.get(key).await.map_err(|e| err(e.to_string()))?;
-            let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| err(e.to_string()))?;
+            let pages: Vec<ScoredPage> = crate::cpu::decode_rows(bytes).await.map_err(|e| err(e.to_string()))?;
             for p in pages {
                 if bucket_of(p.score) < selection.bucket {
                     continue;

@@ -20,7 +20,8 @@ use crate::seed::{grow_seed, kept_pages, seed_from_files, SeedDoc};
 use crate::training::{load_model, read_documents, TrainedModel};
 use bytes::Bytes;
 use corpusminer_pipeline::classify::TrainSettings;
-use corpusminer_pipeline::scored::{encode_rows, read_rows};
+use crate::cpu::{decode_rows, off_runtime, sha256_hex};
+use corpusminer_pipeline::scored::encode_rows;
 use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_storage::fault;
 use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
@@ -191,21 +192,26 @@ impl Ctx {
         Ok(self.ms.set_inputs(self.it.id, &serde_json::to_string(inputs)?).await?)
     }
 
-    async fn put_docs(&self, name: &str, docs: &[SeedDoc]) -> anyhow::Result<StoredFile> {
-        let bytes = encode_rows(docs);
+    async fn put_docs(&self, name: &str, docs: Vec<SeedDoc>) -> anyhow::Result<StoredFile> {
+        let documents = docs.len();
+        let (bytes, sha256) = off_runtime(move || {
+            let bytes = encode_rows(&docs);
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            (bytes, sha256)
+        })
+        .await;
         let key = join_key(&[&self.prefix, name]);
-        let sha256 = hex::encode(Sha256::digest(&bytes));
         self.out_store.put(&key, Bytes::from(bytes)).await?;
-        Ok(StoredFile { key, sha256, documents: docs.len() })
+        Ok(StoredFile { key, sha256, documents })
     }
 
     async fn get_docs(&self, file: &StoredFile) -> anyhow::Result<Vec<SeedDoc>> {
         let bytes = self.out_store.get(&file.key).await?;
-        let sha = hex::encode(Sha256::digest(&bytes));
+        let sha = sha256_hex(bytes.clone()).await;
         if sha != file.sha256 {
             anyhow::bail!("{} changed since it was written (sha256 {sha}, recorded {})", file.key, file.sha256);
         }
-        Ok(read_rows(&bytes[..])?)
+        Ok(decode_rows(bytes).await?)
     }
 }
 
@@ -319,14 +325,15 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
         anyhow::bail!("the seed is empty: give --seed files with text in them");
     }
     let mut inputs = ctx.inputs()?;
-    inputs.seed = Some(ctx.put_docs("seed.jsonl.zst", &docs).await?);
+    let seed_documents = docs.len();
+    inputs.seed = Some(ctx.put_docs("seed.jsonl.zst", docs).await?);
     let manifest_key = join_key(&[&ctx.prefix, "seed_manifest.json"]);
     ctx.out_store.put(&manifest_key, Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
     inputs.seed_manifest = Some(manifest_key);
     inputs.seed_added = manifest.added.len();
     inputs.seed_removed = manifest.removed.len();
     ctx.save_inputs(&inputs).await?;
-    tracing::info!(iteration = id, seed = docs.len(), added = manifest.added.len(), removed = manifest.removed.len(), "seed written");
+    tracing::info!(iteration = id, seed = seed_documents, added = manifest.added.len(), removed = manifest.removed.len(), "seed written");
     Ok(IterationState::PreparingNegatives)
 }
 
@@ -377,7 +384,7 @@ async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     if docs.is_empty() {
         anyhow::bail!("no negative documents: give --negatives files or --negatives-from-crawl N");
     }
-    inputs.negatives = Some(ctx.put_docs("negatives.jsonl.zst", &docs).await?);
+    inputs.negatives = Some(ctx.put_docs("negatives.jsonl.zst", docs).await?);
     ctx.save_inputs(&inputs).await?;
     Ok(IterationState::Training)
 }

@@ -17,6 +17,7 @@
 pub mod annotation;
 pub mod convergence;
 pub mod corpus;
+pub mod cpu;
 #[cfg(test)]
 mod corpus_tests;
 pub mod driver;

@@ -10,7 +10,7 @@ use crate::annotation::label_of;
 use corpusminer_pipeline::extract::extract;
 use corpusminer_pipeline::histogram::bucket_of;
 use corpusminer_pipeline::page::Pages;
-use corpusminer_pipeline::scored::{read_rows, ScoredPage};
+use corpusminer_pipeline::scored::ScoredPage;
 use corpusminer_pipeline::warc::WarcReader;
 use corpusminer_storage::metastore::{Annotation, Label, ShardRow};
 use corpusminer_storage::{resolve, ObjectStore, StorageConfig};
@@ -137,7 +137,7 @@ pub async fn grow_seed(
             let Some(key) = shard.scored_key.as_deref() else { continue };
             let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
             let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
-            let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| read_err(e.to_string()))?;
+            let pages: Vec<ScoredPage> = crate::cpu::decode_rows(bytes).await.map_err(|e| read_err(e.to_string()))?;
             for page in pages {
                 let Some(a) = label_of(&page.url, annotations).filter(|a| a.label == Label::Math) else { continue };
                 matched.insert(a.prefix.as_str());
@@ -202,7 +202,7 @@ pub async fn kept_pages(store: &Arc<dyn ObjectStore>, shards: &[ShardRow], kept_
     for key in shards.iter().filter_map(|s| s.scored_key.as_deref()) {
         let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
         let bytes = store.get(key).await.map_err(|e| read_err(e.to_string()))?;
-        let pages: Vec<ScoredPage> = read_rows(&bytes[..]).map_err(|e| read_err(e.to_string()))?;
+        let pages: Vec<ScoredPage> = crate::cpu::decode_rows(bytes).await.map_err(|e| read_err(e.to_string()))?;
         kept.extend(pages.into_iter().filter(|p| bucket_of(p.score) >= kept_bucket).map(|p| (p.id, p.tokens)));
     }
     Ok(kept)
