@@ -20,5 +20,5 @@ pub use metastore::{
     Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, ShardCounts,
     ShardResult, ShardRow,
 };
-pub use object_store::{resolve, HttpStore, LocalStore, ObjectStore, S3Store, StorageConfig};
+pub use object_store::{resolve, HttpStore, LocalStore, ObjectStore, S3Store, StorageConfig, DEFAULT_MAX_GET_BYTES};
 pub use resumable::{open_resumable, ReadStats, ResumableReader, RetryPolicy};
