@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// Write the results as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// The corpus-writing bench (`--corpus-rows N` selects it).
+    #[command(flatten)]
+    pub corpus: crate::bench_corpus::CorpusBenchArgs,
 }
 
 /// One measured stage.

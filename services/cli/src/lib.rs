@@ -3,6 +3,7 @@
 
 pub mod annotate;
 pub mod bench;
+pub mod bench_corpus;
 pub mod domains;
 pub mod iterate;
 mod run;
@@ -53,7 +54,8 @@ pub enum Command {
     EvalExtraction(EvalArgs),
     /// Benchmark the worker pipeline stage by stage (gzip, WARC, HTTP, charset, HTML to text,
     /// normalisation, scoring) on one core and on all cores, optionally beside the peers
-    /// (fastwarc + resiliparse + fastText, datatrove) on the same bytes.
+    /// (fastwarc + resiliparse + fastText, datatrove) on the same bytes; or, with
+    /// `--corpus-rows N`, corpus writing on a synthetic iteration of N scored pages (peak RSS).
     Bench(BenchArgs),
     /// Hosts proposed for annotation (kept ratio above --domain-ratio): list or export them with
     /// their counts and best kept pages.
@@ -183,6 +185,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
             let lines: Vec<&str> = text.lines().collect();
             let from = if args.per_page { 0 } else { lines.len().saturating_sub(3) };
             println!("{}", lines[from..].join("\n"));
+            done
+        }
+        Command::Bench(args) if args.corpus.corpus_rows.is_some() => {
+            bench_corpus::bench_corpus(&args.corpus, &args.data, args.json.as_deref()).await?;
             done
         }
         Command::Bench(args) => {

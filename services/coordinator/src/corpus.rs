@@ -14,7 +14,7 @@ use corpusminer_pipeline::dedup::{
     SignatureFileWriter, SignatureLookup, DEFAULT_SEED,
 };
 use corpusminer_pipeline::histogram::{bucket_of, Selection};
-use corpusminer_pipeline::scored::{encode_rows, read_rows, PageText, ScoredPage};
+use corpusminer_pipeline::scored::{encode_rows, rows, PageText, ScoredPage};
 use corpusminer_pipeline::stats::Counters;
 use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_storage::metastore::ShardRow;
@@ -161,6 +161,8 @@ pub struct CorpusSummary {
     pub kept: std::collections::BTreeMap<String, u64>,
 }
 
+/// One shard's kept pages (score bucket at or above the selection's), in file order: the only
+/// scored rows the corpus writer holds.
 struct ShardPages {
     shard_uri: String,
     scored_key: String,
@@ -168,25 +170,58 @@ struct ShardPages {
     pages: Vec<ScoredPage>,
 }
 
-/// A page by position: (index in the shard list, index in the shard's pages).
+/// A kept page by position: (index in the shard list, index in the shard's kept pages). Kept
+/// pages keep their file order, so positions order pages as their places in the files do.
 type Pos = (usize, usize);
 
-async fn read_scored(store: &Arc<dyn ObjectStore>, key: &str) -> Result<Vec<ScoredPage>, CorpusError> {
-    let err = |message: String| CorpusError::File { key: key.to_string(), message };
-    let bytes = store.get(key).await.map_err(|e| err(e.to_string()))?;
-    read_rows(&bytes[..]).map_err(|e| err(e.to_string()))
+/// A blocking reader of the object `key`, streamed from the store (for use off the runtime, in
+/// [`blocking`]): memory holds a buffer, never the object.
+async fn open_blocking(store: &Arc<dyn ObjectStore>, key: &str) -> Result<impl std::io::Read + Send + 'static, CorpusError> {
+    let reader = store.open_read(key, 0).await.map_err(|e| CorpusError::File { key: key.to_string(), message: e.to_string() })?;
+    Ok(std::io::BufReader::with_capacity(1 << 20, tokio_util::io::SyncIoBridge::new(reader)))
 }
 
-async fn get_bytes(store: &Arc<dyn ObjectStore>, key: &str) -> Result<Bytes, CorpusError> {
-    store.get(key).await.map_err(|e| CorpusError::File { key: key.to_string(), message: e.to_string() })
+/// Streams a scored-page file and keeps the kept pages (bucket at or above `bucket`); each
+/// page whose URL is in `labels` adds (label is math, kept) to `labelled`, in file order.
+fn read_kept(
+    key: &str,
+    input: impl std::io::Read,
+    bucket: usize,
+    labels: Option<&HashMap<String, bool>>,
+    labelled: &mut Vec<(bool, bool)>,
+) -> Result<Vec<ScoredPage>, CorpusError> {
+    let err = |e: corpusminer_pipeline::scored::RowsError| CorpusError::File { key: key.to_string(), message: e.to_string() };
+    let mut kept = Vec::new();
+    for page in rows::<ScoredPage, _>(input).map_err(err)? {
+        let p = page.map_err(err)?;
+        let is_kept = bucket_of(p.score) >= bucket;
+        if let Some(&math) = labels.and_then(|l| l.get(&p.url)) {
+            labelled.push((math, is_kept));
+        }
+        if is_kept {
+            kept.push(p);
+        }
+    }
+    kept.shrink_to_fit();
+    Ok(kept)
+}
+
+/// Streams a text file and keeps the texts of the pages in `wanted`, by id; the other rows
+/// are read and dropped one at a time.
+fn read_wanted_texts(key: &str, input: impl std::io::Read, wanted: &HashSet<&str>) -> Result<HashMap<String, String>, CorpusError> {
+    let err = |e: corpusminer_pipeline::scored::RowsError| CorpusError::File { key: key.to_string(), message: e.to_string() };
+    let mut texts = HashMap::with_capacity(wanted.len());
+    for row in rows::<PageText, _>(input).map_err(err)? {
+        let t = row.map_err(err)?;
+        if wanted.contains(t.id.as_str()) {
+            texts.insert(t.id, t.text);
+        }
+    }
+    Ok(texts)
 }
 
 async fn put_bytes(store: &Arc<dyn ObjectStore>, key: String, bytes: Vec<u8>) -> Result<(), CorpusError> {
     store.put(&key, Bytes::from(bytes)).await.map_err(|e| CorpusError::File { key, message: e.to_string() })
-}
-
-fn decode_texts(key: &str, bytes: &[u8]) -> Result<Vec<PageText>, CorpusError> {
-    read_rows(bytes).map_err(|e| CorpusError::File { key: key.to_string(), message: e.to_string() })
 }
 
 /// Runs CPU work off the async runtime's threads.
@@ -219,6 +254,11 @@ fn first_of_each(shards: &[ShardPages], pages: &[Pos], key: impl Fn(&ScoredPage)
 /// `near_duplicates.jsonl` (every cluster: kept page, removed pages) and `decontamination.jsonl`
 /// (every document that lost a paragraph) to the corpus folder.
 ///
+/// Memory is bounded by what is kept, not by the crawl: scored and text files are streamed
+/// row by row; the kept pages' scored rows (a few hundred bytes each) and their ids stay in
+/// memory, plus, one shard at a time, the texts of that shard's kept pages. Near-dedup's band
+/// rows go to temporary files ([`NearDupSettings::max_rows_in_memory`]).
+///
 /// Errors: a file that cannot be read or written, a kept page without text, the filters'
 /// errors (a missing benchmark file among them: [`FilterError`]), near-dedup's temporary files.
 #[allow(clippy::too_many_arguments)]
@@ -240,21 +280,23 @@ pub async fn write_corpus(
     };
     let mut summary = CorpusSummary::default();
     let mut shard_pages = Vec::new();
-    // Pass 1: the kept pages.
+    // Pass 1: the kept pages, streamed out of each shard's scored file.
+    let labels: Option<Arc<HashMap<String, bool>>> = labels.map(|l| Arc::new(l.clone()));
     let mut kept: Vec<Pos> = Vec::new();
     for shard in shards.iter().filter(|s| s.scored_key.is_some()) {
         let key = shard.scored_key.clone().unwrap_or_default();
         let texts_key = shard.texts_key.clone().ok_or_else(|| CorpusError::NoTexts { shard: shard.uri.clone() })?;
-        let pages = read_scored(store, &key).await?;
+        let input = open_blocking(store, &key).await?;
+        let (k, bucket, l) = (key.clone(), selection.bucket, labels.clone());
+        let (pages, labelled) = blocking(move || {
+            let mut labelled = Vec::new();
+            Ok((read_kept(&k, input, bucket, l.as_deref(), &mut labelled)?, labelled))
+        })
+        .await?;
+        summary.labelled.extend(labelled);
         for (i, p) in pages.iter().enumerate() {
-            let is_kept = bucket_of(p.score) >= selection.bucket;
-            if let Some(&math) = labels.and_then(|l| l.get(&p.url)) {
-                summary.labelled.push((math, is_kept));
-            }
-            if is_kept {
-                kept.push((shard_pages.len(), i));
-                summary.kept.insert(p.id.clone(), p.tokens);
-            }
+            kept.push((shard_pages.len(), i));
+            summary.kept.insert(p.id.clone(), p.tokens);
         }
         shard_pages.push(ShardPages { shard_uri: shard.uri.clone(), scored_key: key, texts_key, pages });
     }
@@ -308,7 +350,7 @@ pub async fn write_corpus(
     for (s, idx) in by_shard {
         let sp = &shard_pages[s];
         let text_key = sp.texts_key.clone();
-        let bytes = get_bytes(store, &text_key).await?;
+        let input = open_blocking(store, &text_key).await?;
         let pages: Vec<ScoredPage> = idx.iter().map(|&i| sp.pages[i].clone()).collect();
         let job = DocJob {
             text_key,
@@ -320,7 +362,7 @@ pub async fn write_corpus(
             tokens: tokens.clone(),
             benchmarks: decontam.benchmarks.iter().map(|b| b.benchmark.name.clone()).collect(),
         };
-        let out = blocking(move || job.run(&bytes, pages)).await?;
+        let out = blocking(move || job.run(input, pages)).await?;
         decontam.add(&out.decontam);
         for line in &out.touched {
             touched_lines.extend(serde_json::to_vec(line).expect("decontam line serialises"));
@@ -366,6 +408,30 @@ pub async fn write_corpus(
     Ok((manifest, summary))
 }
 
+/// The row of a `done` shard of iteration `iteration_id` whose worker wrote its scored-page
+/// file at `scored_key` and its text file at `texts_key` (the other fields empty): what [`write_corpus`] reads of a shard, for
+/// tests and the corpus bench that write such files themselves.
+pub fn done_shard(shard_id: i64, iteration_id: i64, uri: String, scored_key: String, texts_key: String) -> ShardRow {
+    ShardRow {
+        shard_id,
+        iteration_id,
+        uri,
+        state: "done".into(),
+        lease_token: None,
+        lease_expires_at: None,
+        worker: None,
+        attempts: 1,
+        error: None,
+        records: None,
+        pages: None,
+        bytes_in: None,
+        scored_key: Some(scored_key),
+        texts_key: Some(texts_key),
+        finished_at: None,
+        failure_reason: None,
+    }
+}
+
 /// Near-duplicate removal of `pages` (step 3): per shard, their texts are signed into one
 /// signature file and `partitions` band-row files in a temporary folder
 /// ([`NearDupWriter`]); [`dedup_partitions`] then joins clusters one partition at a time.
@@ -395,12 +461,11 @@ async fn near_dedup(
     for (s, items) in by_shard {
         let sp = &shards[s];
         let text_key = sp.texts_key.clone();
-        let bytes = get_bytes(store, &text_key).await?;
+        let input = open_blocking(store, &text_key).await?;
         let work: Vec<(u64, f32, String)> = items.iter().map(|&(r, i)| (r, sp.pages[i].score, sp.pages[i].id.clone())).collect();
         let dir = dir.clone();
         let (shard_index, shard_counters) = blocking(move || {
-            let texts = decode_texts(&text_key, &bytes)?;
-            let texts: HashMap<&str, &str> = texts.iter().map(|t| (t.id.as_str(), t.text.as_str())).collect();
+            let texts = read_wanted_texts(&text_key, input, &work.iter().map(|w| w.2.as_str()).collect())?;
             let sig_path = dir.path().join(SIGNATURE_FILE);
             let start = std::fs::metadata(&sig_path).map(|m| m.len()).unwrap_or(0);
             let append = |p: &std::path::Path| std::fs::OpenOptions::new().create(true).append(true).open(p).map(std::io::BufWriter::new);
@@ -517,9 +582,8 @@ struct DocOutput {
 }
 
 impl DocJob {
-    fn run(self, text_bytes: &[u8], pages: Vec<ScoredPage>) -> Result<DocOutput, CorpusError> {
-        let texts = decode_texts(&self.text_key, text_bytes)?;
-        let mut texts: HashMap<String, String> = texts.into_iter().map(|t| (t.id, t.text)).collect();
+    fn run(self, text_file: impl std::io::Read, pages: Vec<ScoredPage>) -> Result<DocOutput, CorpusError> {
+        let mut texts = read_wanted_texts(&self.text_key, text_file, &pages.iter().map(|p| p.id.as_str()).collect())?;
         let mut out = DocOutput {
             docs: Vec::with_capacity(pages.len()),
             tokens: 0,

@@ -110,24 +110,7 @@ impl Fixture {
             let (scored, texts): (Vec<ScoredPage>, Vec<PageText>) = pages.into_iter().unzip();
             store.put(&key, encode_rows(&scored).into()).await.unwrap();
             store.put(&key.replace("/scored/", "/texts/"), encode_rows(&texts).into()).await.unwrap();
-            rows.push(ShardRow {
-                shard_id: n as i64 + 1,
-                iteration_id: 1,
-                uri: format!("/crawl/shard-{n}.warc.gz"),
-                state: "done".into(),
-                lease_token: None,
-                lease_expires_at: None,
-                worker: None,
-                attempts: 1,
-                error: None,
-                records: None,
-                pages: None,
-                bytes_in: None,
-                texts_key: Some(key.replace("/scored/", "/texts/")),
-                scored_key: Some(key),
-                finished_at: None,
-                failure_reason: None,
-            });
+            rows.push(crate::corpus::done_shard(n as i64 + 1, 1, format!("/crawl/shard-{n}.warc.gz"), key.clone(), key.replace("/scored/", "/texts/")));
         }
         Fixture { _dir: dir, store, shards: rows }
     }

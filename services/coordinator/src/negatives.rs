@@ -28,10 +28,14 @@ pub enum NegativesError {
     },
 }
 
+/// Extracted pages queued between the extracting thread and the reservoir.
+const PAGES_IN_FLIGHT: usize = 16;
+
 /// Draws up to `n` pages at random (seeded) from up to `max_shards` shards of `shards`
 /// (themselves drawn with the same seed), as (document id, text). Pages whose id is in
 /// `exclude` (the pages an earlier iteration kept) and pages whose text cannot be extracted are
-/// skipped.
+/// skipped. Memory: the `n` drawn texts and a few pages in flight (reservoir sampling,
+/// Vitter's algorithm R), never a whole shard.
 pub async fn sample_crawl_pages(
     shards: &[String],
     n: usize,
@@ -51,17 +55,22 @@ pub async fn sample_crawl_pages(
         let err = |message: String| NegativesError::Open { uri: uri.clone(), message };
         let (store, key) = resolve(uri, storage).map_err(|e| err(e.to_string()))?;
         let reader = open_resumable(store, &key, RetryPolicy::default()).await.map_err(|e| err(e.to_string()))?;
-        let texts = tokio::task::spawn_blocking(move || {
-            Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, SyncIoBridge::new(reader))))
-                .filter_map(|p| {
-                    let id = document_id(&p.record_id, &p.url, (!p.date.is_empty()).then_some(p.date.as_str()));
-                    extract(&p.body, p.content_type.as_deref()).ok().map(|x| (id, x.text))
-                })
-                .collect::<Vec<(String, String)>>()
-        })
-        .await
-        .expect("page sampling panicked");
-        for text in texts.into_iter().filter(|(id, _)| !exclude.contains(id)) {
+        // Pages flow one at a time from the extracting thread; only the reservoir is kept.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String)>(PAGES_IN_FLIGHT);
+        let extracting = tokio::task::spawn_blocking(move || {
+            for p in Pages::new(WarcReader::new(std::io::BufReader::with_capacity(1 << 20, SyncIoBridge::new(reader)))) {
+                let id = document_id(&p.record_id, &p.url, (!p.date.is_empty()).then_some(p.date.as_str()));
+                if let Ok(x) = extract(&p.body, p.content_type.as_deref()) {
+                    if tx.blocking_send((id, x.text)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        while let Some(text) = rx.recv().await {
+            if exclude.contains(&text.0) {
+                continue;
+            }
             seen += 1;
             if reservoir.len() < n {
                 reservoir.push(text);
@@ -72,6 +81,7 @@ pub async fn sample_crawl_pages(
                 }
             }
         }
+        extracting.await.expect("page sampling panicked");
     }
     tracing::info!(pages_seen = seen, sampled = reservoir.len(), "negatives sampled from the crawl");
     Ok(reservoir)

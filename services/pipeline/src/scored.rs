@@ -77,16 +77,38 @@ pub fn encode_rows<T: Serialize>(rows: &[T]) -> Vec<u8> {
 
 /// Reads zstd-compressed JSON Lines rows.
 pub fn read_rows<T: DeserializeOwned, R: Read>(input: R) -> Result<Vec<T>, RowsError> {
-    let reader = BufReader::new(zstd::Decoder::new(input)?);
-    let mut rows = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+    rows(input)?.collect()
+}
+
+/// Streams zstd-compressed JSON Lines rows one at a time (memory: one line), skipping blank
+/// lines. Errors: [`RowsError::Io`] when `input` is not a zstd stream (here, or from the
+/// iterator when it breaks later), [`RowsError::Json`] for a line that is not a row.
+pub fn rows<T: DeserializeOwned, R: Read>(input: R) -> Result<Rows<T, R>, RowsError> {
+    Ok(Rows { lines: BufReader::new(zstd::Decoder::new(input)?).lines(), line: 0, row: std::marker::PhantomData })
+}
+
+/// The iterator of [`rows`]: one `Result` per non-blank line.
+pub struct Rows<T, R: Read> {
+    lines: std::io::Lines<BufReader<zstd::Decoder<'static, BufReader<R>>>>,
+    line: usize,
+    row: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned, R: Read> Iterator for Rows<T, R> {
+    type Item = Result<T, RowsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let line = match self.lines.next()? {
+                Ok(line) => line,
+                Err(e) => return Some(Err(e.into())),
+            };
+            self.line += 1;
+            if !line.trim().is_empty() {
+                return Some(serde_json::from_str(&line).map_err(|source| RowsError::Json { line: self.line, source }));
+            }
         }
-        rows.push(serde_json::from_str(&line).map_err(|source| RowsError::Json { line: i + 1, source })?);
     }
-    Ok(rows)
 }
 
 #[cfg(test)]

@@ -23,6 +23,6 @@ pub use metastore::{
     Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, ShardCounts,
     ShardResult, ShardRow,
 };
-pub use object_store::{resolve, resolve_root, HttpStore, LocalStore, ObjectStore, RootedStore, S3Store, StorageConfig};
+pub use object_store::{resolve, resolve_root, HttpStore, LocalStore, ObjectStore, RootedStore, S3Store, StorageConfig, DEFAULT_MAX_GET_BYTES};
 pub use redact::{redact_json, redact_text, redact_uri};
 pub use resumable::{open_resumable, ReadStats, ResumableReader, RetryPolicy};

@@ -164,6 +164,7 @@ impl S3TestServer {
             s3_secret_access_key: Some(self.secret_key.clone()),
             s3_anonymous: false,
             request_timeout_secs: Some(30),
+            max_get_bytes: None,
         }
     }
 

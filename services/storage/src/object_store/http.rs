@@ -1,6 +1,7 @@
 //! A read-only object store over HTTP(S) (e.g. `https://data.commoncrawl.org/`): `GET`, ranged
 //! `GET` with a `Range: bytes=a-b` header (RFC 9110 §14), streamed reads, size from `HEAD`'s
-//! `Content-Length`. Writes answer `Unsupported`.
+//! `Content-Length`. Writes answer `Unsupported`. A server that ignores `Range` (200 with the
+//! whole body) costs only the bytes up to the range's end: the connection is dropped there.
 
 use std::ops::Range;
 use std::path::Path;
@@ -11,7 +12,7 @@ use futures::TryStreamExt;
 use reqwest::header::{CONTENT_LENGTH, RANGE};
 use reqwest::StatusCode;
 
-use super::{ObjectReader, ObjectStore, StorageConfig};
+use super::{too_big, too_big_at_least, ObjectReader, ObjectStore, StorageConfig};
 use crate::error::{StorageError, StorageErrorKind};
 
 /// An HTTP(S) origin as a read-only store: key `a/b?c` is `{origin}/a/b?c`.
@@ -19,6 +20,7 @@ use crate::error::{StorageError, StorageErrorKind};
 pub struct HttpStore {
     base: String,
     client: reqwest::Client,
+    max_get: u64,
 }
 
 impl HttpStore {
@@ -36,7 +38,7 @@ impl HttpStore {
         } else {
             format!("{base}/")
         };
-        Ok(Self { base, client })
+        Ok(Self { base, client, max_get: cfg.get_cap() })
     }
 
     fn url(&self, key: &str) -> String {
@@ -85,9 +87,21 @@ impl ObjectStore for HttpStore {
 
     async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let url = self.url(key);
-        let what = format!("get {}", crate::redact::redact_uri(&url));
-        let resp = self.send(self.client.get(&url), &what).await?;
-        resp.bytes().await.map_err(|e| map_reqwest(&what, e))
+        let what = format!("get {url}");
+        let mut resp = self.send(self.client.get(&url), &what).await?;
+        let cap = self.max_get;
+        let announced = resp.content_length().unwrap_or(0);
+        if announced > cap {
+            return Err(too_big(&url, announced, cap));
+        }
+        let mut data = bytes::BytesMut::with_capacity(announced as usize);
+        while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(&what, e))? {
+            if (data.len() + chunk.len()) as u64 > cap {
+                return Err(too_big_at_least(&url, cap, cap));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(data.freeze())
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError> {
@@ -100,16 +114,29 @@ impl ObjectStore for HttpStore {
             .client
             .get(&url)
             .header(RANGE, format!("bytes={}-{}", range.start, range.end - 1));
-        let resp = self.send(req, &what).await?;
-        let partial = resp.status() == StatusCode::PARTIAL_CONTENT;
-        let body = resp.bytes().await.map_err(|e| map_reqwest(&what, e))?;
-        if partial {
-            Ok(body)
-        } else {
-            // 200: the server ignored Range and sent the whole object; cut it here.
-            let len = body.len() as u64;
-            Ok(body.slice(range.start.min(len) as usize..range.end.min(len) as usize))
+        let mut resp = self.send(req, &what).await?;
+        if resp.status() == StatusCode::PARTIAL_CONTENT {
+            return resp.bytes().await.map_err(|e| map_reqwest(&what, e));
         }
+        // 200: the server ignored Range and sends the whole object. Skip to the range, keep
+        // it, and drop the response once it is read (closing the connection), so memory and
+        // transfer stop at `range.end` whatever the object's size.
+        let want = (range.end - range.start).min(64 << 20) as usize;
+        let mut out = bytes::BytesMut::with_capacity(want);
+        let mut at = 0u64;
+        while at < range.end {
+            let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(&what, e))? else {
+                break;
+            };
+            let end = at + chunk.len() as u64;
+            let (from, to) = (range.start.max(at), range.end.min(end));
+            if from < to {
+                out.extend_from_slice(&chunk[(from - at) as usize..(to - at) as usize]);
+            }
+            at = end;
+        }
+        drop(resp);
+        Ok(out.freeze())
     }
 
     async fn open_read(&self, key: &str, start: u64) -> Result<ObjectReader, StorageError> {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{check_key, ObjectReader, ObjectStore};
+use super::{check_key, too_big, too_big_at_least, ObjectReader, ObjectStore, DEFAULT_MAX_GET_BYTES};
 use crate::error::StorageError;
 
 /// Marks in-flight temp files; `list` hides them.
@@ -18,12 +18,20 @@ const TMP_MARK: &str = ".cm-tmp-";
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
+    max_get: u64,
 }
 
 impl LocalStore {
-    /// A store rooted at `root` (created on first write if missing).
+    /// A store rooted at `root` (created on first write if missing), whole-object reads capped
+    /// at [`DEFAULT_MAX_GET_BYTES`].
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), max_get: DEFAULT_MAX_GET_BYTES }
+    }
+
+    /// The same store with whole-object reads ([`ObjectStore::get`]) capped at `bytes`.
+    pub fn with_max_get_bytes(mut self, bytes: u64) -> Self {
+        self.max_get = bytes;
+        self
     }
 
     /// The root directory.
@@ -82,9 +90,27 @@ impl ObjectStore for LocalStore {
 
     async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let path = self.path(key)?;
-        let data = tokio::fs::read(&path)
+        let ctx = || format!("read {}", path.display());
+        let file = tokio::fs::File::open(&path)
             .await
-            .map_err(|e| StorageError::from_io(format!("read {}", path.display()), e))?;
+            .map_err(|e| StorageError::from_io(ctx(), e))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(|e| StorageError::from_io(ctx(), e))?
+            .len();
+        if size > self.max_get {
+            return Err(too_big(&path.display().to_string(), size, self.max_get));
+        }
+        let mut data = Vec::with_capacity(size as usize);
+        // A file that grew since its metadata was read is still cut at the cap.
+        file.take(self.max_get + 1)
+            .read_to_end(&mut data)
+            .await
+            .map_err(|e| StorageError::from_io(ctx(), e))?;
+        if data.len() as u64 > self.max_get {
+            return Err(too_big_at_least(&path.display().to_string(), self.max_get, self.max_get));
+        }
         Ok(Bytes::from(data))
     }
 

@@ -36,7 +36,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// `format!("{}{}", store.uri(), key)` names the object.
     fn uri(&self) -> String;
 
-    /// The whole object.
+    /// The whole object, in memory. Capped: an object over the store's cap on whole-object
+    /// reads ([`StorageConfig::get_cap`], default [`DEFAULT_MAX_GET_BYTES`]) is an
+    /// `Unsupported` error naming the object, its size and the cap, and is not read; stream it
+    /// with [`ObjectStore::open_read`] instead.
     async fn get(&self, key: &str) -> Result<Bytes, StorageError>;
 
     /// Bytes `range.start..range.end` (end exclusive, bytes). An empty range returns no bytes
@@ -88,6 +91,29 @@ pub struct StorageConfig {
     /// Per-request timeout for HTTP(S) and S3 operations, in seconds (connect + first byte for
     /// streamed reads). `None`: 60 s.
     pub request_timeout_secs: Option<u64>,
+    /// The most bytes [`ObjectStore::get`] reads into memory for one object; a bigger object
+    /// is an error, never a partial read. `None`: [`DEFAULT_MAX_GET_BYTES`] (1 GiB); see [`Self::get_cap`].
+    pub max_get_bytes: Option<u64>,
+}
+
+/// The default cap on whole-object reads ([`ObjectStore::get`]): 1 GiB.
+pub const DEFAULT_MAX_GET_BYTES: u64 = 1 << 30;
+
+/// The error of a `get` over the cap: `Unsupported`, naming the object, its size and the cap.
+pub(crate) fn too_big(object: &str, size: u64, cap: u64) -> StorageError {
+    StorageError::unsupported(format!(
+        "get {object}: the object is {size} bytes, over the {cap}-byte cap on whole-object reads \
+         (max_get_bytes); read it streamed"
+    ))
+}
+
+/// The error of a `get` whose body ran past the cap (no length announced): as [`too_big`], the
+/// size a lower bound.
+pub(crate) fn too_big_at_least(object: &str, read: u64, cap: u64) -> StorageError {
+    StorageError::unsupported(format!(
+        "get {object}: the object is over {read} bytes, past the {cap}-byte cap on whole-object \
+         reads (max_get_bytes); read it streamed"
+    ))
 }
 
 impl StorageConfig {
@@ -103,6 +129,11 @@ impl StorageConfig {
     pub(crate) fn request_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.request_timeout_secs.unwrap_or(60))
     }
+
+    /// The cap on whole-object reads in bytes: [`Self::max_get_bytes`] or the default.
+    pub fn get_cap(&self) -> u64 {
+        self.max_get_bytes.unwrap_or(DEFAULT_MAX_GET_BYTES)
+    }
 }
 
 impl std::fmt::Debug for StorageConfig {
@@ -116,6 +147,7 @@ impl std::fmt::Debug for StorageConfig {
             .field("s3_secret_access_key", &c.s3_secret_access_key)
             .field("s3_anonymous", &c.s3_anonymous)
             .field("request_timeout_secs", &c.request_timeout_secs)
+            .field("max_get_bytes", &c.max_get_bytes)
             .finish()
     }
 }
@@ -179,7 +211,7 @@ pub fn resolve(
     if uri.ends_with('/') && !key.ends_with('/') && !key.is_empty() {
         key.push('/');
     }
-    Ok((Arc::new(LocalStore::new("/")), key))
+    Ok((Arc::new(LocalStore::new("/").with_max_get_bytes(cfg.get_cap())), key))
 }
 
 /// The store of a folder or prefix (`out`, `/data/out`, `s3://bucket/runs/a`), with keys

@@ -14,7 +14,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-use super::{check_key, ObjectReader, ObjectStore, StorageConfig};
+use super::{check_key, too_big, too_big_at_least, ObjectReader, ObjectStore, StorageConfig};
 use crate::error::{StorageError, StorageErrorKind};
 
 /// One bucket: key `a/b` is `s3://{bucket}/a/b`.
@@ -172,12 +172,23 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| map_sdk(what.clone(), e))?;
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| StorageError::new(StorageErrorKind::Io, what).with_source(e))?;
-        Ok(body.into_bytes())
+        let cap = self.cfg.get_cap();
+        let object = format!("s3://{}/{key}", self.bucket);
+        let announced = out.content_length.unwrap_or(0).max(0) as u64;
+        if announced > cap {
+            return Err(too_big(&object, announced, cap));
+        }
+        let mut body = out.body;
+        let mut data = bytes::BytesMut::with_capacity(announced as usize);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk
+                .map_err(|e| StorageError::new(StorageErrorKind::Io, what.clone()).with_source(e))?;
+            if (data.len() + chunk.len()) as u64 > cap {
+                return Err(too_big_at_least(&object, cap, cap));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(data.freeze())
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StorageError> {

@@ -3,6 +3,7 @@
 
 mod metastore;
 mod object_store;
+mod limits;
 mod resumable;
 
 use std::path::PathBuf;
