@@ -201,7 +201,10 @@ mod tests {
         }
         assert_eq!(
             (NORMALIZATION_VERSION, hex::encode(h.finalize()).as_str()),
-            (1, "ab9231f078134e90823e9fae0e425a8ec5c05a22cfc79c8c9356029534d1bf16")
+            (
+                1,
+                "ab9231f078134e90823e9fae0e425a8ec5c05a22cfc79c8c9356029534d1bf16"
+            )
         );
     }
 

@@ -27,8 +27,8 @@ use fasttext::FastText;
 
 pub use read::{read_documents, ReadDocuments, TextFields};
 pub use scoring::{
-    configure, load_with_sidecar, scoring_sidecar_name, ScoreProbe, ScoringMode, ScoringSidecar, SidecarError,
-    PROBE_TOLERANCE, SCORING_SIDECAR_SUFFIX,
+    configure, load_with_sidecar, scoring_sidecar_name, ScoreProbe, ScoringMode, ScoringSidecar,
+    SidecarError, PROBE_TOLERANCE, SCORING_SIDECAR_SUFFIX,
 };
 pub use train::{train, ClassBalance, CurvePoint, Loss, TrainSettings, ValidationReport};
 

@@ -187,11 +187,10 @@ impl ScoringSidecar {
     ///
     /// Errors: [`SidecarError::Parse`], [`SidecarError::ZeroWindow`].
     pub fn from_json(bytes: &[u8], sidecar: &str) -> Result<Self, SidecarError> {
-        let s: ScoringSidecar =
-            serde_json::from_slice(bytes).map_err(|e| SidecarError::Parse {
-                sidecar: sidecar.to_string(),
-                message: e.to_string(),
-            })?;
+        let s: ScoringSidecar = serde_json::from_slice(bytes).map_err(|e| SidecarError::Parse {
+            sidecar: sidecar.to_string(),
+            message: e.to_string(),
+        })?;
         if s.scoring == ScoringMode::Window(0) {
             return Err(SidecarError::ZeroWindow {
                 sidecar: sidecar.to_string(),

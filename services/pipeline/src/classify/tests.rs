@@ -530,7 +530,15 @@ fn a_model_file_loads_with_the_scoring_sidecar_beside_it() {
         assert_eq!(loaded.score(&p.text).to_bits(), p.score.to_bits());
     }
     // The model file replaced by another model: its sidecar no longer fits.
-    let (other, _) = train(&pos, &neg, &TrainSettings { seed: 9, ..settings }).unwrap();
+    let (other, _) = train(
+        &pos,
+        &neg,
+        &TrainSettings {
+            seed: 9,
+            ..settings
+        },
+    )
+    .unwrap();
     other.save(&path).unwrap();
     assert!(matches!(
         load_with_sidecar(&path),

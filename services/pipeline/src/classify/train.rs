@@ -419,17 +419,20 @@ pub fn train(
     };
     let page_at = |t: f32| curve_point(&page_pos, &page_neg, page_weight, t);
     let page = best_threshold(&page_at);
-    let probes = [("math", &synthetic.0, &page_pos), ("other", &synthetic.1, &page_neg)]
-        .into_iter()
-        .filter_map(|(class, pages, scores)| {
-            let i = median_length(pages)?;
-            Some(ScoreProbe {
-                class: class.to_string(),
-                text: pages[i].clone(),
-                score: scores[i],
-            })
+    let probes = [
+        ("math", &synthetic.0, &page_pos),
+        ("other", &synthetic.1, &page_neg),
+    ]
+    .into_iter()
+    .filter_map(|(class, pages, scores)| {
+        let i = median_length(pages)?;
+        Some(ScoreProbe {
+            class: class.to_string(),
+            text: pages[i].clone(),
+            score: scores[i],
         })
-        .collect();
+    })
+    .collect();
     let report = ValidationReport {
         n_train_pos: train_pos.len(),
         n_train_neg: train_neg.len(),
@@ -514,7 +517,9 @@ fn median_length(pages: &[String]) -> Option<usize> {
         .map(|(i, p)| (crate::text::count_tokens(p), i))
         .collect();
     by_len.sort_unstable();
-    by_len.get(by_len.len().checked_sub(1)? / 2).map(|&(_, i)| i)
+    by_len
+        .get(by_len.len().checked_sub(1)? / 2)
+        .map(|&(_, i)| i)
 }
 
 /// Metrics at `threshold`, each negative weighing `neg_weight`.
