@@ -109,9 +109,9 @@ impl Classifier {
         })
     }
 
-    /// Sets how pages are scored.
+    /// Sets how pages are scored (`Window(0)` is taken as [`ScoringMode::WholeDocument`]).
     pub fn with_mode(mut self, mode: ScoringMode) -> Self {
-        self.mode = mode;
+        self.mode = ScoringMode::from_window_tokens(mode.window_tokens());
         self
     }
 
