@@ -6,7 +6,7 @@
 //! so memory holds one record at a time, as in the worker.
 
 use clap::Args;
-use corpusminer_pipeline::classify::{read_documents, train, Classifier, TextFields, TrainSettings};
+use corpusminer_pipeline::classify::{load_with_sidecar, read_documents, train, Classifier, TextFields, TrainSettings};
 use corpusminer_pipeline::extract::{charset, extract};
 use corpusminer_pipeline::page::Pages;
 use corpusminer_pipeline::text::normalize;
@@ -32,7 +32,8 @@ pub struct BenchArgs {
     /// Repeat the input until it holds at least this many compressed megabytes (10^6 bytes).
     #[arg(long, default_value_t = 200.0)]
     pub min_mb: f64,
-    /// A trained fastText model; without one, a model is trained on the shared data's seed.
+    /// A trained fastText model, scored in the mode of its `.scoring.json` sidecar (64-token
+    /// windows without one); without a model, one is trained on the shared data's seed.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The shared data folder (default input, seed for the model, extraction quality).
@@ -195,7 +196,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<BenchResult> {
     let files: Vec<PathBuf> = (0..repeat).flat_map(|_| base.iter().cloned()).collect();
     let bytes = base_bytes * repeat as u64;
     let (model, model_path, _keep) = match &args.model {
-        Some(p) => (Classifier::load(p)?, p.clone(), None),
+        // Scored the way it was validated: its `.scoring.json` beside it (or 64-token windows).
+        Some(p) => (load_with_sidecar(p)?.0, p.clone(), None),
         None => {
             let m = train_default_model(&args.data)?;
             let dir = tempfile::tempdir()?;

@@ -9,6 +9,19 @@
 //! Token counts for budgets and histograms: [`TokenCounter`], whitespace-separated words of the
 //! extracted text ([`count_tokens`]) unless a Hugging Face `tokenizer.json` is given.
 
+/// Version of [`normalize`]'s output (with [`MAX_TOKENS`]), stored with every trained model
+/// (the scoring sidecar, [`crate::classify::ScoringSidecar`]) and checked when a model is loaded.
+///
+/// A model learnt its vocabulary, n-grams and threshold on texts normalised one way; scoring
+/// pages normalised another way gives scores its threshold does not fit. Bump this whenever
+/// `normalize` returns a different string for any input (a rule, the token cap, a Unicode
+/// table it relies on): models trained before the bump are then refused with a clear error
+/// instead of being scored silently wrong. The test `normalization_version_pins_the_output`
+/// fails when the output changes without a bump.
+///
+/// History: 1: the rules below, 4,096 tokens.
+pub const NORMALIZATION_VERSION: u32 = 1;
+
 /// Most tokens [`normalize`] keeps from one document: the first 4,096 tokens after punctuation
 /// splitting (about 2,500 English words, or the first 15-25 KB of a page's main text).
 ///
@@ -167,6 +180,32 @@ mod tests {
         assert_eq!(windows(&n, 7).collect::<Vec<_>>(), ["a b c d e f g"]);
         assert_eq!(windows(&n, 0).collect::<Vec<_>>(), ["a b c d e f g"]);
         assert_eq!(windows("", 3).count(), 0);
+    }
+
+    /// A change detector, not a specification: the digest of `normalize` over inputs that
+    /// exercise every rule and the cap. When it fails, the output changed: bump
+    /// [`NORMALIZATION_VERSION`] (models trained before are then refused) and update both.
+    #[test]
+    fn normalization_version_pins_the_output() {
+        use sha2::{Digest, Sha256};
+        let inputs = [
+            r"Let $\Alpha_1\le \beta$ and x^2+1 = \frac{a}{b}.",
+            "  Hello,\n\n\tWorld!\u{a0}Ünïcode\r\n 2024 équation ≤ ∑",
+            r"a \\ b \{c\} \1 __label__math",
+            &"word, ".repeat(MAX_TOKENS),
+        ];
+        let mut h = Sha256::new();
+        for i in inputs {
+            h.update(normalize(i).as_bytes());
+            h.update(b"\n");
+        }
+        assert_eq!(
+            (NORMALIZATION_VERSION, hex::encode(h.finalize()).as_str()),
+            (
+                1,
+                "ab9231f078134e90823e9fae0e425a8ec5c05a22cfc79c8c9356029534d1bf16"
+            )
+        );
     }
 
     #[test]

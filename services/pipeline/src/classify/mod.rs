@@ -8,12 +8,16 @@
 //! - [`read_documents`]: seed and negative documents out of JSONL (plain, `.gz`, `.zst`) or text;
 //! - [`train`]: seeded split, class balancing, training, and a [`ValidationReport`] (precision,
 //!   recall, F1, the best-F1 threshold) on a held-out split of the same documents;
-//! - [`Classifier`]: `load` / `save` / `from_reader`, and `score(text) -> P(math)`.
+//! - [`Classifier`]: `load` / `save` / `from_reader`, and `score(text) -> P(math)` in a
+//!   [`ScoringMode`] (windows or the whole document);
+//! - [`ScoringSidecar`] and [`configure`]: the scoring mode, normalisation version and probe
+//!   scores stored beside a model (`model.scoring.json`), applied when it is loaded.
 //!
 //! Every text goes through [`crate::text::normalize`] before fastText sees it, at training and at
 //! scoring time alike.
 
 mod read;
+mod scoring;
 mod train;
 
 use std::io::{Read, Write};
@@ -22,6 +26,10 @@ use std::path::Path;
 use fasttext::FastText;
 
 pub use read::{read_documents, ReadDocuments, TextFields};
+pub use scoring::{
+    configure, load_with_sidecar, scoring_sidecar_name, ScoreProbe, ScoringMode, ScoringSidecar,
+    SidecarError, PROBE_TOLERANCE, SCORING_SIDECAR_SUFFIX,
+};
 pub use train::{train, ClassBalance, CurvePoint, Loss, TrainSettings, ValidationReport};
 
 /// fastText label of positives (math documents).
@@ -55,6 +63,9 @@ pub enum ClassifyError {
     /// A loaded model does not carry the `__label__math` label, so it cannot give P(math).
     #[error("model has no {LABEL_MATH} label (labels: {0:?})")]
     NoMathLabel(Vec<String>),
+    /// A model's scoring sidecar cannot be applied to it ([`configure`]).
+    #[error("{0}")]
+    Sidecar(#[from] SidecarError),
 }
 
 /// A trained math classifier: a fastText supervised model with labels [`LABEL_MATH`] and
@@ -66,10 +77,11 @@ pub enum ClassifyError {
 #[derive(Debug)]
 pub struct Classifier {
     model: FastText,
-    window: usize,
+    mode: ScoringMode,
 }
 
-/// Tokens per scoring window of [`Classifier::score`] by default, and of training chunks in
+/// Tokens per scoring window of [`Classifier::score`] by default ([`ScoringMode::DEFAULT`], also
+/// the mode of a model loaded without a sidecar), and of training chunks in
 /// [`TrainSettings::auto`]: 64 normalised tokens, about the length of a short seed document
 /// (a GSM8K problem is ~150), so a web page's main text is judged window by window the way the
 /// seed was learnt, and navigation or comments around the mathematics dilute the page's score in
@@ -82,7 +94,8 @@ const _: () = {
 };
 
 impl Classifier {
-    /// Wraps a fastText model, checking it has the [`LABEL_MATH`] label.
+    /// Wraps a fastText model, checking it has the [`LABEL_MATH`] label. It scores in
+    /// [`ScoringMode::DEFAULT`] until told otherwise ([`Classifier::with_mode`], [`configure`]).
     ///
     /// Errors: [`ClassifyError::NoMathLabel`].
     pub fn from_fasttext(model: FastText) -> Result<Self, ClassifyError> {
@@ -92,22 +105,34 @@ impl Classifier {
         }
         Ok(Classifier {
             model,
-            window: SCORE_WINDOW_TOKENS,
+            mode: ScoringMode::DEFAULT,
         })
     }
 
-    /// Sets the scoring window in tokens (0: the whole text in one prediction, as the paper did).
-    pub fn with_window(mut self, tokens: usize) -> Self {
-        self.window = tokens;
+    /// Sets how pages are scored (`Window(0)` is taken as [`ScoringMode::WholeDocument`]).
+    pub fn with_mode(mut self, mode: ScoringMode) -> Self {
+        self.mode = ScoringMode::from_window_tokens(mode.window_tokens());
         self
+    }
+
+    /// How pages are scored.
+    pub fn mode(&self) -> ScoringMode {
+        self.mode
+    }
+
+    /// Sets the scoring window in tokens (0: the whole text in one prediction, as the paper did):
+    /// [`Classifier::with_mode`] of [`ScoringMode::from_window_tokens`].
+    pub fn with_window(self, tokens: usize) -> Self {
+        self.with_mode(ScoringMode::from_window_tokens(tokens))
     }
 
     /// The scoring window in tokens (0: whole text).
     pub fn window(&self) -> usize {
-        self.window
+        self.mode.window_tokens()
     }
 
-    /// Loads a fastText `.bin` model (C++ fastText format, version <= 12) from `path`.
+    /// Loads a fastText `.bin` model (C++ fastText format, version <= 12) from `path`, scoring in
+    /// [`ScoringMode::DEFAULT`]: apply its sidecar with [`configure`] to score it as validated.
     ///
     /// Errors: [`ClassifyError::FastText`] for an unreadable or invalid file,
     /// [`ClassifyError::NoMathLabel`] for a model of other labels.
@@ -162,7 +187,7 @@ impl Classifier {
     /// [`Classifier::score`] of a text already passed through [`crate::text::normalize`].
     pub fn score_normalized(&self, normalized: &str) -> f32 {
         let (mut sum, mut tokens) = (0.0f64, 0u64);
-        for w in crate::text::windows(normalized, self.window) {
+        for w in crate::text::windows(normalized, self.window()) {
             let n = crate::text::count_tokens(w);
             sum += self.score_window(w) as f64 * n as f64;
             tokens += n;

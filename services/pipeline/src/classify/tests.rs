@@ -496,3 +496,52 @@ fn multithreaded_training_reproducibility() {
         diffs.len()
     );
 }
+
+#[test]
+fn a_model_file_loads_with_the_scoring_sidecar_beside_it() {
+    let Some(dir) = shared_data_dir() else { return };
+    let (pos, neg) = seed_and_negatives(&dir);
+    let pos: Vec<String> = pos.into_iter().step_by(40).collect();
+    let neg: Vec<String> = neg.into_iter().step_by(10).collect();
+    let settings = TrainSettings {
+        chunk_tokens: 0,
+        ..small_settings()
+    };
+    assert_eq!(settings.scoring_mode(), ScoringMode::WholeDocument);
+    let (clf, report) = train(&pos, &neg, &settings).unwrap();
+    assert_eq!(clf.mode(), ScoringMode::WholeDocument);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("m.bin");
+    clf.save(&path).unwrap();
+    // No sidecar yet: the default windows.
+    let (plain, none) = load_with_sidecar(&path).unwrap();
+    assert_eq!((plain.mode(), none), (ScoringMode::DEFAULT, None));
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap()))
+    };
+    let sidecar = ScoringSidecar::new(&sha, &clf, &report);
+    std::fs::write(tmp.path().join("m.scoring.json"), sidecar.to_json()).unwrap();
+    let (loaded, read) = load_with_sidecar(&path).unwrap();
+    assert_eq!(loaded.mode(), ScoringMode::WholeDocument);
+    assert_eq!(read.as_ref(), Some(&sidecar));
+    assert_eq!(sidecar.probes.len(), 2);
+    for p in &sidecar.probes {
+        assert_eq!(loaded.score(&p.text).to_bits(), p.score.to_bits());
+    }
+    // The model file replaced by another model: its sidecar no longer fits.
+    let (other, _) = train(
+        &pos,
+        &neg,
+        &TrainSettings {
+            seed: 9,
+            ..settings
+        },
+    )
+    .unwrap();
+    other.save(&path).unwrap();
+    assert!(matches!(
+        load_with_sidecar(&path),
+        Err(ClassifyError::Sidecar(SidecarError::OtherModel { .. }))
+    ));
+}

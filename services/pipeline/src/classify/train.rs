@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Classifier, ClassifyError, LABEL_MATH, LABEL_OTHER};
+use super::{Classifier, ClassifyError, ScoreProbe, ScoringMode, LABEL_MATH, LABEL_OTHER};
 use crate::text::normalize;
 
 /// fastText loss function.
@@ -79,7 +79,8 @@ pub struct TrainSettings {
     pub balance: ClassBalance,
     /// Cut every document into chunks of this many normalised tokens (the last one shorter) after
     /// the train/validation split, train and validate on chunks, and score with windows of the
-    /// same size ([`Classifier::window`]). 0: whole documents, as the paper did.
+    /// same size ([`Classifier::window`]). 0: whole documents, as the paper did. This decides the
+    /// model's [`ScoringMode`] ([`TrainSettings::scoring_mode`]).
     pub chunk_tokens: u32,
 }
 
@@ -150,6 +151,15 @@ impl TrainSettings {
                 ..base
             }
         }
+    }
+
+    /// How the trained model scores pages, at validation and ever after (it is stored in the
+    /// model's scoring sidecar): `Window(chunk_tokens)` for a model trained on chunks, whole
+    /// documents for `chunk_tokens` 0. So [`TrainSettings::paper`] and [`TrainSettings::auto`]
+    /// from 1M documents on score whole documents, the paper's way; `auto` under 1M documents
+    /// scores 64-token windows.
+    pub fn scoring_mode(&self) -> ScoringMode {
+        ScoringMode::from_window_tokens(self.chunk_tokens as usize)
     }
 
     fn validate(&self) -> Result<(), ClassifyError> {
@@ -263,6 +273,12 @@ pub struct ValidationReport {
     pub vocabulary: usize,
     /// Wall-clock seconds spent in fastText training.
     pub train_seconds: f64,
+    /// Two synthetic held-out pages, the math one and the other one of median length, with
+    /// their page scores: stored in the scoring sidecar ([`super::ScoringSidecar`]), where a
+    /// loaded model must score them the same. Not part of the report's JSON (empty when read
+    /// back, and when nothing was held out).
+    #[serde(skip)]
+    pub probes: Vec<ScoreProbe>,
 }
 
 /// Trains a [`Classifier`] on `positives` (math) against `negatives`, raw texts.
@@ -275,7 +291,9 @@ pub struct ValidationReport {
 /// ([`ValidationReport::page`]) comes from synthetic held-out pages: each held-out positive
 /// document padded with an equal number of tokens of held-out negative text (a math page whose
 /// main text is half mathematics, half surrounding prose), against the held-out negative
-/// documents, all scored with [`Classifier::score`].
+/// documents, all scored with [`Classifier::score`] in the returned classifier's mode
+/// ([`TrainSettings::scoring_mode`]): the very call a worker makes on a page, so the threshold
+/// fits page scores as long as the model is loaded in that mode (its scoring sidecar).
 ///
 /// Errors: [`ClassifyError::TooFewDocuments`] when a class has fewer than 2 non-empty documents
 /// (1 without validation), [`ClassifyError::InvalidSetting`], [`ClassifyError::Io`] for the
@@ -376,15 +394,14 @@ pub fn train(
     let model = FastText::train(args)?;
     let train_seconds = started.elapsed().as_secs_f64();
     drop(dir);
-    let classifier = Classifier::from_fasttext(model)?.with_window(settings.chunk_tokens as usize);
+    let classifier = Classifier::from_fasttext(model)?.with_mode(settings.scoring_mode());
 
     let score_all =
         |docs: &[String]| -> Vec<f32> { docs.iter().map(|d| classifier.score_window(d)).collect() };
-    let score_pages = |docs: &[String]| -> Vec<f32> {
-        docs.iter()
-            .map(|d| classifier.score_normalized(d))
-            .collect()
-    };
+    // `score`, not `score_normalized`: a synthetic page can exceed the token cap, and a worker's
+    // page is cut at the cap by `normalize`; the held-out pages must be scored the same way.
+    let score_pages =
+        |docs: &[String]| -> Vec<f32> { docs.iter().map(|d| classifier.score(d)).collect() };
     let pos_scores = score_all(&valid_pos);
     let neg_scores = score_all(&valid_neg);
     let neg_weight = if neg_scores.is_empty() {
@@ -402,6 +419,20 @@ pub fn train(
     };
     let page_at = |t: f32| curve_point(&page_pos, &page_neg, page_weight, t);
     let page = best_threshold(&page_at);
+    let probes = [
+        ("math", &synthetic.0, &page_pos),
+        ("other", &synthetic.1, &page_neg),
+    ]
+    .into_iter()
+    .filter_map(|(class, pages, scores)| {
+        let i = median_length(pages)?;
+        Some(ScoreProbe {
+            class: class.to_string(),
+            text: pages[i].clone(),
+            score: scores[i],
+        })
+    })
+    .collect();
     let report = ValidationReport {
         n_train_pos: train_pos.len(),
         n_train_neg: train_neg.len(),
@@ -417,6 +448,7 @@ pub fn train(
         model_bytes: classifier.model_bytes(),
         vocabulary: classifier.fasttext().dict().nwords() as usize,
         train_seconds,
+        probes,
     };
     tracing::info!(
         n_train_pos = report.n_train_pos,
@@ -474,6 +506,20 @@ fn synthetic_pages(pos: &[String], neg: &[String]) -> (Vec<String>, Vec<String>)
         })
         .collect();
     (pages, neg.to_vec())
+}
+
+/// Index of a page of median token count (the lower median; the first such page), `None` when
+/// there are no pages.
+fn median_length(pages: &[String]) -> Option<usize> {
+    let mut by_len: Vec<(u64, usize)> = pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (crate::text::count_tokens(p), i))
+        .collect();
+    by_len.sort_unstable();
+    by_len
+        .get(by_len.len().checked_sub(1)? / 2)
+        .map(|&(_, i)| i)
 }
 
 /// Metrics at `threshold`, each negative weighing `neg_weight`.
