@@ -92,17 +92,17 @@ pub async fn train_and_store(
     if negatives.is_empty() {
         return Err(TrainingError::Empty("negative"));
     }
-    let (classifier, validation, bytes) = tokio::task::spawn_blocking(move || {
+    let (classifier, validation, bytes, sha256) = tokio::task::spawn_blocking(move || {
         let (classifier, validation) = classify::train(&positives, &negatives, &settings).map_err(|e| TrainingError::Model(e.to_string()))?;
         let dir = tempfile::tempdir().map_err(|e| TrainingError::Model(e.to_string()))?;
         let path = dir.path().join("model.bin");
         classifier.save(&path).map_err(|e| TrainingError::Model(e.to_string()))?;
         let bytes = std::fs::read(&path).map_err(|e| TrainingError::Model(e.to_string()))?;
-        Ok::<_, TrainingError>((classifier, validation, bytes))
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        Ok::<_, TrainingError>((classifier, validation, bytes, sha256))
     })
     .await
     .expect("training panicked")?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
     let key = format!("{prefix}/model.bin");
     let sidecar = ScoringSidecar::new(&sha256, &classifier, &validation);
     store.put(&scoring_sidecar_name(&key), Bytes::from(sidecar.to_json())).await.map_err(|e| TrainingError::Store(e.to_string()))?;
@@ -125,7 +125,8 @@ pub async fn load_model(uri: &str, storage: &StorageConfig) -> Result<TrainedMod
     let err = |message: String| TrainingError::Read { uri: uri.to_string(), message };
     let (store, key) = resolve(uri, storage).map_err(|e| err(e.to_string()))?;
     let bytes = store.get(&key).await.map_err(|e| err(e.to_string()))?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    // A model is tens of MB to GBs: hashed on the blocking pool, not an async worker.
+    let sha256 = crate::cpu::sha256_hex(bytes.clone()).await;
     let sidecar = key.strip_suffix(".bin").unwrap_or(&key).to_string() + ".validation.json";
     let validation = match store.get(&sidecar).await {
         Ok(v) => serde_json::from_slice(&v).ok(),
