@@ -442,28 +442,27 @@ async fn a_missing_benchmark_is_an_error() {
     assert!(matches!(fx.write(&missing).await, Err(crate::corpus::CorpusError::Filters(FilterError::Benchmark(_)))));
     assert!(fx.store.list("corpus/").await.unwrap().is_empty());
 
-    // Defaults with no shared data folder: an error that says what to pass.
+    // A default given by name replaces the embedded copy; defaults off leaves none.
     let nowhere = tempfile::tempdir().unwrap();
-    let e = CorpusFilters::default().resolve_in(None, nowhere.path()).unwrap_err();
-    assert!(matches!(e, FilterError::NoDefaultBenchmarks { .. }));
-    let msg = e.to_string();
-    assert!(msg.contains("--benchmark") && msg.contains("--no-default-benchmarks") && msg.contains("gsm8k-test.jsonl"), "{msg}");
-    // ... unless every default is given by name, or the defaults are off.
     let given: Vec<BenchmarkSpec> = BenchmarkSpec::defaults().into_iter().map(|b| BenchmarkSpec { path: data.join(&b.path), ..b }).collect();
     let own = CorpusFilters { benchmarks: given.clone(), ..CorpusFilters::default() };
-    assert_eq!(own.resolve_in(None, nowhere.path()).unwrap().benchmarks, given);
+    assert_eq!(own.resolve_in(nowhere.path()).unwrap().benchmarks, given);
     let off = CorpusFilters { default_benchmarks: false, ..CorpusFilters::default() };
-    assert!(off.resolve_in(None, nowhere.path()).unwrap().benchmarks.is_empty());
+    assert!(off.resolve_in(nowhere.path()).unwrap().benchmarks.is_empty());
+    // An unknown embedded name is a missing benchmark, not a silent pass.
+    let unknown = CorpusFilters { benchmarks: vec![BenchmarkSpec::new("aime", "embedded:aime-2024.jsonl", &["problem"])], ..CorpusFilters::default() };
+    assert!(matches!(unknown.load(), Err(FilterError::Benchmark(DecontamError::MissingFile { name, .. })) if name == "aime"));
 
     // Found: absolute paths; fields detected for a benchmark given without them; idempotent.
     let extra = CorpusFilters {
         benchmarks: vec![BenchmarkSpec { name: "gsm8k_again".into(), path: "benchmarks/gsm8k-test.jsonl".into(), fields: vec![] }],
         ..CorpusFilters::default()
     };
-    let r = extra.resolve_in(Some(&data), &data).unwrap();
+    let r = extra.resolve_in(&data).unwrap();
     let got: Vec<(&str, Vec<String>)> = r.benchmarks.iter().map(|b| (b.name.as_str(), b.fields.clone())).collect();
     assert_eq!(got[0], ("gsm8k_again", vec!["question".to_string(), "answer".to_string()]));
     assert_eq!(got[2], ("math", vec!["problem".to_string(), "solution".to_string()]));
-    assert!(r.benchmarks.iter().all(|b| b.path.is_absolute() && b.path.is_file()));
-    assert_eq!(r.resolve_in(None, nowhere.path()).unwrap(), r);
+    assert!(r.benchmarks[0].path.is_absolute() && r.benchmarks[0].path.is_file());
+    assert!(r.benchmarks[1..].iter().all(|b| b.path.to_str().unwrap().starts_with("embedded:")), "{:?}", r.benchmarks);
+    assert_eq!(r.resolve_in(nowhere.path()).unwrap(), r);
 }
