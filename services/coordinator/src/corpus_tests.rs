@@ -15,7 +15,6 @@ use corpusminer_storage::metastore::ShardRow;
 use corpusminer_storage::{LocalStore, ObjectStore};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// Score of a kept page in these tests (the selection keeps 0.5 and up).
@@ -201,11 +200,14 @@ async fn a_gsm8k_question_in_a_real_page_loses_its_paragraph_and_clean_pages_pas
     assert_eq!(d.chars_removed, question.chars().count() as u64);
     assert_eq!(d.tokens_removed, words(&question) as u64);
     let names: Vec<&str> = d.benchmarks.iter().map(|b| b.benchmark.name.as_str()).collect();
-    assert_eq!(names, ["gsm8k", "math", "math500"], "the defaults, found from the current directory");
+    assert_eq!(names, ["gsm8k", "math", "math500"], "the defaults, embedded in the binary");
     let gsm = &d.benchmarks[0];
     assert_eq!((gsm.segments, gsm.documents, gsm.documents_dropped), (1, 1, 0));
     assert_eq!((gsm.benchmark.records, gsm.benchmark.fields.clone()), (1319, vec!["question".to_string(), "answer".to_string()]));
-    assert!(Path::new(&gsm.benchmark.path).is_absolute() && gsm.benchmark.sha256.len() == 64);
+    assert_eq!(
+        (gsm.benchmark.path.as_str(), gsm.benchmark.sha256.as_str()),
+        ("embedded:gsm8k-test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14")
+    );
     assert!(d.benchmarks[1..].iter().all(|b| b.segments == 0 && b.documents == 0));
     assert_eq!(manifest.filters.documents, 21);
     let touched: Vec<DecontamLine> = fx.lines("decontamination.jsonl").await;
