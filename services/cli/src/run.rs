@@ -140,9 +140,8 @@ pub struct RunArgs {
     /// removed. Repeatable; a NAME of a default benchmark (gsm8k, math, math500) replaces it.
     #[arg(long = "benchmark", value_name = "NAME=PATH[:FIELDS]", value_parser = parse_benchmark_arg)]
     pub benchmarks: Vec<BenchmarkSpec>,
-    /// Do not decontaminate against the default benchmarks (GSM8K test, MATH test, MATH-500 from
-    /// the shared data folder's benchmarks/, found from the current directory or
-    /// $CORPUSMINER_SHARED_DATA); with no --benchmark either, nothing is decontaminated.
+    /// Do not decontaminate against the default benchmarks (GSM8K test, MATH test, MATH-500,
+    /// compiled into the binary); with no --benchmark either, nothing is decontaminated.
     #[arg(long)]
     pub no_default_benchmarks: bool,
     /// A document that loses more than this share (0..1) of its characters to decontamination

@@ -15,7 +15,6 @@ use corpusminer_storage::metastore::ShardRow;
 use corpusminer_storage::{LocalStore, ObjectStore};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// Score of a kept page in these tests (the selection keeps 0.5 and up).
@@ -185,11 +184,14 @@ async fn a_gsm8k_question_in_a_real_page_loses_its_paragraph_and_clean_pages_pas
     assert_eq!(d.chars_removed, question.chars().count() as u64);
     assert_eq!(d.tokens_removed, words(&question) as u64);
     let names: Vec<&str> = d.benchmarks.iter().map(|b| b.benchmark.name.as_str()).collect();
-    assert_eq!(names, ["gsm8k", "math", "math500"], "the defaults, found from the current directory");
+    assert_eq!(names, ["gsm8k", "math", "math500"], "the defaults, embedded in the binary");
     let gsm = &d.benchmarks[0];
     assert_eq!((gsm.segments, gsm.documents, gsm.documents_dropped), (1, 1, 0));
     assert_eq!((gsm.benchmark.records, gsm.benchmark.fields.clone()), (1319, vec!["question".to_string(), "answer".to_string()]));
-    assert!(Path::new(&gsm.benchmark.path).is_absolute() && gsm.benchmark.sha256.len() == 64);
+    assert_eq!(
+        (gsm.benchmark.path.as_str(), gsm.benchmark.sha256.as_str()),
+        ("embedded:gsm8k-test.jsonl", "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14")
+    );
     assert!(d.benchmarks[1..].iter().all(|b| b.segments == 0 && b.documents == 0));
     assert_eq!(manifest.filters.documents, 21);
     let touched: Vec<DecontamLine> = fx.lines("decontamination.jsonl").await;
@@ -426,28 +428,27 @@ async fn a_missing_benchmark_is_an_error() {
     assert!(matches!(fx.write(&missing).await, Err(crate::corpus::CorpusError::Filters(FilterError::Benchmark(_)))));
     assert!(fx.store.list("corpus/").await.unwrap().is_empty());
 
-    // Defaults with no shared data folder: an error that says what to pass.
+    // A default given by name replaces the embedded copy; defaults off leaves none.
     let nowhere = tempfile::tempdir().unwrap();
-    let e = CorpusFilters::default().resolve_in(None, nowhere.path()).unwrap_err();
-    assert!(matches!(e, FilterError::NoDefaultBenchmarks { .. }));
-    let msg = e.to_string();
-    assert!(msg.contains("--benchmark") && msg.contains("--no-default-benchmarks") && msg.contains("gsm8k-test.jsonl"), "{msg}");
-    // ... unless every default is given by name, or the defaults are off.
     let given: Vec<BenchmarkSpec> = BenchmarkSpec::defaults().into_iter().map(|b| BenchmarkSpec { path: data.join(&b.path), ..b }).collect();
     let own = CorpusFilters { benchmarks: given.clone(), ..CorpusFilters::default() };
-    assert_eq!(own.resolve_in(None, nowhere.path()).unwrap().benchmarks, given);
+    assert_eq!(own.resolve_in(nowhere.path()).unwrap().benchmarks, given);
     let off = CorpusFilters { default_benchmarks: false, ..CorpusFilters::default() };
-    assert!(off.resolve_in(None, nowhere.path()).unwrap().benchmarks.is_empty());
+    assert!(off.resolve_in(nowhere.path()).unwrap().benchmarks.is_empty());
+    // An unknown embedded name is a missing benchmark, not a silent pass.
+    let unknown = CorpusFilters { benchmarks: vec![BenchmarkSpec::new("aime", "embedded:aime-2024.jsonl", &["problem"])], ..CorpusFilters::default() };
+    assert!(matches!(unknown.load(), Err(FilterError::Benchmark(DecontamError::MissingFile { name, .. })) if name == "aime"));
 
     // Found: absolute paths; fields detected for a benchmark given without them; idempotent.
     let extra = CorpusFilters {
         benchmarks: vec![BenchmarkSpec { name: "gsm8k_again".into(), path: "benchmarks/gsm8k-test.jsonl".into(), fields: vec![] }],
         ..CorpusFilters::default()
     };
-    let r = extra.resolve_in(Some(&data), &data).unwrap();
+    let r = extra.resolve_in(&data).unwrap();
     let got: Vec<(&str, Vec<String>)> = r.benchmarks.iter().map(|b| (b.name.as_str(), b.fields.clone())).collect();
     assert_eq!(got[0], ("gsm8k_again", vec!["question".to_string(), "answer".to_string()]));
     assert_eq!(got[2], ("math", vec!["problem".to_string(), "solution".to_string()]));
-    assert!(r.benchmarks.iter().all(|b| b.path.is_absolute() && b.path.is_file()));
-    assert_eq!(r.resolve_in(None, nowhere.path()).unwrap(), r);
+    assert!(r.benchmarks[0].path.is_absolute() && r.benchmarks[0].path.is_file());
+    assert!(r.benchmarks[1..].iter().all(|b| b.path.to_str().unwrap().starts_with("embedded:")), "{:?}", r.benchmarks);
+    assert_eq!(r.resolve_in(nowhere.path()).unwrap(), r);
 }

@@ -22,6 +22,7 @@
 //! is it resolved and loaded (benchmark index built, files checked); [`FilterReport`] says what
 //! each step removed and goes into the corpus manifest and the run report.
 
+use crate::benchmarks;
 use corpusminer_pipeline::decontam::{BenchmarkIndex, BenchmarkSpec, DecontamConfig, DecontamError, Decontaminator};
 use corpusminer_pipeline::dedup::LshConfig;
 use serde::{Deserialize, Serialize};
@@ -34,19 +35,6 @@ use std::sync::Arc;
 /// read is never a silent pass.
 #[derive(Debug, thiserror::Error)]
 pub enum FilterError {
-    /// The default benchmarks were asked for but no shared data folder was found.
-    #[error(
-        "the default decontamination benchmarks ({wanted}) were not found: no shared/data folder \
-         (holding PROVENANCE.md) beside {start} or any folder above it, and CORPUSMINER_SHARED_DATA \
-         is not set; pass --benchmark NAME=PATH[:FIELD+FIELD] for each benchmark, or \
-         --no-default-benchmarks"
-    )]
-    NoDefaultBenchmarks {
-        /// Where the search started (the current directory).
-        start: PathBuf,
-        /// The default benchmark files, relative to the shared data folder.
-        wanted: String,
-    },
     /// A benchmark file is missing, unreadable or malformed.
     #[error("{0}; pass --benchmark NAME=PATH[:FIELD+FIELD] to point at it, or --no-default-benchmarks")]
     Benchmark(#[from] DecontamError),
@@ -136,16 +124,17 @@ fn default_listed_clusters() -> usize {
 /// What the corpus writer does to the kept pages besides exact dedup (which always runs): one
 /// field of the run config (`filters`), serialised with it.
 ///
-/// `default_benchmarks` adds [`BenchmarkSpec::defaults`] (GSM8K test, MATH test, MATH-500) from
-/// the shared data folder, unless a benchmark of the same name is given in `benchmarks`.
-/// [`CorpusFilters::resolve`] turns them into absolute paths, so a stored config names the
-/// files it used.
+/// `default_benchmarks` adds [`BenchmarkSpec::defaults`] (GSM8K test, MATH test, MATH-500) as
+/// compiled into the binary ([`crate::benchmarks`], paths `embedded:<file>`), unless a benchmark
+/// of the same name is given in `benchmarks`. [`CorpusFilters::resolve`] adds them and turns
+/// file paths absolute, so a stored config names what it used; the report adds each
+/// benchmark's SHA-256.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorpusFilters {
     /// Near-duplicate removal; `None` turns it off.
     pub near_dup: Option<NearDupSettings>,
-    /// Decontaminate against the default benchmarks (found in the shared data folder).
+    /// Decontaminate against the default benchmarks (embedded in the binary).
     pub default_benchmarks: bool,
     /// Benchmarks (JSONL files and the fields of each record that are benchmark texts). Fields
     /// left empty are detected from the first record when resolved.
@@ -182,13 +171,14 @@ pub const KNOWN_FIELD_GROUPS: &[&[&str]] = &[&["question", "answer"], &["problem
 pub struct LoadedBenchmark {
     /// Benchmark name.
     pub name: String,
-    /// The file read.
+    /// The file read, or `embedded:<file>` for a default compiled into the binary.
     pub path: String,
     /// Fields of each record used as benchmark texts.
     pub fields: Vec<String>,
     /// Records read.
     pub records: u64,
-    /// Hex SHA-256 of the file.
+    /// Hex SHA-256 of the JSONL bytes read (for an embedded default, of the decompressed
+    /// text: the original file's checksum in `benchmarks/PROVENANCE.md`).
     pub sha256: String,
 }
 
@@ -204,42 +194,30 @@ pub struct LoadedFilters {
 }
 
 impl CorpusFilters {
-    /// Resolves the defaults against the shared data folder found from the current directory
-    /// (`$CORPUSMINER_SHARED_DATA`, else the first `shared/data` holding `PROVENANCE.md` beside
-    /// it or any folder above it). See [`Self::resolve_in`].
+    /// Resolves against the current directory. See [`Self::resolve_in`].
     pub fn resolve(&self) -> Result<CorpusFilters, FilterError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let data = self.needs_defaults().then(|| corpusminer_pipeline::testdata::shared_data_dir_from(&cwd)).flatten();
-        self.resolve_in(data.as_deref(), &cwd)
+        self.resolve_in(&cwd)
     }
 
-    /// True when some default benchmark is wanted and not yet given by name.
-    fn needs_defaults(&self) -> bool {
-        self.default_benchmarks && BenchmarkSpec::defaults().iter().any(|d| !self.benchmarks.iter().any(|b| b.name == d.name))
-    }
-
-    /// A copy with every default benchmark not already given by name appended, its path
-    /// `data_dir/benchmarks/...`; relative paths made absolute against `cwd`; and empty field
-    /// lists filled from the first record ([`KNOWN_FIELD_GROUPS`]). Idempotent.
+    /// A copy with every default benchmark not already given by name appended (its path
+    /// `embedded:<file>`: [`crate::benchmarks::default_specs`]; the filesystem is not looked
+    /// at); relative file paths made absolute against `cwd`; and empty field lists filled from
+    /// the first record ([`KNOWN_FIELD_GROUPS`]). Idempotent.
     ///
-    /// Errors: [`FilterError::NoDefaultBenchmarks`] when defaults are wanted and `data_dir` is
-    /// `None` (`cwd` names where the search started); [`FilterError::Benchmark`] for a file that
-    /// cannot be opened while detecting fields; [`FilterError::UnknownFields`].
-    pub fn resolve_in(&self, data_dir: Option<&Path>, cwd: &Path) -> Result<CorpusFilters, FilterError> {
+    /// Errors: [`FilterError::Benchmark`] for a file that cannot be opened while detecting
+    /// fields; [`FilterError::UnknownFields`].
+    pub fn resolve_in(&self, cwd: &Path) -> Result<CorpusFilters, FilterError> {
         let mut out = self.clone();
-        if self.needs_defaults() {
-            let Some(data) = data_dir else {
-                let wanted = BenchmarkSpec::defaults().iter().map(|d| d.path.display().to_string()).collect::<Vec<_>>().join(", ");
-                return Err(FilterError::NoDefaultBenchmarks { start: cwd.to_path_buf(), wanted });
-            };
-            for d in BenchmarkSpec::defaults() {
+        if self.default_benchmarks {
+            for d in benchmarks::default_specs() {
                 if !out.benchmarks.iter().any(|b| b.name == d.name) {
-                    out.benchmarks.push(BenchmarkSpec { path: data.join(&d.path), ..d });
+                    out.benchmarks.push(d);
                 }
             }
         }
         for b in &mut out.benchmarks {
-            if b.path.is_relative() {
+            if b.path.is_relative() && !benchmarks::is_embedded(&b.path) {
                 b.path = cwd.join(&b.path);
             }
             if b.fields.is_empty() {
@@ -273,14 +251,13 @@ impl CorpusFilters {
             max_removed_fraction: settings.drop_fraction,
             ..DecontamConfig::default()
         };
-        let index = BenchmarkIndex::load(&config, Path::new(""))?;
+        config.validate()?;
+        let mut index = BenchmarkIndex::new(config.ngram_words, config.min_exact_words)?;
         let mut benchmarks = Vec::new();
-        for (spec, stats) in settings.benchmarks.iter().zip(index.benchmarks()) {
-            let bytes = std::fs::read(&spec.path).map_err(|source| DecontamError::Io {
-                name: spec.name.clone(),
-                path: spec.path.clone(),
-                source,
-            })?;
+        for spec in &settings.benchmarks {
+            let bytes = read_benchmark(spec)?;
+            let fields: Vec<&str> = spec.fields.iter().map(String::as_str).collect();
+            let stats = index.add_jsonl(&spec.name, &bytes[..], &fields)?;
             benchmarks.push(LoadedBenchmark {
                 name: spec.name.clone(),
                 path: spec.path.display().to_string(),
@@ -294,25 +271,46 @@ impl CorpusFilters {
     }
 }
 
-/// The fields of the first [`KNOWN_FIELD_GROUPS`] group present in the first record of `spec`'s
-/// file.
-fn detect_fields(spec: &BenchmarkSpec) -> Result<Vec<String>, FilterError> {
-    let open_err = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            DecontamError::MissingFile { name: spec.name.clone(), path: spec.path.clone() }
-        } else {
-            DecontamError::Io { name: spec.name.clone(), path: spec.path.clone(), source }
-        }
-    };
-    let file = std::fs::File::open(&spec.path).map_err(open_err)?;
-    let mut first = None;
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(open_err)?;
-        if !line.trim().is_empty() {
-            first = Some(line);
-            break;
-        }
+/// The JSONL bytes of a benchmark: the embedded copy for an `embedded:` path, else the file.
+///
+/// Errors: [`DecontamError::MissingFile`] for a file (or embedded name) that does not exist,
+/// [`DecontamError::Io`] for one that cannot be read.
+fn read_benchmark(spec: &BenchmarkSpec) -> Result<Vec<u8>, DecontamError> {
+    if benchmarks::is_embedded(&spec.path) {
+        let e = benchmarks::embedded(&spec.path).ok_or_else(|| io_error(spec, std::io::ErrorKind::NotFound.into()))?;
+        return e.bytes().map_err(|source| io_error(spec, source));
     }
+    std::fs::read(&spec.path).map_err(|source| io_error(spec, source))
+}
+
+/// [`DecontamError::MissingFile`] for a not-found error, else [`DecontamError::Io`].
+fn io_error(spec: &BenchmarkSpec, source: std::io::Error) -> DecontamError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        DecontamError::MissingFile { name: spec.name.clone(), path: spec.path.clone() }
+    } else {
+        DecontamError::Io { name: spec.name.clone(), path: spec.path.clone(), source }
+    }
+}
+
+/// The fields of the first [`KNOWN_FIELD_GROUPS`] group present in the first record of `spec`'s
+/// JSONL.
+fn detect_fields(spec: &BenchmarkSpec) -> Result<Vec<String>, FilterError> {
+    let first = if benchmarks::is_embedded(&spec.path) {
+        let bytes = read_benchmark(spec)?;
+        bytes.split(|&b| b == b'\n').map(|l| String::from_utf8_lossy(l).into_owned()).find(|l| !l.trim().is_empty())
+    } else {
+        let open_err = |source| io_error(spec, source);
+        let file = std::fs::File::open(&spec.path).map_err(open_err)?;
+        let mut first = None;
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(open_err)?;
+            if !line.trim().is_empty() {
+                first = Some(line);
+                break;
+            }
+        }
+        first
+    };
     let record: Option<serde_json::Map<String, serde_json::Value>> = first.and_then(|l| serde_json::from_str(&l).ok());
     let unknown = || FilterError::UnknownFields { name: spec.name.clone(), path: spec.path.clone() };
     let record = record.ok_or_else(unknown)?;
@@ -575,5 +573,53 @@ mod tests {
         let off = CorpusFilters { default_benchmarks: false, ..CorpusFilters::default() };
         let loaded = off.load().unwrap();
         assert!(loaded.decontaminator.is_none() && loaded.benchmarks.is_empty());
+    }
+
+    /// Set in the child process [`default_benchmarks_are_embedded`] starts.
+    const CHILD: &str = "CORPUSMINER_TEST_EMBEDDED_CHILD";
+
+    /// The default benchmarks load from the binary: run again as a child process whose current
+    /// directory is an empty temporary folder and whose `CORPUSMINER_SHARED_DATA` points
+    /// nowhere, the three load with the records and SHA-256 of the originals; where the shared
+    /// data is present, those checksums are the files' own.
+    #[test]
+    fn default_benchmarks_are_embedded() {
+        let loaded = CorpusFilters::default().load().unwrap();
+        let got: Vec<(&str, &str, u64, &str)> =
+            loaded.benchmarks.iter().map(|b| (b.name.as_str(), b.path.as_str(), b.records, b.sha256.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("gsm8k", "embedded:gsm8k-test.jsonl", 1319, "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"),
+                ("math", "embedded:math-test-5000.jsonl", 5000, "3371949f33dd702d04b43fddd7d53a028de0aaca0e76abb1b875a050297b3aa4"),
+                ("math500", "embedded:math500-test.jsonl", 500, "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"),
+            ]
+        );
+        assert!(loaded.decontaminator.is_some());
+        for (b, e) in loaded.benchmarks.iter().zip(&benchmarks::EMBEDDED) {
+            assert_eq!(b.sha256, e.sha256, "{}: decompressed bytes differ from PROVENANCE.md", e.file);
+        }
+        if std::env::var_os(CHILD).is_some() {
+            let cwd = std::env::current_dir().unwrap();
+            assert!(std::fs::read_dir(&cwd).unwrap().next().is_none(), "the child runs in an empty folder");
+            return;
+        }
+        if let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() {
+            for b in &loaded.benchmarks {
+                let file = b.path.strip_prefix("embedded:").unwrap();
+                let original = std::fs::read(data.join("benchmarks").join(file)).unwrap();
+                assert_eq!(hex::encode(Sha256::digest(&original)), b.sha256, "{file}");
+            }
+        }
+        let empty = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["filters::tests::default_benchmarks_are_embedded", "--exact", "--nocapture", "--test-threads=1"])
+            .current_dir(empty.path())
+            .env("CORPUSMINER_SHARED_DATA", empty.path().join("no-such-folder"))
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     }
 }

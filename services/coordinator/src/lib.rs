@@ -7,6 +7,7 @@
 //! - [`annotation`]: proposed hosts with sample pages, URL path prefixes and annotation files.
 //! - [`filters`]: what happens to the kept pages on their way to the corpus: exact URL and
 //!   content dedup, near-dedup (MinHash LSH), decontamination against benchmarks.
+//! - [`benchmarks`]: the default decontamination benchmarks, compiled into the binary.
 //! - [`corpus`]: the kept pages as dolma JSONL.zst files and their manifest.
 //! - [`report`]: what the iteration saw, skipped, kept and measured.
 //! - [`seed`]: the seed of an iteration and its growth from annotations, with its manifest.
@@ -15,6 +16,7 @@
 //! - [`driver`]: the iteration state machine: each state's step, resumable after a kill.
 
 pub mod annotation;
+pub mod benchmarks;
 pub mod convergence;
 pub mod corpus;
 pub mod cpu;

@@ -2,7 +2,9 @@
 //! Usage: `cargo run --release -p corpusminer-pipeline --example eval_extraction [DATA_DIR] [--dump DIR]`
 //! With `--dump DIR`, writes each page's extracted text to DIR for inspection; `--missing FILE`
 //! lists the source formulas of one page absent from its text; `--bench N` times N rounds of
-//! `extract` over all 229 pages held in memory.
+//! `extract` over all 229 pages held in memory; `--short KEY` prints the reference and our text
+//! of the short-article variant of one `html-extraction` page (with `--dump FILE`, writes the
+//! variant page there).
 
 use corpusminer_pipeline::extract::{eval, extract};
 use std::io::Read;
@@ -36,6 +38,22 @@ fn main() {
                 println!("MISSING {m:?}");
             }
         }
+        return;
+    }
+    if let Some(key) = args.iter().position(|a| a == "--short").and_then(|i| args.get(i + 1)) {
+        let gt: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("html-extraction/ground-truth.json")).unwrap()).unwrap();
+        let mut body = Vec::new();
+        let path = dir.join("html-extraction/html").join(format!("{key}.html.gz"));
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_end(&mut body).unwrap();
+        let (page, truth) = eval::short_article_variant(&body, gt[key.as_str()]["articleBody"].as_str().unwrap_or(""));
+        if let Some(out) = dump.as_ref() {
+            std::fs::write(out, &page).unwrap();
+        }
+        let text = match extract(page.as_bytes(), Some("text/html; charset=utf-8")) {
+            Ok(x) => x.text,
+            Err(e) => format!("[error {}]", e.reason()),
+        };
+        println!("REFERENCE\n{truth}\n\nOURS (F1 {:.3})\n{text}", eval::token_f1(&text, &truth));
         return;
     }
     if let Some(rounds) = args.iter().position(|a| a == "--bench").and_then(|i| args.get(i + 1)) {

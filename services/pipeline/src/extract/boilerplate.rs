@@ -3,10 +3,15 @@
 //! Per element, in document order: dropped by tag (`nav`, `footer`, `form`, `aside`, ...),
 //! ARIA role (`navigation`, `banner`, `contentinfo`, `complementary`, ...), or class/id tokens
 //! naming boilerplate (comments, sidebars, share widgets, related links, cookie banners, ads),
-//! unless that element holds most of the page's text. Hidden elements (`hidden`, `display:none`)
+//! unless it holds the article body (`[itemprop=articleBody]`, or a class/id naming content, BEM
+//! spellings such as `article__body` included, over a paragraph of running text) or most of the
+//! page's text (never by size alone for a comment section: a short article can sit above a long
+//! thread). Hidden elements (`hidden`, `display:none`)
 //! are rendered for their mathematics only. Then, bottom-up: text length, link-text length and
-//! formula count of every subtree; the main container is the largest `[itemprop=articleBody]`,
-//! `<article>` or `<main>` holding enough of the text, else the best Readability-style candidate
+//! formula count of every subtree, and its running text (text nodes of 40+ characters outside
+//! links: sentences, not menus); the main container is the largest `[itemprop=articleBody]`,
+//! `<article>` or `<main>` holding a quarter of the text or half of the running text (a short
+//! article beside long menus and link lists), else the best Readability-style candidate
 //! (paragraph scores of 1 + commas + length/100 up to 3, credited to parent and half to
 //! grandparent, scaled by 1 - link density). The container is then widened while its parent adds
 //! formulas, because on a math page the formulas mark the content (answers below a question).
@@ -27,6 +32,9 @@ pub struct Analysis {
     pub link_len: Vec<u32>,
     /// Formulas in the subtree (structured math and TeX-delimited text).
     pub formulas: Vec<u32>,
+    /// Running text in the subtree: the part of `text_len` in text nodes of 40 or more visible
+    /// characters outside `<a>` (sentences, not menu entries or link lists).
+    pub para_len: Vec<u32>,
     /// The page carries MathJax v2 `<script type="math/tex">`, so MathJax's rendered spans are
     /// duplicates to skip.
     pub has_tex_scripts: bool,
@@ -70,8 +78,15 @@ const BAD_PARTS: &[&str] = &[
     "noprint", "menu", "offcanvas", "hatnote", "vote", "post-menu", "user-info", "signature", "badge", "gravatar", "mw-jump",
 ];
 
+/// Running text (visible characters outside links, in text nodes of 40 or more) that makes a
+/// block content: about one short paragraph.
+pub const RUNNING_TEXT: u32 = 100;
+
 /// Tokens that mark content and protect an element from the class/id rule.
 const GOOD_PARTS: &[&str] = &["article-body", "articlebody", "post-text", "post-body", "entry-content", "story-body", "s-prose", "mw-parser-output", "js-post-body"];
+
+/// [`GOOD_PARTS`] with `-` and `_` removed.
+const GOOD_JOINED: &[&str] = &["articlebody", "articlebody", "posttext", "postbody", "entrycontent", "storybody", "sprose", "mwparseroutput", "jspostbody"];
 
 /// Patterns bucketed by first byte, for a fast substring scan of short lowercase tokens.
 struct Parts {
@@ -99,11 +114,14 @@ const SHORT_BAD: &[&str] = &["rail", "toc", "tags", "vote", "menu", "badge"];
 struct PartSets {
     bad: Parts,
     good: Parts,
+    /// [`GOOD_PARTS`] with `-` and `_` removed, matched against tokens with them removed.
+    good_joined: Parts,
 }
 
 impl PartSets {
     fn new() -> Self {
-        PartSets { bad: Parts::new(BAD_PARTS.iter().filter(|p| !SHORT_BAD.contains(p))), good: Parts::new(GOOD_PARTS) }
+        debug_assert!(GOOD_PARTS.iter().map(|p| p.replace(['-', '_'], "")).eq(GOOD_JOINED.iter().map(|p| p.to_string())));
+        PartSets { bad: Parts::new(BAD_PARTS.iter().filter(|p| !SHORT_BAD.contains(p))), good: Parts::new(GOOD_PARTS), good_joined: Parts::new(GOOD_JOINED) }
     }
 }
 
@@ -120,7 +138,16 @@ fn token_verdict(t: &str, parts: &PartSets) -> (bool, bool) {
         owned = t.to_ascii_lowercase();
         owned.as_bytes()
     };
-    let good = parts.good.any_in(t);
+    // Content words match across BEM-style separators too (`article__body`, `entry_content`).
+    let good = parts.good.any_in(t) || (t.contains(&b'_') && {
+        let mut joined = [0u8; 64];
+        let mut n = 0;
+        for &c in t.iter().filter(|&&c| c != b'-' && c != b'_').take(joined.len()) {
+            joined[n] = c;
+            n += 1;
+        }
+        parts.good_joined.any_in(&joined[..n])
+    });
     let ad = t == b"ad"
         || t == b"ads"
         || t.starts_with(b"ad-")
@@ -142,17 +169,23 @@ fn token_verdict(t: &str, parts: &PartSets) -> (bool, bool) {
 
 /// Class verdicts memoised per page (class strings repeat a lot; ids rarely do).
 #[derive(Default)]
-struct BadCache<'a>(std::collections::HashMap<&'a str, (bool, bool)>, Option<PartSets>);
+struct BadCache<'a>(std::collections::HashMap<&'a str, (bool, bool)>);
 
-/// Boilerplate by class/id: no token holds a [`GOOD_PARTS`] word and some token is bad (the id
-/// counts as one token).
-fn class_id_bad<'a>(dom: &'a Dom<'_>, id: NodeId, cache: &mut BadCache<'a>) -> bool {
+/// The word sets, built once per process.
+fn part_sets() -> &'static PartSets {
+    static SETS: std::sync::OnceLock<PartSets> = std::sync::OnceLock::new();
+    SETS.get_or_init(PartSets::new)
+}
+
+/// (names content, names boilerplate) by class/id: some token holds a [`GOOD_PARTS`] word; no
+/// token holds one and some token is bad (the id counts as one token).
+fn class_id_verdict<'a>(dom: &'a Dom<'_>, id: NodeId, cache: &mut BadCache<'a>) -> (bool, bool) {
     let class = dom.attr(id, "class").unwrap_or("");
     let idv = dom.attr(id, "id").unwrap_or("");
     if class.is_empty() && idv.is_empty() {
-        return false;
+        return (false, false);
     }
-    let parts = cache.1.get_or_insert_with(PartSets::new);
+    let parts = part_sets();
     let (mut good, mut bad) = (false, false);
     if !class.is_empty() {
         (good, bad) = match cache.0.get(class) {
@@ -169,7 +202,7 @@ fn class_id_bad<'a>(dom: &'a Dom<'_>, id: NodeId, cache: &mut BadCache<'a>) -> b
         good |= g;
         bad |= b;
     }
-    !good && bad
+    (good, !good && bad)
 }
 
 fn is_comment_like(dom: &Dom, id: NodeId) -> bool {
@@ -259,6 +292,8 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let mut skip = vec![false; n];
     let mut hidden = vec![false; n];
     let mut class_bad = vec![false; n];
+    // Class/id names content (`entry-content`, `article__body`).
+    let mut content_class = vec![false; n];
     let mut has_tex_scripts = false;
     let mut cache = BadCache::default();
     let mut body = 0;
@@ -298,8 +333,10 @@ pub fn analyse(dom: &Dom) -> Analysis {
         if is_hidden(dom, id) {
             hidden[id] = true;
         }
-        if SOFT_DROP_TAGS.contains(&name) || class_id_bad(dom, id, &mut cache) {
+        if SOFT_DROP_TAGS.contains(&name) {
             class_bad[id] = true;
+        } else {
+            (content_class[id], class_bad[id]) = class_id_verdict(dom, id, &mut cache);
         }
     }
     // Bottom-up sizes (children have larger ids than parents).
@@ -337,10 +374,14 @@ pub fn analyse(dom: &Dom) -> Analysis {
                         text_len[id] = text_len[id].min(dom.attr(id, "alttext").map_or(text_len[id], nonws_len));
                     }
                 } else if name == "img" {
-                    let alt = dom.attr(id, "alt").unwrap_or("");
-                    if !alt.trim().is_empty() && math::img_is_formula(dom.attr(id, "src").unwrap_or(""), dom.attr(id, "class").unwrap_or("")) {
-                        formulas[id] = 1;
-                        text_len[id] = nonws_len(alt);
+                    let src = dom.attr(id, "src").unwrap_or("");
+                    if math::img_is_formula(src, dom.attr(id, "class").unwrap_or("")) {
+                        let alt = dom.attr(id, "alt").unwrap_or("");
+                        let len = if alt.trim().is_empty() { math::tex_from_formula_url(src).map_or(0, |t| nonws_len(&t)) } else { nonws_len(alt) };
+                        if len > 0 {
+                            formulas[id] = 1;
+                            text_len[id] = len;
+                        }
                     }
                 }
             }
@@ -351,7 +392,9 @@ pub fn analyse(dom: &Dom) -> Analysis {
         link_len[p] += link_len[id];
         formulas[p] += formulas[id];
         para_len[p] += para_len[id];
-        if dom.attr(id, "itemprop").is_some_and(|v| v.to_ascii_lowercase().contains("articlebody")) {
+        // The article body, marked by microdata or by a class/id naming content over a
+        // paragraph of running text: its ancestors are never dropped by class/id.
+        if (content_class[id] && para_len[id] >= RUNNING_TEXT) || dom.attr(id, "itemprop").is_some_and(|v| v.to_ascii_lowercase().contains("articlebody")) {
             holds_body[id] = true;
         }
         holds_body[p] |= holds_body[id];
@@ -364,12 +407,14 @@ pub fn analyse(dom: &Dom) -> Analysis {
     for id in 1..n {
         // On a math page, comment threads that carry formulas are content (Q&A sites).
         let math_comments = formulas[id] > 0 && formulas[body] >= 5 && is_comment_like(dom, id);
-        let protected = holds_body[id]
-            || math_comments
-            || text_len[id] as f64 >= 0.5 * total
-            || para_len[id] as f64 >= 0.5 * total_para
-            || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
-        if class_bad[id] && !skip[id] && !protected {
+        if !class_bad[id] || skip[id] {
+            continue;
+        }
+        // A comment section is never the page's main text by its size alone (a short article
+        // under a long thread); other wrappers with a boilerplate word are, when they hold most of it.
+        let by_size = (text_len[id] as f64 >= 0.5 * total || para_len[id] as f64 >= 0.5 * total_para) && !is_comment_like(dom, id);
+        let protected = holds_body[id] || math_comments || by_size || (formulas[id] >= 3 && formulas[id] as f64 >= 0.5 * total_f);
+        if !protected {
             skip[id] = true;
             dropped_any = true;
         }
@@ -381,26 +426,27 @@ pub fn analyse(dom: &Dom) -> Analysis {
                 skip[id] = true;
             }
         }
-        for v in [&mut text_len, &mut link_len, &mut formulas] {
-            for id in (1..n).rev() {
-                if skip[id] {
-                    let x = v[id];
-                    // subtract from all ancestors that are not skipped, once, at the skipped root
-                    if !skip[dom.nodes[id].parent] {
-                        let mut a = dom.nodes[id].parent;
-                        loop {
-                            v[a] = v[a].saturating_sub(x);
-                            if a == 0 {
-                                break;
-                            }
-                            a = dom.nodes[a].parent;
-                        }
-                    }
+        // Subtract each skipped root's sizes from all its ancestors (none of them skipped), in
+        // one walk up per root.
+        for id in 1..n {
+            if !skip[id] || skip[dom.nodes[id].parent] {
+                continue;
+            }
+            let x = (text_len[id], link_len[id], formulas[id], para_len[id]);
+            let mut a = dom.nodes[id].parent;
+            loop {
+                text_len[a] = text_len[a].saturating_sub(x.0);
+                link_len[a] = link_len[a].saturating_sub(x.1);
+                formulas[a] = formulas[a].saturating_sub(x.2);
+                para_len[a] = para_len[a].saturating_sub(x.3);
+                if a == 0 {
+                    break;
                 }
+                a = dom.nodes[a].parent;
             }
         }
     }
-    Analysis { skip, hidden, text_len, link_len, formulas, has_tex_scripts, body }
+    Analysis { skip, hidden, text_len, link_len, formulas, para_len, has_tex_scripts, body }
 }
 
 fn in_head(dom: &Dom, mut id: NodeId) -> bool {
@@ -428,7 +474,10 @@ pub fn choose_roots(dom: &Dom, a: &Analysis) -> Vec<NodeId> {
     for kind in kinds {
         let els: Vec<NodeId> = (1..n).filter(|&id| matches!(dom.nodes[id].data, NodeData::Element { .. }) && kind(id) && live(id)).collect();
         let Some(&best) = els.iter().max_by_key(|&&id| a.text_len[id]) else { continue };
-        if a.text_len[best] < 150 || (a.text_len[best] as f64) < 0.25 * total as f64 {
+        // Enough of the page's text, or (a short article beside long menus and link lists)
+        // most of its running text.
+        let share = a.text_len[best] as f64 >= 0.25 * total as f64 || a.para_len[best] as f64 >= 0.5 * a.para_len[body] as f64;
+        if a.text_len[best] < 150 || !share {
             continue;
         }
         // Several of them sharing the text (forum posts): take their common ancestor.

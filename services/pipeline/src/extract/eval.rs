@@ -5,7 +5,12 @@
 //! - Formula recall: for each `html-math` page labelled `math`, the TeX formulas found in the
 //!   page's source by an independent, simple scanner ([`source_formulas`]) and the share of them
 //!   present in our text (whitespace collapsed), averaged over pages with at least one formula.
-//! - Throughput of [`extract`](super::extract) over all pages read (pages/s, MB/s of HTML).
+//! - Short-article token F1: the same article pages made into pages whose article is short beside
+//!   their full boilerplate ([`short_article_variant`]: the article cut to its first paragraph or
+//!   two, page and reference cut alike), so a main-content choice that drifts to a footer or a
+//!   share bar when the article no longer dominates the page shows.
+//! - Throughput of [`extract`](super::extract) over all pages read (pages/s, MB/s of HTML); the
+//!   short-article variants are not timed.
 
 use super::extract;
 use super::math::{collapse_ws, strip_style_wrapper};
@@ -33,6 +38,8 @@ pub struct PageScore {
     pub page: String,
     /// Token F1 (article pages), 0..1.
     pub f1: Option<f64>,
+    /// Token F1 of the page's short-article variant (article pages), 0..1.
+    pub short_f1: Option<f64>,
     /// (formulas found in our text, formulas in the source) on math pages.
     pub formulas: Option<(usize, usize)>,
     /// Extraction error reason, if extraction failed.
@@ -46,6 +53,8 @@ pub struct EvalReport {
     pub pages: Vec<PageScore>,
     /// Mean token F1 over article pages (0..1).
     pub mean_f1: f64,
+    /// Mean token F1 over the article pages' short-article variants (0..1).
+    pub short_f1: f64,
     /// Mean formula recall over math pages with at least one source formula (0..1).
     pub formula_recall: f64,
     /// Math pages counted in `formula_recall`.
@@ -71,14 +80,16 @@ impl EvalReport {
 
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<60} {:>6} {:>10}", "page", "F1", "formulas")?;
+        writeln!(f, "{:<60} {:>6} {:>6} {:>10}", "page", "F1", "short", "formulas")?;
+        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         for p in &self.pages {
-            let f1 = p.f1.map_or("-".to_string(), |v| format!("{v:.3}"));
             let fm = p.formulas.map_or("-".to_string(), |(a, b)| format!("{a}/{b}"));
             let err = p.error.map_or(String::new(), |e| format!("  [{e}]"));
-            writeln!(f, "{:<60} {:>6} {:>10}{}", p.page, f1, fm, err)?;
+            writeln!(f, "{:<60} {:>6} {:>6} {:>10}{}", p.page, num(p.f1), num(p.short_f1), fm, err)?;
         }
-        writeln!(f, "mean token F1 {:.4} over {} article pages", self.mean_f1, self.pages.iter().filter(|p| p.f1.is_some()).count())?;
+        let articles = self.pages.iter().filter(|p| p.f1.is_some()).count();
+        writeln!(f, "mean token F1 {:.4} over {} article pages", self.mean_f1, articles)?;
+        writeln!(f, "mean token F1 {:.4} over their short-article variants (article cut to its first paragraph or two)", self.short_f1)?;
         writeln!(f, "mean formula recall {:.4} over {} math pages with TeX in the source", self.formula_recall, self.math_pages)?;
         write!(
             f,
@@ -146,15 +157,20 @@ pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
     let mut keys: Vec<&String> = gt.keys().collect();
     keys.sort();
     let mut f1s = Vec::new();
+    let mut short_f1s = Vec::new();
+    let f1_of = |r: &Result<super::Extracted, super::ExtractError>, truth: &str| match r {
+        Ok(x) => (token_f1(&x.text, truth), None),
+        Err(e) => (token_f1("", truth), Some(e.reason())),
+    };
     for key in keys {
         let truth = gt[key.as_str()]["articleBody"].as_str().unwrap_or("");
         let body = read_gz(&data_dir.join("html-extraction/html").join(format!("{key}.html.gz")))?;
-        let (f1, error) = match run(&body) {
-            Ok(x) => (token_f1(&x.text, truth), None),
-            Err(e) => (token_f1("", truth), Some(e.reason())),
-        };
+        let (f1, error) = f1_of(&run(&body), truth);
         f1s.push(f1);
-        pages.push(PageScore { page: key.clone(), f1: Some(f1), formulas: None, error });
+        let (page, short_truth) = short_article_variant(&body, truth);
+        let (short_f1, _) = f1_of(&extract(page.as_bytes(), Some("text/html; charset=utf-8")), &short_truth);
+        short_f1s.push(short_f1);
+        pages.push(PageScore { page: key.clone(), f1: Some(f1), short_f1: Some(short_f1), formulas: None, error });
     }
 
     let idx_path = data_dir.join("html-math/INDEX.tsv");
@@ -181,18 +197,99 @@ pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
         if !source.is_empty() {
             recalls.push(found as f64 / source.len() as f64);
         }
-        pages.push(PageScore { page: cols[0].to_string(), f1: None, formulas: Some((found, source.len())), error });
+        pages.push(PageScore { page: cols[0].to_string(), f1: None, short_f1: None, formulas: Some((found, source.len())), error });
     }
     let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
     Ok(EvalReport {
         pages,
         mean_f1: mean(&f1s),
+        short_f1: mean(&short_f1s),
         formula_recall: mean(&recalls),
         math_pages: recalls.len(),
         timed_pages,
         timed_bytes,
         extract_time,
     })
+}
+
+/// A short-article page made from a real one: the article cut to its first paragraph or two,
+/// everything else (menus, archive lists, share bars, footers) kept. Returns the page (UTF-8,
+/// decoded with its own charset) and the reference text cut the same way.
+///
+/// The rule, the same for every page:
+/// 1. The reference's paragraphs are its non-blank lines. It keeps its first paragraph, and the
+///    second too when the first has under 200 characters; the rest is the cut text `D`.
+/// 2. The page's text runs are the text between tags (comments, scripts and styles skipped),
+///    character references decoded and whitespace collapsed. A run whose text occurs in `D`
+///    belongs to the cut article.
+/// 3. The article span runs from the first to the last such run of 25 characters or more;
+///    every such run inside the span (links and emphasis inside cut paragraphs included) is
+///    deleted from the page. Nothing outside the span is touched, so boilerplate that happens to
+///    repeat a few words of the article stays.
+///
+/// A reference of one paragraph (or two short ones) is left whole, and so is its page.
+pub fn short_article_variant(body: &[u8], truth: &str) -> (String, String) {
+    let (enc, _) = super::charset::sniff(body, None);
+    let html = super::charset::decode(body, enc).into_owned();
+    let paras: Vec<&str> = truth.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let keep = if paras.first().is_some_and(|p| p.chars().count() < 200) { 2 } else { 1 };
+    if paras.len() <= keep {
+        return (html, paras.join("\n"));
+    }
+    let cut = collapse_ws(&paras[keep..].join(" "));
+    let finder = |t: &str| memchr::memmem::find(cut.as_bytes(), t.as_bytes()).is_some();
+    // (start, end, long) of every run found in the cut text.
+    let runs: Vec<(usize, usize, bool)> = text_runs(&html)
+        .into_iter()
+        .filter_map(|(s, e)| {
+            let t = collapse_ws(&super::entities::decode(&html[s..e], false));
+            (!t.is_empty() && finder(&t)).then(|| (s, e, t.chars().count() >= 25))
+        })
+        .collect();
+    let first = runs.iter().position(|r| r.2);
+    let last = runs.iter().rposition(|r| r.2);
+    let mut out = String::with_capacity(html.len());
+    let mut at = 0;
+    if let (Some(a), Some(b)) = (first, last) {
+        for &(s, e, _) in &runs[a..=b] {
+            out.push_str(&html[at..s]);
+            at = e;
+        }
+    }
+    out.push_str(&html[at..]);
+    (out, paras[..keep].join("\n"))
+}
+
+/// Byte ranges of the text between tags of `html`: comments, `<script>` and `<style>` contents
+/// and the tags themselves excluded.
+fn text_runs(html: &str) -> Vec<(usize, usize)> {
+    let b = html.as_bytes();
+    let lower = html.to_ascii_lowercase();
+    let l = lower.as_bytes();
+    let find = |from: usize, pat: &[u8]| memchr::memmem::find(&l[from..], pat).map(|p| from + p);
+    let end_of_tag = |from: usize| memchr::memchr(b'>', &b[from..]).map_or(b.len(), |p| from + p + 1);
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let lt = memchr::memchr(b'<', &b[i..]).map_or(b.len(), |p| i + p);
+        if lt > i {
+            runs.push((i, lt));
+        }
+        if lt == b.len() {
+            break;
+        }
+        let at = &l[lt..];
+        i = if at.starts_with(b"<!--") {
+            find(lt + 4, b"-->").map_or(b.len(), |e| e + 3)
+        } else if at.starts_with(b"<script") {
+            find(lt + 1, b"</script").map_or(b.len(), end_of_tag)
+        } else if at.starts_with(b"<style") {
+            find(lt + 1, b"</style").map_or(b.len(), end_of_tag)
+        } else {
+            end_of_tag(lt + 1)
+        };
+    }
+    runs
 }
 
 /// The distinct TeX formulas in raw HTML, found without a parser: contents of

@@ -7,6 +7,7 @@
 //! so `a≠0, b^2-4ac` never runs together the way a flattened `textContent` does.
 
 use super::dom::{Dom, NodeData, NodeId};
+use std::borrow::Cow;
 
 /// Collapses whitespace runs to one space and trims; the form in which formulas are emitted and
 /// compared.
@@ -77,6 +78,135 @@ pub fn img_is_formula(src: &str, class: &str) -> bool {
         || ["latex.php", "codecogs", "mimetex", "mathtex", "latex.cgi", "/latex?", "tex?", "/math/render/", "chart.apis.google.com/chart?cht=tx", "quicklatex", "forkosh", "latexrender"]
             .iter()
             .any(|p| src.contains(p))
+}
+
+/// The TeX of an `<img>` that shows a formula, or `None` for any other image.
+///
+/// A formula image is one whose `src`/`class` name a TeX renderer ([`img_is_formula`]), or any
+/// image whose `alt` holds a control word and looks like TeX ([`alt_looks_like_tex`]). Its TeX
+/// is the `alt` (MediaWiki's `{\displaystyle ..}` wrapper and `$`/`$$` delimiters removed) when
+/// that is TeX: it looks like TeX, equals the URL's TeX up to whitespace, or the URL carries
+/// none; otherwise (no `alt`, an empty one, or words such as "formula") the TeX in the URL
+/// ([`tex_from_formula_url`]).
+pub fn formula_img_tex<'a>(src: &str, class: &str, alt: &'a str) -> Option<Cow<'a, str>> {
+    let alt = alt.trim();
+    let formula_img = img_is_formula(src, class);
+    let has_cmd = alt.as_bytes().windows(2).any(|w| w[0] == b'\\' && w[1].is_ascii_alphabetic());
+    if !formula_img && !(has_cmd && alt_looks_like_tex(alt)) {
+        return None;
+    }
+    let tex = strip_style_wrapper(alt);
+    let tex = tex.strip_prefix("$$").and_then(|t| t.strip_suffix("$$")).or_else(|| tex.strip_prefix('$').and_then(|t| t.strip_suffix('$'))).unwrap_or(tex);
+    if formula_img && (tex.is_empty() || !alt_looks_like_tex(tex)) {
+        if let Some(url_tex) = tex_from_formula_url(src) {
+            if collapse_ws(&url_tex) != collapse_ws(tex) {
+                return Some(Cow::Owned(url_tex));
+            }
+        }
+    }
+    (!tex.is_empty()).then_some(Cow::Borrowed(tex))
+}
+
+/// The TeX source a formula image's URL carries, URL-decoded, for the renderers that take it in
+/// the query string:
+///
+/// - WordPress `…/latex.php?latex=TEX&bg=..&fg=..&s=..` (`s0.wp.com`, `l.wordpress.com`, the
+///   self-hosted plugin) and Google Chart `chart.googleapis.com/chart?cht=tx&chl=TEX` (also
+///   `chart.apis.google.com`): one parameter of a form-encoded query (WHATWG URL
+///   `application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte);
+/// - CodeCogs `latex.codecogs.com/{png,gif,svg,…}.latex?TEX` (and `….image?TEX`), mimeTeX
+///   `mimetex.cgi?TEX` and mathTeX `mathtex.cgi?TEX`: the whole query is the TeX, percent-decoded
+///   only (`+` stays a plus, as these renderers read it); the CodeCogs editor's `&space;` is a
+///   space, and leading rendering options (`\dpi{150}`, `\bg_white`, `\bg{white}`, `\fg_..`,
+///   `\fn_cm`, `\inline`, `\large` and the other size switches) are dropped.
+///
+/// `src` is the attribute value with character references already decoded (`&amp;` is `&`).
+/// `None` for any other URL, or when the TeX is empty.
+pub fn tex_from_formula_url(src: &str) -> Option<String> {
+    let src = src.trim();
+    let src = src.split_once('#').map_or(src, |(a, _)| a);
+    let (base, query) = src.split_once('?')?;
+    let base = base.to_ascii_lowercase();
+    let tex = if base.ends_with("/latex.php") {
+        form_param(query, "latex")?
+    } else if base.ends_with("chart.googleapis.com/chart") || base.ends_with("chart.apis.google.com/chart") {
+        if form_param(query, "cht").as_deref() != Some("tx") {
+            return None;
+        }
+        form_param(query, "chl")?
+    } else if (base.contains("codecogs.com/") && (base.ends_with(".latex") || base.ends_with(".image")))
+        || base.ends_with("/mimetex.cgi")
+        || base.ends_with("/mathtex.cgi")
+    {
+        let q = percent_decode(query, false);
+        let q = q.replace("&space;", " ").replace("&plus;", "+");
+        strip_render_options(&q).to_string()
+    } else {
+        return None;
+    };
+    let tex = tex.trim();
+    (!tex.is_empty()).then(|| tex.to_string())
+}
+
+/// The first value of `key` in a form-encoded query (`a=1&b=2`), decoded (`+` a space).
+fn form_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v, true))
+    })
+}
+
+/// `%XX` to bytes (invalid escapes kept as they are), `+` to a space when `plus_is_space`; the
+/// bytes read as UTF-8 (invalid sequences replaced).
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Drops CodeCogs' leading rendering options (`\dpi{N}`, `\bg_X`, `\bg{X}`, `\fg_X`, `\fg{X}`,
+/// `\fn_X`, `\inline`, and the size switches `\tiny` … `\Huge`) from a formula.
+fn strip_render_options(mut t: &str) -> &str {
+    loop {
+        t = t.trim_start();
+        let Some(rest) = t.strip_prefix('\\') else { return t };
+        let word_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let (word, after) = rest.split_at(word_len);
+        let next = match word {
+            "dpi" | "bg" | "fg" | "fn" if after.starts_with('{') => after.find('}').map(|e| &after[e + 1..]),
+            "bg" | "fg" | "fn" if after.starts_with('_') => {
+                let a = &after[1..];
+                Some(&a[a.bytes().take_while(|c| c.is_ascii_alphanumeric()).count()..])
+            }
+            "inline" | "tiny" | "scriptsize" | "footnotesize" | "small" | "normalsize" | "large" | "Large" | "LARGE" | "huge" | "Huge"
+                if !after.starts_with(|c: char| c.is_ascii_alphabetic()) =>
+            {
+                Some(after)
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => t = n,
+            None => return t,
+        }
+    }
 }
 
 /// The TeX a `<math>` element carries (`alttext`, or a `application/x-tex` / `TeX` annotation),
@@ -537,6 +667,27 @@ mod tests {
         assert!(alt_looks_like_tex("\\kappa"));
         assert!(alt_looks_like_tex("2omega_0,"));
         assert!(!alt_looks_like_tex("A photo of a cat"));
+    }
+
+    #[test]
+    fn tex_from_formula_urls() {
+        let t = |u: &str| tex_from_formula_url(u);
+        // WordPress: form-encoded, `+` a space, the other parameters ignored.
+        assert_eq!(t("https://s0.wp.com/latex.php?latex=%5Clambda+A+%2B+%5Cmu+B&bg=ffffff&fg=000&s=0&c=20201002").as_deref(), Some("\\lambda A + \\mu B"));
+        assert_eq!(t("http://l.wordpress.com/latex.php?bg=fff&latex=x%5E2").as_deref(), Some("x^2"));
+        // Google Chart: only the TeX chart type.
+        assert_eq!(t("https://chart.googleapis.com/chart?cht=tx&chl=%5Cfrac%7Ba%7D%7Bb%7D+c").as_deref(), Some("\\frac{a}{b} c"));
+        assert_eq!(t("https://chart.googleapis.com/chart?cht=p3&chl=a|b"), None);
+        // CodeCogs and mimeTeX: the whole query, `+` a plus, options dropped.
+        assert_eq!(t("http://latex.codecogs.com/png.latex?\\dpi{120}&space;\\bg_white&space;a+b=c").as_deref(), Some("a+b=c"));
+        assert_eq!(t("https://latex.codecogs.com/svg.image?\\inline&space;\\large&space;x_%7Bi%7D").as_deref(), Some("x_{i}"));
+        assert_eq!(t("https://latex.codecogs.com/gif.latex?\\bg{white}\\largest").as_deref(), Some("\\largest"));
+        assert_eq!(t("http://www.forkosh.com/mimetex.cgi?\\sqrt{2}+1").as_deref(), Some("\\sqrt{2}+1"));
+        // Not a TeX renderer, no query, an empty formula, a bad escape.
+        assert_eq!(t("https://example.com/image.png?w=300"), None);
+        assert_eq!(t("https://s0.wp.com/latex.php"), None);
+        assert_eq!(t("https://s0.wp.com/latex.php?latex=&bg=fff"), None);
+        assert_eq!(t("https://s0.wp.com/latex.php?latex=100%25+%zz").as_deref(), Some("100% %zz"));
     }
 
     #[test]

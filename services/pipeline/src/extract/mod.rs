@@ -9,7 +9,8 @@
 //!    a light arena tree that borrows from the decoded page.
 //! 3. Boilerplate removal ([`boilerplate`]): non-content elements (navigation, header/footer,
 //!    forms, ads, share widgets, comment sections, cookie banners, related-link lists) are
-//!    dropped by tag, ARIA role, class/id and link density; the main container is chosen from
+//!    dropped by tag, ARIA role, class/id and link density (a block holding a paragraph of
+//!    running text is never navigation); the main container is chosen from
 //!    `[itemprop=articleBody]` / `<article>` / `<main>` when they hold the text, else by a
 //!    Readability-style score of paragraphs (text length, commas, link density), and widened
 //!    while its ancestors add formulas (math is content).
@@ -18,7 +19,8 @@
 //!    Mathematics ([`math`]) is emitted as LaTeX: MathJax `<script type="math/tex">` as `$..$`
 //!    (`mode=display` as `$$..$$` on its own line), MathML by its `alttext` / TeX annotation or
 //!    converted from presentation markup, KaTeX by its annotation (its HTML rendering dropped),
-//!    MathJax's own rendered output skipped, TeX in formula images' `alt` as `$..$`, and TeX
+//!    MathJax's own rendered output skipped, TeX in formula images' `alt` (or, without TeX
+//!    there, in the renderer URL: WordPress `latex.php`, CodeCogs, mimeTeX, Google Chart) as `$..$`, and TeX
 //!    delimiters already in the text kept as they are. A formula repeated by its fallback image
 //!    right after it (Wikipedia) is emitted once.
 //!

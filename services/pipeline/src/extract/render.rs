@@ -1,6 +1,6 @@
 //! Rendering the chosen container to text with formulas as LaTeX (see the parent module doc).
 
-use super::boilerplate::{self, Analysis};
+use super::boilerplate::{self, Analysis, RUNNING_TEXT};
 use super::dom::{Dom, NodeData, NodeId};
 use super::math::{self, collapse_ws};
 
@@ -274,10 +274,12 @@ impl Renderer<'_> {
         false
     }
 
-    /// Navigation-like blocks: most of their text is link text.
+    /// Navigation-like blocks: most of their text is link text, and they hold no paragraph of
+    /// running text ([`Analysis::para_len`] under [`RUNNING_TEXT`]): a short article beside its
+    /// link lists is not one.
     fn link_heavy(&self, id: NodeId, name: &str) -> bool {
         let t = self.a.text_len[id];
-        if t == 0 || self.a.formulas[id] > 0 {
+        if t == 0 || self.a.formulas[id] > 0 || self.a.para_len[id] >= RUNNING_TEXT {
             return false;
         }
         let ld = self.a.link_len[id] as f64 / t as f64;
@@ -287,22 +289,13 @@ impl Renderer<'_> {
         }
     }
 
+    /// A formula image as `$..$`: its `alt` TeX, or the TeX in its URL
+    /// ([`math::formula_img_tex`]); any other image is dropped.
     fn img(&mut self, id: NodeId) {
         let dom = self.dom;
-        let Some(alt) = dom.attr(id, "alt") else { return };
-        let src = dom.attr(id, "src").unwrap_or("");
         let class = dom.attr(id, "class").unwrap_or("");
-        let alt = alt.trim();
-        if alt.is_empty() {
-            return;
-        }
-        let formula_img = math::img_is_formula(src, class);
-        let has_cmd = alt.as_bytes().windows(2).any(|w| w[0] == b'\\' && w[1].is_ascii_alphabetic());
-        if formula_img || (has_cmd && math::alt_looks_like_tex(alt)) {
-            let tex = math::strip_style_wrapper(alt);
-            let tex = tex.strip_prefix("$$").and_then(|t| t.strip_suffix("$$")).or_else(|| tex.strip_prefix('$').and_then(|t| t.strip_suffix('$'))).unwrap_or(tex);
-            let display = class.contains("display");
-            self.out.formula(tex, display);
+        if let Some(tex) = math::formula_img_tex(dom.attr(id, "src").unwrap_or(""), class, dom.attr(id, "alt").unwrap_or("")) {
+            self.out.formula(&tex, class.contains("display"));
         }
     }
 }

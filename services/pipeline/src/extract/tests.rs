@@ -188,7 +188,10 @@ fn evaluation_meets_goals_on_shared_pages() {
     println!("{report}");
     assert_eq!(report.pages.iter().filter(|p| p.f1.is_some()).count(), 127);
     assert!(report.math_pages >= 35, "{}", report.math_pages);
-    assert!(report.mean_f1 >= 0.90, "mean token F1 {:.4}", report.mean_f1);
+    assert!(report.mean_f1 >= 0.97, "mean token F1 {:.4}", report.mean_f1);
+    // Short articles beside long boilerplate: 0.750 before link density, the size protection
+    // of boilerplate classes and the semantic container's share looked at running text.
+    assert!(report.short_f1 >= 0.78, "short-article token F1 {:.4}", report.short_f1);
     assert!(report.formula_recall >= 0.90, "formula recall {:.4}", report.formula_recall);
 }
 
@@ -197,4 +200,80 @@ fn text_formula_count_ignores_prices() {
     use super::boilerplate::count_text_formulas;
     assert_eq!(count_text_formulas("it cost $5 and then $10 more"), 0);
     assert_eq!(count_text_formulas("let $x$ be, with $a^2+b^2=c^2$ and $$\\sum_i x_i$$ or \\(y\\)"), 4);
+}
+
+/// The formula images of the `html-math` pages that have them carry their TeX twice, in `alt`
+/// and in the renderer URL (WordPress `latex.php?latex=`, CodeCogs `png.latex?`). With every
+/// `alt` removed (the rule: ` alt=` becomes ` data-alt=` throughout the page), the text is the
+/// same as with them, and holds formulas a reader sees on the page.
+#[test]
+fn formula_images_without_alt_keep_the_tex_of_their_url() {
+    let cases: [(&str, &[&str]); 6] = [
+        ("html-math/math/tao-285g-lecture12-ricci-flow.html.gz", &["$t \\mapsto (M,g(t))$", "$(t_0,x_0)$", "$r_0 > 0$"]),
+        ("html-math/math/cp4space-exceptional-jordan-algebra.html.gz", &["$\\lambda A + \\mu B$", "$\\lambda, \\mu \\in \\mathbb{R}$"]),
+        ("html-math/math/geoenergymath-chandler-wobble.html.gz", &["$2omega_0, 2omega_0-4pi, 2omega_0-8pi, ... 2omega_0-52pi$"]),
+        ("html-math/math/mhf-distance-speed-time.html.gz", &["$\\frac{d}{v_1} + \\frac{d}{v_2} = \\frac{23}{4}$", "$\\frac{2d}{v_2} = \\frac{15}{4}$"]),
+        ("html-math/math/mhf-continuous-functions.html.gz", &["$\\lim_{n\\rightarrow\\infty}{x^n} =0$", "$\\lim_{n\\rightarrow\\infty}{x^n} =1$"]),
+        ("html-math/math/mhf-integral-question.html.gz", &["$z = \\frac{1}{2}\\sinh \\theta$"]),
+    ];
+    for (rel, formulas) in cases {
+        let Some(body) = page(rel) else { return };
+        let html = String::from_utf8(body).unwrap();
+        let stripped = html.replace(" alt=", " data-alt=");
+        let (with_alt, without) = (text_of(&html), text_of(&stripped));
+        for f in formulas {
+            assert!(without.contains(f), "{rel}: {f} missing from the text without alt");
+        }
+        assert_eq!(with_alt, without, "{rel}");
+    }
+}
+
+/// Short articles beside long boilerplate ([`eval::short_article_variant`] of real pages: the
+/// article cut to its first paragraph or two): a comment thread (macrumors), hover cards of
+/// links inside the paragraph (thehill), link lists and a share bar around the story (BBC), a
+/// body whose class also says `overlay` (billboard), a page builder's rows (CNBC). Each came out
+/// as the wrong block or no text at all before.
+#[test]
+fn short_articles_beside_boilerplate_are_found() {
+    let Some(dir) = shared_data_dir() else { return };
+    let gt: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("html-extraction/ground-truth.json")).unwrap()).unwrap();
+    for key in [
+        "232a43fb15abde807427b2a7bf4f772e27b8760554370956d8291df4e8166dbf",
+        "6ebac05f637ece8aa57c298a2a5e3a8047f546f855d0f29cc683cea60ce85c85",
+        "c7e39ac49fa1235f5d50f83bf2444248bd3aa4e6df044377916c812dd109ba23",
+        "9cb8224b660f36c932823ab613fb76a07928fcbc41956c4c1f96f4ecab9202aa",
+        "ffc109d474fdee1a59fa554df8b09643f4a7d45b23eceabad66f0712c3f7daed",
+    ] {
+        let Some(body) = page(&format!("html-extraction/html/{key}.html.gz")) else { return };
+        let truth = gt[key]["articleBody"].as_str().unwrap();
+        let (short, short_truth) = eval::short_article_variant(&body, truth);
+        assert!(short.len() < String::from_utf8_lossy(&body).len() && short_truth.len() < truth.len(), "{key}: nothing was cut");
+        let text = text_of(&short);
+        let f1 = eval::token_f1(&text, &short_truth);
+        let lead: String = short_truth.split_whitespace().take(8).collect::<Vec<_>>().join(" ");
+        assert!(f1 >= 0.75 && math::collapse_ws(&text).contains(&lead), "{key}: F1 {f1:.3}, {lead:?} not in:\n{text}");
+    }
+}
+
+/// The short-article rule cuts the article and only the article: the reference keeps its first
+/// paragraph (two when the first is under 200 characters), the page loses the text of the
+/// rest, and the page's menus and footer stay.
+#[test]
+fn short_article_variant_cuts_the_article_only() {
+    let Some(dir) = shared_data_dir() else { return };
+    let key = "c7e39ac49fa1235f5d50f83bf2444248bd3aa4e6df044377916c812dd109ba23";
+    let gt: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("html-extraction/ground-truth.json")).unwrap()).unwrap();
+    let truth = gt[key]["articleBody"].as_str().unwrap();
+    let Some(body) = page(&format!("html-extraction/html/{key}.html.gz")) else { return };
+    let (short, short_truth) = eval::short_article_variant(&body, truth);
+    let paras: Vec<&str> = truth.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    assert!(paras[0].chars().count() < 200);
+    assert_eq!(short_truth, paras[..2].join("\n"));
+    let page = String::from_utf8_lossy(&body);
+    let third = paras[2];
+    assert!(page.contains(third) && !short.contains(third), "the third paragraph is cut");
+    assert!(short.contains(paras[0]) && short.contains(paras[1]));
+    // Boilerplate outside the article stays: the last text run of the page is unchanged.
+    let tail = |s: &str| s.rsplit('>').find(|t| t.trim().len() > 10).unwrap_or("").trim().to_string();
+    assert_eq!(tail(&short), tail(&page));
 }
