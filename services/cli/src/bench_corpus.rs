@@ -307,7 +307,7 @@ pub async fn bench_corpus(args: &CorpusBenchArgs, data: &Path, json: Option<&Pat
             (input, t.elapsed().as_secs_f64())
         }
     };
-    let filters = CorpusFilters::default().resolve_in(Some(data), &std::env::current_dir()?)?;
+    let filters = CorpusFilters::default().resolve_in(&std::env::current_dir()?)?;
     let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(&dir));
     let shards = shard_rows(input.shards);
     let prefix = "iterations/1/corpus";
