@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Args)]
 pub struct DriveArgs {
     /// Worker threads (shards scored at once). Default: all cores.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_workers)]
     pub workers: Option<usize>,
     /// Attempts to resume a broken shard stream (within one attempt at the shard).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
@@ -95,6 +95,14 @@ pub struct StatusArgs {
     pub iteration: Option<i64>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 workers would score nothing: give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {
