@@ -290,9 +290,12 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
         None => {
             let mut found = None;
             for id in ms.iteration_ids().await?.into_iter().rev() {
-                let s = IterationState::parse(&ms.iteration(id).await?.state);
-                let failed_shards = || async { ms.shard_counts(id).await.map(|c| c.failed > 0).unwrap_or(false) };
-                if s.is_some_and(|s| s.is_active() || s == IterationState::Failed) || (s.is_some_and(|s| s.is_done()) && failed_shards().await) {
+                let resumable = match IterationState::parse(&ms.iteration(id).await?.state) {
+                    Some(s) if s.is_active() || s == IterationState::Failed => true,
+                    Some(s) if s.is_done() => ms.shard_counts(id).await?.failed > 0,
+                    _ => false,
+                };
+                if resumable {
                     found = Some(id);
                     break;
                 }
@@ -354,8 +357,7 @@ async fn delete_in(ms: &Metastore, args: &DeleteArgs) -> anyhow::Result<String> 
             anyhow::bail!("iteration {id} is {state}: cancel it first (`corpusminer cancel {id}`); nothing was deleted");
         }
     }
-    let cfg: RunConfig = serde_json::from_str(&it.config_json)?;
-    let mut cfg = cfg;
+    let mut cfg: RunConfig = serde_json::from_str(&it.config_json)?;
     if let Some(out) = out_override(&args.store.out, args.store.db.as_deref()) {
         cfg.out = out;
     }
