@@ -22,7 +22,8 @@ pub enum AnnotateCommand {
 pub struct AnnotateImportArgs {
     /// The file: `.csv`, `.json` or `.jsonl` (other names: JSON when it starts with `[` or `{`).
     pub file: std::path::PathBuf,
-    /// Annotator of rows that name none (default: $USER, else "unknown").
+    /// Annotator of rows that name none (default: the OS user from the password database, else
+    /// $USER, else uid:N).
     #[arg(long, value_name = "NAME")]
     pub annotator: Option<String>,
     #[command(flatten)]

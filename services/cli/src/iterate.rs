@@ -31,6 +31,17 @@ pub struct DriveArgs {
     /// S3 endpoint instead of the recorded one (an S3-compatible server).
     #[arg(long, env = "CORPUSMINER_S3_ENDPOINT", hide_env_values = true)]
     pub s3_endpoint: Option<String>,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+/// How the printed summary is shown (the stored report does not change).
+#[derive(Debug, Clone, Args)]
+pub struct SummaryArgs {
+    /// List only proposed hosts with at least this many scored pages in the summary (the
+    /// proposals stored and the kept-ratio rule do not change; `domains list` shows all).
+    #[arg(long, value_name = "N", default_value_t = corpusminer_coordinator::report::DEFAULT_MIN_HOST_PAGES)]
+    pub min_host_pages: u64,
 }
 
 /// Arguments of `corpusminer iterate`.
@@ -95,6 +106,8 @@ pub struct StatusArgs {
     pub iteration: Option<i64>,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
 }
 
 fn parse_workers(s: &str) -> Result<usize, String> {
@@ -202,10 +215,10 @@ pub(crate) async fn drive_shown(ms: &Metastore, id: i64, storage: Option<Storage
 }
 
 /// What an outcome means for the person at the terminal.
-fn outcome_text(o: &Outcome, store: &StoreArgs) -> String {
+fn outcome_text(o: &Outcome, store: &StoreArgs, summary: &SummaryArgs) -> String {
     let mut s = String::new();
     if let Some(r) = &o.report {
-        let _ = writeln!(s, "{r}");
+        let _ = writeln!(s, "{}", r.summary(summary.min_host_pages));
     }
     let loc = match &store.db {
         Some(_) => format!("--out {} --db …", store.out),
@@ -264,7 +277,7 @@ pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(
         tracing::info!(iteration = id, parent, "next iteration created");
         let opts = args.drive.options(false, &args.store);
         let outcome = drive_shown(&ms, id, storage, opts, show_progress).await?;
-        text.push_str(&outcome_text(&outcome, &args.store));
+        text.push_str(&outcome_text(&outcome, &args.store, &args.drive.summary));
         let converged = outcome.report.as_ref().and_then(|r| r.convergence.as_ref()).map(|c| c.converged(args.converge));
         if let Some(r) = outcome.report.clone() {
             reports.push(r);
@@ -314,7 +327,7 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
     let outcome = drive_shown(&ms, id, storage, opts, show_progress).await;
     ms.close().await;
     let outcome = outcome?;
-    Ok((outcome_text(&outcome, &args.store), outcome.report))
+    Ok((outcome_text(&outcome, &args.store, &args.drive.summary), outcome.report))
 }
 
 /// `corpusminer cancel N`.
@@ -437,22 +450,27 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<String> {
         if let Some(t) = it.threshold {
             let _ = writeln!(s, "  threshold     {t:.6}");
         }
+        if let Some(report) = it.report_json.as_deref().and_then(|j| serde_json::from_str::<Report>(j).ok()) {
+            let _ = write!(s, "{}", report.summary(args.summary.min_host_pages));
+        }
         if let Some(inputs) = &it.inputs_json {
             let v: serde_json::Value = serde_json::from_str(inputs)?;
             let _ = writeln!(s, "  inputs        {}", serde_json::to_string_pretty(&v)?.replace('\n', "\n                "));
         }
         return Ok(s);
     }
-    let _ = writeln!(s, "{:>4} {:>6} {:<20} {:>10} {:>10} {:>10} {:>9}", "id", "parent", "state", "pages", "kept", "new", "retained");
+    let _ = writeln!(s, "{:>4} {:>6} {:<20} {:>13} {:>13} {:>13} {:>13} {:>9}", "id", "parent", "state", "shards failed", "pages", "kept", "new", "retained");
+    let group = corpusminer_coordinator::report::group;
     for id in ms.iteration_ids().await? {
         let it = ms.iteration(id).await?;
         let report: Option<Report> = it.report_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
         let dash = || "-".to_string();
-        let (pages, kept) = report.as_ref().map(|r| (r.pages.to_string(), r.selection.kept_pages.to_string())).unwrap_or_else(|| (dash(), dash()));
+        let failed = ms.shard_counts(id).await?.failed;
+        let (pages, kept) = report.as_ref().map(|r| (group(r.pages), group(r.selection.kept_pages))).unwrap_or_else(|| (dash(), dash()));
         let conv = report.as_ref().and_then(|r| r.convergence.clone());
-        let (new, retained) = conv.map(|c| (c.new_pages.to_string(), format!("{:.1}%", 100.0 * c.retention_pages))).unwrap_or_else(|| (dash(), dash()));
+        let (new, retained) = conv.map(|c| (group(c.new_pages), format!("{:.1}%", 100.0 * c.retention_pages))).unwrap_or_else(|| (dash(), dash()));
         let parent = it.parent_id.map(|p| p.to_string()).unwrap_or_else(dash);
-        let _ = writeln!(s, "{id:>4} {parent:>6} {:<20} {pages:>10} {kept:>10} {new:>10} {retained:>9}", it.state);
+        let _ = writeln!(s, "{id:>4} {parent:>6} {:<20} {:>13} {pages:>13} {kept:>13} {new:>13} {retained:>9}", it.state, group(failed.max(0) as u64));
     }
     Ok(s)
 }

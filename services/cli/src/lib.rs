@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 pub use annotate::{annotate, AnnotateCommand};
 pub use bench::{bench, BenchArgs, BenchResult};
 pub use domains::{domains, DomainsCommand};
-pub use iterate::{DeleteArgs, IterateArgs, IterationArgs, ResumeArgs, StatusArgs};
+pub use iterate::{DeleteArgs, IterateArgs, IterationArgs, ResumeArgs, StatusArgs, SummaryArgs};
 pub use run::RunArgs;
 
 /// corpusminer: mine a domain corpus (mathematics first) out of Common Crawl, the way
@@ -138,8 +138,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
                 Some(_) => format!("--out {} --db …", args.out),
                 None => format!("--out {}", args.out),
             };
+            let min_host_pages = args.summary.min_host_pages;
             let report = run::run(*args, true).await?;
-            println!("{report}");
+            println!("{}", report.summary(min_host_pages));
             if report.shards_failed > 0 {
                 println!(
                     "{} of {} shards failed (listed above); the corpus covers the rest. `corpusminer resume {} {loc}` retries them",

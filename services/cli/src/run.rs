@@ -70,6 +70,8 @@ pub struct RunArgs {
     /// Propose a host for annotation when more than this share of its pages is kept.
     #[arg(long, default_value_t = 0.10)]
     pub domain_ratio: f64,
+    #[command(flatten)]
+    pub summary: crate::iterate::SummaryArgs,
     /// Store the text of pages scoring at least this (0: all pages). Lower than any threshold
     /// you will select at.
     #[arg(long, default_value_t = 0.0)]

@@ -154,13 +154,29 @@ pub fn label_of<'a>(url: &str, annotations: &'a [Annotation]) -> Option<&'a Anno
         .max_by_key(|a| a.prefix.len())
 }
 
-/// `$USER`, or `unknown`: the annotator of rows that name none.
+/// The annotator of rows that name none when `--annotator` is not given: the OS user of this
+/// process from the password database (`getpwuid_r`, so a shell without `$USER` still names
+/// its user), else `$USER`, else `uid:<n>` (a uid without a passwd entry, as in containers).
 pub fn default_annotator() -> String {
-    std::env::var("USER")
-        .ok()
-        .map(|u| u.trim().to_string())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    let non_empty = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    if let Some(name) = whoami::fallible::username().ok().and_then(non_empty) {
+        return name;
+    }
+    if let Some(name) = std::env::var("USER").ok().and_then(non_empty) {
+        return name;
+    }
+    format!("uid:{}", current_uid())
+}
+
+#[cfg(unix)]
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn current_uid() -> u32 {
+    u32::MAX
 }
 
 /// What an annotations file's rows get when they leave the optional fields empty.

@@ -344,9 +344,12 @@ async fn each_step_is_counted_in_the_manifest() {
     assert_eq!(docs["y-gsm8k"].text, pages[host1].1);
     assert_eq!(docs["y-math"].text, pages[host2].1);
     // The summary names every step.
-    let shown = f.to_string();
-    assert!(shown.contains(&format!("{kept} kept pages - 2 same URL - 3 same text - 2 near-duplicates - 1 decontaminated")), "{shown}");
-    assert!(shown.contains("gsm8k") && shown.contains("near_duplicates.jsonl"), "{shown}");
+    let shown = crate::report::summary::FiltersShown { filters: f, tokens: manifest.tokens }.to_string();
+    let count_of = |words: &str| shown.lines().find(|l| l.contains(words)).and_then(|l| l.split_whitespace().nth(1)).unwrap_or_else(|| panic!("no {words:?} line in\n{shown}")).to_string();
+    assert_eq!(shown.lines().next().unwrap().split_whitespace().nth(1).unwrap(), crate::report::group(f.documents));
+    assert_eq!([count_of("same URL"), count_of("same text"), count_of("near-duplicates"), count_of("dropped by decontamination")], ["2", "3", "2", "1"], "{shown}");
+    assert!(shown.contains(&format!("from the {} kept pages", crate::report::group(kept as u64))), "{shown}");
+    assert!(shown.contains("gsm8k 3 paragraphs") && shown.contains("near_duplicates.jsonl"), "{shown}");
     // The manifest round-trips with its filter report.
     let stored: Manifest = serde_json::from_slice(&fx.store.get("corpus/manifest.json").await.unwrap()).unwrap();
     assert_eq!(stored.filters, manifest.filters);

@@ -64,9 +64,47 @@ pub struct IterationInputs {
     pub crawl_negatives: usize,
     /// The classifier settings trained with (none when `--model` was given).
     pub train_settings: Option<TrainSettings>,
-    /// Seconds spent scoring, summed over the runs that scored shards (a resumed iteration
-    /// counts each run's part).
+    /// Seconds spent scoring, summed over the runs that finished their scoring step (kept for
+    /// iterations recorded before `scoring_runs`).
     pub scoring_seconds: f64,
+    /// Every run of the scoring step (a resumed iteration has several), in order.
+    #[serde(default)]
+    pub scoring_runs: Vec<ScoringRun>,
+    /// What each current annotation did to the seed (iterations after the first).
+    #[serde(default)]
+    pub annotation_effects: Vec<crate::seed::AnnotationEffect>,
+}
+
+/// One process's run of the scoring step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoringRun {
+    /// When it started, Unix milliseconds.
+    pub started_ms: i64,
+    /// Its length in seconds; `None` while it runs, or when the process was killed.
+    pub seconds: Option<f64>,
+}
+
+impl IterationInputs {
+    /// Wall-clock seconds of scoring over all runs: a finished run counts its length; a run
+    /// that was killed counts until the last shard it finished (`finished_ms` of the
+    /// iteration's shards, Unix ms), or nothing when it finished none.
+    pub fn total_scoring_seconds(&self, finished_ms: &[i64]) -> f64 {
+        if self.scoring_runs.is_empty() {
+            return self.scoring_seconds;
+        }
+        let mut total = 0.0;
+        for (i, run) in self.scoring_runs.iter().enumerate() {
+            total += match run.seconds {
+                Some(s) => s,
+                None => {
+                    let next = self.scoring_runs.get(i + 1).map(|r| r.started_ms).unwrap_or(i64::MAX);
+                    let last = finished_ms.iter().copied().filter(|&t| t >= run.started_ms && t < next).max();
+                    last.map(|t| (t - run.started_ms) as f64 / 1000.0).unwrap_or(0.0)
+                }
+            };
+        }
+        total
+    }
 }
 
 /// How [`drive`] runs the scoring step in this process.
@@ -332,6 +370,7 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     inputs.seed_manifest = Some(manifest_key);
     inputs.seed_added = manifest.added.len();
     inputs.seed_removed = manifest.removed.len();
+    inputs.annotation_effects = manifest.effects.clone();
     ctx.save_inputs(&inputs).await?;
     tracing::info!(iteration = id, seed = seed_documents, added = manifest.added.len(), removed = manifest.removed.len(), "seed written");
     Ok(IterationState::PreparingNegatives)
@@ -485,12 +524,19 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
         lease: Duration::from_secs(3600),
         concurrency: opts.workers.max(1),
     };
+    // The run is recorded before any shard is scored, so a killed run's time still counts (up
+    // to its last finished shard) in the iteration's pages/s.
+    let mut inputs = ctx.inputs()?;
+    inputs.scoring_runs.push(ScoringRun { started_ms: chrono::Utc::now().timestamp_millis(), seconds: None });
+    ctx.save_inputs(&inputs).await?;
     let started = Instant::now();
     let summary = run_worker(ctx.ms.clone(), worker, shard_ctx).await?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(done = summary.shards_done, failed = summary.shards_failed, retried = summary.attempts_failed, seconds, "scoring finished");
-    let mut inputs = ctx.inputs()?;
     inputs.scoring_seconds += seconds;
+    if let Some(run) = inputs.scoring_runs.last_mut() {
+        run.seconds = Some(seconds);
+    }
     ctx.save_inputs(&inputs).await?;
     let counts = ctx.ms.shard_counts(id).await?;
     if counts.pending + counts.leased > 0 {

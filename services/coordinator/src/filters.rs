@@ -482,58 +482,6 @@ pub struct FilterReport {
     pub documents: u64,
 }
 
-impl std::fmt::Display for FilterReport {
-    /// Indented lines for the run summary: the steps, the near-dup figures and clusters, the
-    /// decontamination per benchmark.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "  corpus filters      {} kept pages - {} same URL - {} same text - {} near-duplicates - {} decontaminated = {} documents",
-            self.kept_pages,
-            self.url_duplicates_removed,
-            self.exact_duplicates_removed,
-            self.near_duplicates_removed,
-            self.decontam.documents_dropped,
-            self.documents
-        )?;
-        match &self.near_dup {
-            None => writeln!(f, "  near-duplicates     off")?,
-            Some(n) => {
-                writeln!(
-                    f,
-                    "  near-duplicates     {} removed in {} clusters (Jaccard >= {:.2}, {} bands x {} rows; {} pages signed, {} partitions, peak {} band rows) -> corpus/{}",
-                    n.removed,
-                    n.clusters,
-                    n.settings.threshold,
-                    n.settings.bands,
-                    n.settings.rows,
-                    n.pages_signed,
-                    n.partitions,
-                    n.peak_rows_in_memory,
-                    n.file
-                )?;
-                for c in n.listed.iter().take(5) {
-                    writeln!(f, "    kept {} (score {:.3}), removed {}", c.kept.url, c.kept.score, c.removed.iter().map(|r| r.url.as_str()).collect::<Vec<_>>().join(", "))?;
-                }
-            }
-        }
-        let d = &self.decontam;
-        if d.benchmarks.is_empty() {
-            writeln!(f, "  decontamination     off (no benchmark)")?;
-        } else {
-            writeln!(
-                f,
-                "  decontamination     {} documents checked: {} trimmed, {} dropped; {} paragraphs, {} tokens removed",
-                d.documents, d.documents_trimmed, d.documents_dropped, d.segments_removed, d.tokens_removed
-            )?;
-            for b in &d.benchmarks {
-                writeln!(f, "    {:<16} {:>6} paragraphs in {:>6} documents ({} dropped)", b.benchmark.name, b.segments, b.documents, b.documents_dropped)?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,7 +186,6 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
     if counts.pending + counts.leased > 0 {
         anyhow::bail!("{} shards are not finished yet", counts.pending + counts.leased);
     }
-    let scoring_seconds = inputs.scoring_seconds;
     let histogram = ScoreHistogram::from_rows(&ms.histogram(p.iteration).await?);
     let default_threshold = p
         .model
@@ -201,6 +200,8 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
     let stats = host_stats(&ms.host_counts(p.iteration, selection.bucket as i64).await?);
     let proposed = proposals(&stats, cfg.domain_ratio);
     let shards = ms.shards(p.iteration).await?;
+    let finished_ms: Vec<i64> = shards.iter().filter(|s| s.state == "done").filter_map(|s| s.finished_at.map(|t| t.timestamp_millis())).collect();
+    let scoring_seconds = inputs.total_scoring_seconds(&finished_ms);
     let samples = crate::annotation::proposals_with_samples(&p.out_store, &shards, &selection, &proposed, crate::annotation::DEFAULT_SAMPLES).await?;
     ms.save_proposals(p.iteration, &samples).await?;
 
@@ -243,6 +244,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
     let records: u64 = shards.iter().map(|s| s.records.unwrap_or(0).max(0) as u64).sum();
     let bytes_in: u64 = shards.iter().map(|s| s.bytes_in.unwrap_or(0).max(0) as u64).sum();
     let secs = scoring_seconds.max(1e-9);
+    let counters = ms.skip_counts(p.iteration).await?;
     let report = Report {
         iteration: p.iteration,
         parent,
@@ -250,6 +252,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         seed_documents: inputs.seed.as_ref().map(|f| f.documents).unwrap_or(0),
         seed_added: inputs.seed_added,
         seed_removed: inputs.seed_removed,
+        annotation_effects: inputs.annotation_effects.clone(),
         convergence,
         shards_done: counts.done as u64,
         shards_failed: counts.failed as u64,
@@ -267,13 +270,18 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         pages: histogram.total_pages(),
         tokens: histogram.total_tokens(),
         bytes_in,
-        counters: ms.skip_counts(p.iteration).await?,
+        funnel: crate::report::Funnel::from_counters(&counters),
+        counters,
         selector: match selector {
             Selector::TokenBudget(_) => "token_budget",
             Selector::Threshold(_) => "threshold",
             Selector::Default(_) => "default (classifier validation)",
         }
         .into(),
+        token_budget: match selector {
+            Selector::TokenBudget(b) => Some(b),
+            _ => None,
+        },
         selection,
         corpus_documents: manifest.documents,
         corpus_tokens: manifest.tokens,
@@ -288,6 +296,7 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         top_domains: domain_rollup(&stats).into_iter().take(25).collect(),
         hosts: stats.len(),
         scoring_seconds,
+        scoring_runs: inputs.scoring_runs.len().max(usize::from(inputs.scoring_seconds > 0.0)),
         pages_per_second: histogram.total_pages() as f64 / secs,
         mb_per_second: bytes_in as f64 / 1e6 / secs,
         workers,

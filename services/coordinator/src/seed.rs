@@ -6,7 +6,7 @@
 //! Each iteration stores its seed as `seed.jsonl.zst` (one [`SeedDoc`] per line) and a
 //! `seed_manifest.json` ([`SeedManifest`]) listing every page added or removed, by id.
 
-use crate::annotation::label_of;
+use crate::annotation::{label_of, prefix_matches};
 use corpusminer_pipeline::extract::extract;
 use corpusminer_pipeline::histogram::bucket_of;
 use corpusminer_pipeline::page::Pages;
@@ -90,8 +90,152 @@ pub struct SeedManifest {
     /// `a.com/posts/2014-03-x`).
     #[serde(default)]
     pub math_prefixes_matching_nothing: Vec<String>,
+    /// What each current annotation did to the seed, and why when it did nothing.
+    #[serde(default)]
+    pub effects: Vec<AnnotationEffect>,
     /// Documents in the seed.
     pub documents: usize,
+}
+
+/// What one current annotation did to an iteration's seed (counted over the parent's scored
+/// pages), and why when it changed nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotationEffect {
+    /// The annotated prefix.
+    pub prefix: String,
+    /// Its label.
+    pub label: Label,
+    /// Scored pages of the parent under the prefix (longer prefixes' pages included).
+    pub pages_covered: u64,
+    /// Of those, the pages this annotation decides (no longer covering prefix).
+    pub pages_decided: u64,
+    /// Of the decided pages, those the parent kept.
+    pub pages_kept: u64,
+    /// Of the decided pages not kept, those in the seed already (math).
+    pub pages_in_seed: u64,
+    /// Pages it added to the seed (math).
+    pub added: usize,
+    /// Seed pages it removed (not math).
+    pub removed: usize,
+    /// Why it changed nothing; `None` when it added or removed pages.
+    pub no_effect: Option<NoEffect>,
+}
+
+/// Why an annotation left the seed as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoEffect {
+    /// No page of the prefix's host was scored: the host is not in this crawl's shards.
+    HostNotInCrawl,
+    /// The host has scored pages, but none under the prefix (prefixes match whole path
+    /// segments: `a.com/posts/2014` covers `a.com/posts/2014/x`, not `a.com/posts/2014-03-x`).
+    CoversNoScoredPage,
+    /// Every page under the prefix is decided by a longer annotated prefix.
+    DecidedByLongerPrefix,
+    /// Math: every page it decides was kept already (math pages join the seed only where the
+    /// classifier missed them).
+    OnlyKeptPages,
+    /// Math: the unkept pages it decides are in the seed already.
+    AlreadyInSeed,
+    /// Math: its unkept pages could not be read back from their shards (logged).
+    Unreadable,
+    /// Not math: no seed page lies under it (a not-math label removes seed pages only; the
+    /// seed files' documents have no URL).
+    NoSeedPageUnderIt,
+}
+
+impl NoEffect {
+    /// The reason in words, for summaries and logs.
+    pub fn explain(self) -> &'static str {
+        match self {
+            NoEffect::HostNotInCrawl => "its host has no scored page in this crawl",
+            NoEffect::CoversNoScoredPage => "its host has scored pages, but none under this prefix (prefixes match whole path segments)",
+            NoEffect::DecidedByLongerPrefix => "every page under it is decided by a longer annotated prefix",
+            NoEffect::OnlyKeptPages => "every page it covers was kept already; a math prefix adds only the pages the classifier missed",
+            NoEffect::AlreadyInSeed => "the unkept pages it covers are in the seed already",
+            NoEffect::Unreadable => "its unkept pages could not be read back from their shards (see the log)",
+            NoEffect::NoSeedPageUnderIt => "no seed page lies under it; a not-math prefix only removes seed pages (it never removes corpus pages itself)",
+        }
+    }
+}
+
+/// Per-annotation counts while the seed grows.
+#[derive(Default)]
+struct Tally {
+    covered: u64,
+    decided: u64,
+    kept: u64,
+    in_seed: u64,
+    unreadable: u64,
+    added: usize,
+    removed: usize,
+    host_seen: bool,
+}
+
+/// The annotations by host (a prefix covers one host exactly), for one lookup per page.
+struct ByHost<'a> {
+    annotations: &'a [Annotation],
+    hosts: std::collections::HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> ByHost<'a> {
+    fn new(annotations: &'a [Annotation]) -> Self {
+        let mut hosts: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for (i, a) in annotations.iter().enumerate() {
+            hosts.entry(prefix_host(&a.prefix)).or_default().push(i);
+        }
+        ByHost { annotations, hosts }
+    }
+
+    /// The annotations covering `url` (of host `host`), and the one that decides it (longest).
+    fn covering(&self, host: &str, url: &str) -> (Vec<usize>, Option<usize>) {
+        let Some(candidates) = self.hosts.get(host) else { return (Vec::new(), None) };
+        let covering: Vec<usize> = candidates.iter().copied().filter(|&i| prefix_matches(&self.annotations[i].prefix, url)).collect();
+        let decider = covering.iter().copied().max_by_key(|&i| self.annotations[i].prefix.len());
+        (covering, decider)
+    }
+}
+
+/// The host of a normalised prefix (`a.com/q` -> `a.com`).
+fn prefix_host(prefix: &str) -> &str {
+    prefix.split('/').next().unwrap_or(prefix)
+}
+
+fn effects_of(annotations: &[Annotation], tallies: &[Tally]) -> Vec<AnnotationEffect> {
+    annotations
+        .iter()
+        .zip(tallies)
+        .map(|(a, t)| {
+            let no_effect = if t.added > 0 || t.removed > 0 {
+                None
+            } else if !t.host_seen {
+                Some(NoEffect::HostNotInCrawl)
+            } else if a.label == Label::Nonmath {
+                Some(NoEffect::NoSeedPageUnderIt)
+            } else if t.covered == 0 {
+                Some(NoEffect::CoversNoScoredPage)
+            } else if t.decided == 0 {
+                Some(NoEffect::DecidedByLongerPrefix)
+            } else if t.kept == t.decided {
+                Some(NoEffect::OnlyKeptPages)
+            } else if t.unreadable > 0 {
+                Some(NoEffect::Unreadable)
+            } else {
+                Some(NoEffect::AlreadyInSeed)
+            };
+            AnnotationEffect {
+                prefix: a.prefix.clone(),
+                label: a.label,
+                pages_covered: t.covered,
+                pages_decided: t.decided,
+                pages_kept: t.kept,
+                pages_in_seed: t.in_seed,
+                added: t.added,
+                removed: t.removed,
+                no_effect,
+            }
+        })
+        .collect()
 }
 
 /// The seed of a first iteration: every document of the seed files, ids `<file>#<n>`.
@@ -121,50 +265,80 @@ pub async fn grow_seed(
     storage: &StorageConfig,
 ) -> Result<(Vec<SeedDoc>, SeedManifest), SeedError> {
     let mut manifest = SeedManifest { parent: Some(parent), ..Default::default() };
+    let by_host = ByHost::new(annotations);
+    let mut tallies: Vec<Tally> = annotations.iter().map(|_| Tally::default()).collect();
     let mut docs = Vec::with_capacity(parent_seed.len());
     for doc in parent_seed {
-        let nonmath = doc.url.as_deref().and_then(|u| label_of(u, annotations)).filter(|a| a.label == Label::Nonmath);
-        match nonmath {
-            Some(a) => manifest.removed.push(SeedChange { id: doc.id.clone(), url: doc.url.clone().unwrap_or_default(), prefix: a.prefix.clone(), score: None }),
+        let decider = doc.url.as_deref().and_then(|u| label_of(u, annotations)).filter(|a| a.label == Label::Nonmath);
+        match decider {
+            Some(a) => {
+                if let Some(i) = annotations.iter().position(|x| std::ptr::eq(x, a)) {
+                    tallies[i].removed += 1;
+                }
+                manifest.removed.push(SeedChange { id: doc.id.clone(), url: doc.url.clone().unwrap_or_default(), prefix: a.prefix.clone(), score: None })
+            }
             None => docs.push(doc),
         }
     }
     manifest.carried = docs.len();
     let mut present: HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
-    let mut matched: HashSet<&str> = HashSet::new();
-    if annotations.iter().any(|a| a.label == Label::Math) {
+    // Every scored page is looked at when any annotation exists: the counts explain each
+    // annotation's effect (or why it had none) as well as finding the math pages to add.
+    if !annotations.is_empty() {
         for shard in shards {
             let Some(key) = shard.scored_key.as_deref() else { continue };
             let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
             let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
             let pages: Vec<ScoredPage> = crate::cpu::decode_rows(bytes).await.map_err(|e| read_err(e.to_string()))?;
             for page in pages {
-                let Some(a) = label_of(&page.url, annotations).filter(|a| a.label == Label::Math) else { continue };
-                matched.insert(a.prefix.as_str());
-                if bucket_of(page.score) >= kept_bucket || present.contains(&page.id) {
+                let Some(same_host) = by_host.hosts.get(page.host.as_str()) else { continue };
+                for &i in same_host {
+                    tallies[i].host_seen = true;
+                }
+                let (covering, decider) = by_host.covering(&page.host, &page.url);
+                for &i in &covering {
+                    tallies[i].covered += 1;
+                }
+                let Some(d) = decider else { continue };
+                let kept = bucket_of(page.score) >= kept_bucket;
+                let t = &mut tallies[d];
+                t.decided += 1;
+                t.kept += kept as u64;
+                let a = &annotations[d];
+                if a.label != Label::Math || kept {
+                    continue;
+                }
+                if present.contains(&page.id) {
+                    t.in_seed += 1;
                     continue;
                 }
                 match read_page_text(&shard.uri, &page, storage).await {
                     Ok(text) => {
                         present.insert(page.id.clone());
+                        tallies[d].added += 1;
                         manifest.added.push(SeedChange { id: page.id.clone(), url: page.url.clone(), prefix: a.prefix.clone(), score: Some(page.score) });
                         docs.push(SeedDoc { id: page.id, url: Some(page.url), text });
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "seed page unreadable; skipped");
+                        tallies[d].unreadable += 1;
                         manifest.unreadable += 1;
                     }
                 }
             }
         }
     }
-    manifest.math_prefixes_matching_nothing = annotations
+    manifest.effects = effects_of(annotations, &tallies);
+    manifest.math_prefixes_matching_nothing = manifest
+        .effects
         .iter()
-        .filter(|a| a.label == Label::Math && !matched.contains(a.prefix.as_str()))
-        .map(|a| a.prefix.clone())
+        .filter(|e| e.label == Label::Math && e.pages_covered == 0)
+        .map(|e| e.prefix.clone())
         .collect();
-    for prefix in &manifest.math_prefixes_matching_nothing {
-        tracing::warn!(prefix = %prefix, "a prefix marked math covers no scored page (prefixes match whole path segments)");
+    for e in &manifest.effects {
+        if let Some(why) = e.no_effect {
+            tracing::warn!(prefix = %e.prefix, label = %e.label, "annotation changed nothing in the seed: {}", why.explain());
+        }
     }
     manifest.documents = docs.len();
     tracing::info!(parent, carried = manifest.carried, added = manifest.added.len(), removed = manifest.removed.len(), "seed grown from annotations");
@@ -241,5 +415,53 @@ mod tests {
         assert_eq!(m.removed, vec![SeedChange { id: "p1".into(), url: "https://a.com/blog/1".into(), prefix: "a.com/blog".into(), score: None }]);
         assert_eq!((m.parent, m.carried, m.added.len(), m.documents), (Some(4), 3, 0, 3));
         assert_eq!(m.math_prefixes_matching_nothing, ["a.com/blog/math"], "no scored page under it");
+    }
+
+    #[tokio::test]
+    async fn each_annotation_says_what_it_did_or_why_it_did_nothing() {
+        let page = |id: &str, url: &str, score: f32| {
+            let host = url.split('/').nth(2).unwrap().to_string();
+            ScoredPage { id: id.into(), url: url.into(), domain: host.clone(), host, score, tokens: 10, content_hash: id.into(), warc_offset: 0, warc_length: 0, date: None }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(corpusminer_storage::LocalStore::new(dir.path()));
+        // Scores above 0.9 are kept (bucket of 0.9).
+        let rows = vec![
+            page("k1", "https://kept.org/q/1", 0.99),
+            page("k2", "https://kept.org/q/2", 0.95),
+            page("s1", "https://seeded.org/a/1", 0.10),
+            page("n1", "https://nested.org/a/b/1", 0.10),
+            page("o1", "https://other.org/posts/2014-03-x", 0.10),
+        ];
+        store.put("scored/0.jsonl.zst", corpusminer_pipeline::scored::encode_rows(&rows).into()).await.unwrap();
+        let shard = crate::corpus::done_shard(1, 1, "unused.warc.gz".into(), "scored/0.jsonl.zst".into(), "texts/0.jsonl.zst".into());
+        let notes = [
+            annotation(1, "kept.org/q", Label::Math),
+            annotation(2, "absent.net", Label::Math),
+            annotation(3, "other.org/posts/2014", Label::Math),
+            annotation(4, "nested.org/a", Label::Math),
+            annotation(5, "nested.org/a/b", Label::Nonmath),
+            annotation(6, "seeded.org/a", Label::Math),
+            annotation(7, "kept.org", Label::Nonmath),
+        ];
+        // s1 is in the parent's seed already, under its math prefix.
+        let parent = vec![SeedDoc { id: "s1".into(), url: Some("https://seeded.org/a/1".into()), text: "t".into() }];
+        let (docs, m) = grow_seed(2, parent, &store, &[shard], bucket_of(0.9), &notes, &StorageConfig::default()).await.unwrap();
+        assert_eq!(docs.len(), 1, "nothing added or removed");
+        let why: Vec<(&str, Option<NoEffect>, u64, u64, u64)> = m.effects.iter().map(|e| (e.prefix.as_str(), e.no_effect, e.pages_covered, e.pages_decided, e.pages_kept)).collect();
+        assert_eq!(
+            why,
+            [
+                ("kept.org/q", Some(NoEffect::OnlyKeptPages), 2, 2, 2),
+                ("absent.net", Some(NoEffect::HostNotInCrawl), 0, 0, 0),
+                ("other.org/posts/2014", Some(NoEffect::CoversNoScoredPage), 0, 0, 0),
+                ("nested.org/a", Some(NoEffect::DecidedByLongerPrefix), 1, 0, 0),
+                ("nested.org/a/b", Some(NoEffect::NoSeedPageUnderIt), 1, 1, 0),
+                ("seeded.org/a", Some(NoEffect::AlreadyInSeed), 1, 1, 0),
+                ("kept.org", Some(NoEffect::NoSeedPageUnderIt), 2, 0, 0),
+            ]
+        );
+        assert_eq!(m.effects[5].pages_in_seed, 1);
+        assert_eq!(m.math_prefixes_matching_nothing, ["absent.net", "other.org/posts/2014"]);
     }
 }
