@@ -14,6 +14,7 @@ use corpusminer_pipeline::scored::ScoredPage;
 use corpusminer_pipeline::warc::WarcReader;
 use corpusminer_storage::metastore::{Annotation, Label, ShardRow};
 use corpusminer_storage::{resolve, ObjectStore, StorageConfig};
+use corpusminer_worker::{grouped, Progress};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -111,6 +112,8 @@ pub fn seed_from_files(files: &[(String, Vec<String>)]) -> (Vec<SeedDoc>, SeedMa
 /// whose score fell below `kept_bucket` (read back by byte range from its shard, extracted as
 /// the worker does), removes each seed page whose label is not-math. Pages already in the seed
 /// are not added twice. Order is deterministic (seed order, then shard and file order).
+/// `progress` is told which shard's pages are read back.
+#[allow(clippy::too_many_arguments)]
 pub async fn grow_seed(
     parent: i64,
     parent_seed: Vec<SeedDoc>,
@@ -119,6 +122,7 @@ pub async fn grow_seed(
     kept_bucket: usize,
     annotations: &[Annotation],
     storage: &StorageConfig,
+    progress: &Progress,
 ) -> Result<(Vec<SeedDoc>, SeedManifest), SeedError> {
     let mut manifest = SeedManifest { parent: Some(parent), ..Default::default() };
     let mut docs = Vec::with_capacity(parent_seed.len());
@@ -133,7 +137,13 @@ pub async fn grow_seed(
     let mut present: HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
     let mut matched: HashSet<&str> = HashSet::new();
     if annotations.iter().any(|a| a.label == Label::Math) {
-        for shard in shards {
+        for (i, shard) in shards.iter().enumerate() {
+            progress.set_detail(format!(
+                "reading back the unkept pages under math prefixes: shard {} of {}, {} added so far",
+                i + 1,
+                shards.len(),
+                grouped(manifest.added.len() as u64)
+            ));
             let Some(key) = shard.scored_key.as_deref() else { continue };
             let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
             let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
@@ -236,7 +246,7 @@ mod tests {
         let notes = [annotation(1, "a.com/blog", Label::Nonmath), annotation(2, "a.com/blog/math", Label::Math)];
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> = Arc::new(corpusminer_storage::LocalStore::new(dir.path()));
-        let (docs, m) = grow_seed(4, parent, &store, &[], 100, &notes, &StorageConfig::default()).await.unwrap();
+        let (docs, m) = grow_seed(4, parent, &store, &[], 100, &notes, &StorageConfig::default(), &Progress::default()).await.unwrap();
         assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["gsm8k.jsonl#0", "p2", "p3"]);
         assert_eq!(m.removed, vec![SeedChange { id: "p1".into(), url: "https://a.com/blog/1".into(), prefix: "a.com/blog".into(), score: None }]);
         assert_eq!((m.parent, m.carried, m.added.len(), m.documents), (Some(4), 3, 0, 3));
