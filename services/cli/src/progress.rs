@@ -154,24 +154,29 @@ fn step_text(s: &Snapshot) -> String {
     }
 }
 
-/// The log's progress lines when there is no terminal: one at every step change, and every
-/// [`LOG_EVERY`] within a step.
+/// The log's progress lines when there is no terminal: one at every step change (and when the
+/// shard count of scoring is known), and every [`LOG_EVERY`] within a step.
 #[derive(Debug, Default)]
 pub struct LogLines {
-    last: Option<(String, Instant)>,
+    /// The step (and whether its shards were counted) of the last line, and when it was logged.
+    last: Option<((String, bool), Instant)>,
 }
 
 impl LogLines {
     /// The line to log now, if one is due.
     pub fn due(&mut self, now: Instant, s: &Snapshot, clock: Option<&ScoringClock>) -> Option<String> {
+        if s.step.is_empty() {
+            return None;
+        }
+        let key = (s.step.clone(), s.scoring());
         let due = match &self.last {
             None => true,
-            Some((step, at)) => *step != s.step || now.saturating_duration_since(*at) >= LOG_EVERY,
+            Some((last, at)) => *last != key || now.saturating_duration_since(*at) >= LOG_EVERY,
         };
         if !due {
             return None;
         }
-        self.last = Some((s.step.clone(), now));
+        self.last = Some((key, now));
         Some(line(now, s, clock))
     }
 }
@@ -291,12 +296,17 @@ mod tests {
         let mut lines = LogLines::default();
         let step = |name: &str, detail: &str| Snapshot { step: name.into(), detail: detail.into(), ..Default::default() };
         let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(lines.due(at(0), &Snapshot::default(), None), None, "nothing before the first step");
         assert_eq!(lines.due(at(0), &step("preparing", "reading seed file 1 of 2 (a.jsonl), 0 documents so far"), None).as_deref(), Some("preparing: reading seed file 1 of 2 (a.jsonl), 0 documents so far"));
         assert_eq!(lines.due(at(3), &step("preparing", "reading seed file 2 of 2"), None), None, "same step, under LOG_EVERY");
-        assert_eq!(lines.due(at(4), &step("training", "training the classifier: epoch 1 of 10 (3%)"), None).as_deref(), Some("training: training the classifier: epoch 1 of 10 (3%)"));
+        assert_eq!(lines.due(at(4), &step("training", "epoch 1 of 10 (3%)"), None).as_deref(), Some("training: epoch 1 of 10 (3%)"));
         assert_eq!(lines.due(at(13), &step("training", "x"), None), None);
-        assert_eq!(lines.due(at(14), &step("training", "training the classifier: epoch 6 of 10 (50%)"), None).as_deref(), Some("training: training the classifier: epoch 6 of 10 (50%)"));
+        assert_eq!(lines.due(at(14), &step("training", "epoch 6 of 10 (50%)"), None).as_deref(), Some("training: epoch 6 of 10 (50%)"));
+        // Scoring before its shards are counted, then at once with them.
+        assert_eq!(lines.due(at(19), &step("scoring", ""), None).as_deref(), Some("scoring"));
         let c = ScoringClock { started: at(20), shards_before: 0 };
+        assert_eq!(lines.due(at(20), &scoring(0, 4, 0), Some(&c)).as_deref(), Some("scoring: 0 of 4 shards done, 0 pages, 2.5 MB, ETA after the first shard"));
+        assert_eq!(lines.due(at(29), &scoring(1, 4, 4_000), Some(&c)), None);
         assert_eq!(lines.due(at(40), &scoring(1, 4, 5_000), Some(&c)).as_deref(), Some("scoring: 1 of 4 shards done, 5,000 pages, 2.5 MB, 250 pages/s, ETA 1m 00s"));
     }
 }

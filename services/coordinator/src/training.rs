@@ -66,10 +66,10 @@ pub async fn read_documents(uris: &[String], fields: &TextFields, storage: &Stor
 /// What a person is told of a training run at `p`.
 fn train_detail(p: TrainProgress) -> String {
     match p {
-        TrainProgress::Vocabulary => "training the classifier: building the vocabulary".into(),
-        TrainProgress::Epoch { epoch, epochs, percent } => format!("training the classifier: epoch {epoch} of {epochs} ({percent}%)"),
-        TrainProgress::EpochLoss { epoch, epochs, loss } => format!("training the classifier: epoch {epoch} of {epochs} done, average loss {loss:.4}"),
-        TrainProgress::Validating => "validating the classifier on the held-out split".into(),
+        TrainProgress::Vocabulary => "fastText vocabulary".into(),
+        TrainProgress::Epoch { epoch, epochs, percent } => format!("epoch {epoch} of {epochs} ({percent}%)"),
+        TrainProgress::EpochLoss { epoch, epochs, loss } => format!("epoch {epoch} of {epochs} done, average loss {loss:.4}"),
+        TrainProgress::Validating => "validating on the held-out split".into(),
     }
 }
 
