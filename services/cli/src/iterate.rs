@@ -165,12 +165,12 @@ pub(crate) async fn drive_shown(ms: &Metastore, id: i64, storage: Option<Storage
     use std::io::IsTerminal;
     let tty = show && std::io::stderr().is_terminal();
     let bar = if tty { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    let clock = crate::progress::SharedClock::default();
-    let ticker = tokio::spawn(crate::progress::show(bar.clone(), opts.progress.clone(), id, show && !tty, clock.clone()));
+    let scoring = crate::progress::SharedScoring::default();
+    let ticker = tokio::spawn(crate::progress::show(bar.clone(), opts.progress.clone(), id, show && !tty, scoring.clone()));
     let outcome = drive(ms, id, storage.as_ref(), &opts).await;
     ticker.abort();
     let _ = ticker.await;
-    crate::progress::done(&opts.progress, id, show && !tty, &clock);
+    crate::progress::done(&opts.progress, id, show && !tty, &scoring);
     bar.finish_and_clear();
     outcome
 }

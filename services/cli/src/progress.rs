@@ -189,12 +189,29 @@ pub fn line(now: Instant, s: &Snapshot, clock: Option<&ScoringClock>) -> String 
     }
 }
 
-/// When this process started scoring, once it did (shared by [`show`] and [`done`]).
-pub(crate) type SharedClock = Arc<Mutex<Option<ScoringClock>>>;
+/// Scoring in this process as [`show`] saw it, read by [`done`] when the iteration ends.
+#[derive(Debug, Default)]
+pub(crate) struct Scoring {
+    /// When scoring started, once it did.
+    clock: Option<ScoringClock>,
+    /// Whether the line of the finished scoring was logged.
+    logged: bool,
+}
+
+/// [`Scoring`], shared by [`show`] and [`done`].
+pub(crate) type SharedScoring = Arc<Mutex<Scoring>>;
+
+/// The line of a finished scoring, `now` its end: "scored: 8 of 8 shards done, …".
+fn scored_line(now: Instant, s: &Snapshot, clock: Option<&ScoringClock>) -> String {
+    match clock {
+        Some(c) => format!("scored: {} of {} shards done, {}", s.shards, s.shards_total, c.text(now, s)),
+        None => format!("scored: {} of {} shards done, {} pages", s.shards, s.shards_total, grouped(s.pages)),
+    }
+}
 
 /// Shows the progress of iteration `id` until aborted: on `bar` (hidden without a terminal)
 /// and, with `log`, as lines in the log. Log lines go through the bar meanwhile.
-pub(crate) async fn show(bar: ProgressBar, progress: Arc<Progress>, id: i64, log: bool, shared: SharedClock) {
+pub(crate) async fn show(bar: ProgressBar, progress: Arc<Progress>, id: i64, log: bool, shared: SharedScoring) {
     let spinner = ProgressStyle::with_template("{spinner} iteration {prefix} {msg} ({elapsed})").expect("valid template");
     let scoring = ProgressStyle::with_template("{spinner} iteration {prefix} [{bar:30}] {pos}/{len} shards, {msg} ({elapsed})")
         .expect("valid template")
@@ -216,7 +233,7 @@ pub(crate) async fn show(bar: ProgressBar, progress: Arc<Progress>, id: i64, log
                 bar.set_style(scoring.clone());
                 bar.reset_elapsed();
                 let c = ScoringClock { started: now, shards_before: s.shards };
-                *shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+                shared.lock().unwrap_or_else(|e| e.into_inner()).clock = Some(c);
                 c
             });
             bar.set_length(s.shards_total);
@@ -226,6 +243,11 @@ pub(crate) async fn show(bar: ProgressBar, progress: Arc<Progress>, id: i64, log
             if clock.is_some() && !spinning {
                 bar.set_style(spinner.clone());
                 spinning = true;
+                if log {
+                    // Scoring just ended: its line, with the rate over scoring alone.
+                    shared.lock().unwrap_or_else(|e| e.into_inner()).logged = true;
+                    tracing::info!(iteration = id, "progress: {}", scored_line(now, &s, clock.as_ref()));
+                }
             }
             bar.set_message(step_text(&s));
         }
@@ -239,20 +261,14 @@ pub(crate) async fn show(bar: ProgressBar, progress: Arc<Progress>, id: i64, log
     }
 }
 
-/// The last progress line of a run without a terminal (what [`show`] saw last may be older),
-/// and the bar taken out of the log's way.
-pub(crate) fn done(progress: &Progress, id: i64, log: bool, shared: &SharedClock) {
+/// When the iteration ends: the bar taken out of the log's way and, without a terminal, the
+/// line of the finished scoring when [`show`] did not log it.
+pub(crate) fn done(progress: &Progress, id: i64, log: bool, shared: &SharedScoring) {
     *BAR.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    if log {
-        let s = Snapshot::of(progress);
-        if s.shards_total > 0 {
-            let clock = *shared.lock().unwrap_or_else(|e| e.into_inner());
-            let l = match clock {
-                Some(c) => format!("scored: {} of {} shards done, {}", s.shards, s.shards_total, c.text(Instant::now(), &s)),
-                None => format!("scored: {} of {} shards done, {} pages", s.shards, s.shards_total, grouped(s.pages)),
-            };
-            tracing::info!(iteration = id, "progress: {l}");
-        }
+    let s = Snapshot::of(progress);
+    let scoring = shared.lock().unwrap_or_else(|e| e.into_inner());
+    if log && s.shards_total > 0 && !scoring.logged {
+        tracing::info!(iteration = id, "progress: {}", scored_line(Instant::now(), &s, scoring.clock.as_ref()));
     }
 }
 
