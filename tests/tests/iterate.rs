@@ -143,7 +143,7 @@ async fn two_iterations(pg: Option<String>, s3: Option<&testing::S3TestServer>) 
     assert_eq!(c.kept_tokens, k2.values().sum::<u64>());
     // Trained on them, iteration 2 keeps pages of the math prefix that iteration 1 missed.
     assert!(expected.iter().any(|id| k2.contains_key(id)), "iteration 2 keeps none of the added pages");
-    assert!(text.contains("retention vs"), "{text}");
+    assert!(text.contains(&format!("of these pages iteration {} kept too", r2.parent.unwrap())), "{text}");
 
     // Only mathhub is labelled: iteration 2 waits for annotation exactly when another host is proposed.
     let state2 = ms.iteration(r2.iteration).await.unwrap().state;

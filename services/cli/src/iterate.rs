@@ -8,11 +8,9 @@ use corpusminer_coordinator::{create_next, drive, DriveOptions, Outcome, Report,
 use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
 use corpusminer_storage::{redact_uri, StorageConfig};
 use corpusminer_worker::Progress;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// How this process scores: worker threads, retries, and the object-store endpoint when it
 /// differs from the one recorded (credentials always come from the environment).
@@ -173,43 +171,19 @@ fn storage_for(it: &Iteration, args: &DriveArgs) -> anyhow::Result<Option<Storag
     Ok(Some(storage))
 }
 
-/// [`drive`] with a progress bar of the scoring step on stderr when `show`.
+/// [`drive`], showing its progress when `show`: on a terminal a spinner with the step and
+/// sub-step, then the shard bar (with pages/s and ETA); otherwise progress lines in the log
+/// ([`crate::progress`]).
 pub(crate) async fn drive_shown(ms: &Metastore, id: i64, storage: Option<StorageConfig>, opts: DriveOptions, show: bool) -> anyhow::Result<Outcome> {
-    let bar = if show { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    // A spinner until scoring starts (seed, negatives and training have no shard count).
-    bar.set_style(ProgressStyle::with_template("{spinner} iteration {prefix}: {msg} ({elapsed})").expect("valid template"));
-    bar.set_message("preparing seed, negatives and classifier");
-    bar.set_prefix(id.to_string());
-    let scoring_style = ProgressStyle::with_template("{spinner} iteration {prefix} [{bar:30}] {pos}/{len} shards {msg} ({elapsed})")
-        .expect("valid template")
-        .progress_chars("=> ");
-    let started = Instant::now();
-    let ticker = {
-        let (bar, progress) = (bar.clone(), opts.progress.clone());
-        tokio::spawn(async move {
-            let (mut scoring, mut scoring_started) = (false, started);
-            loop {
-                let total = progress.shards_total.load(Ordering::Relaxed);
-                if total == 0 {
-                    bar.tick();
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
-                if !scoring {
-                    bar.set_style(scoring_style.clone());
-                    (scoring, scoring_started) = (true, Instant::now());
-                }
-                let secs = scoring_started.elapsed().as_secs_f64().max(1e-3);
-                let (pages, bytes) = (progress.pages.load(Ordering::Relaxed), progress.bytes.load(Ordering::Relaxed));
-                bar.set_length(total);
-                bar.set_position(progress.shards.load(Ordering::Relaxed));
-                bar.set_message(format!("{pages} pages, {:.1} MB, {:.0} pages/s", bytes as f64 / 1e6, pages as f64 / secs));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
+    use std::io::IsTerminal;
+    let tty = show && std::io::stderr().is_terminal();
+    let bar = if tty { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    let scoring = crate::progress::SharedScoring::default();
+    let ticker = tokio::spawn(crate::progress::show(bar.clone(), opts.progress.clone(), id, show && !tty, scoring.clone()));
     let outcome = drive(ms, id, storage.as_ref(), &opts).await;
     ticker.abort();
+    let _ = ticker.await;
+    crate::progress::done(&opts.progress, id, show && !tty, &scoring);
     bar.finish_and_clear();
     outcome
 }

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_corpus;
 pub mod domains;
 pub mod iterate;
+pub mod progress;
 mod run;
 
 use clap::{Args, Parser, Subcommand};
@@ -77,7 +78,8 @@ pub struct EvalArgs {
     pub per_page: bool,
 }
 
-/// Sets up `tracing` to stderr: info for corpusminer, warn for libraries, unless RUST_LOG is set.
+/// Sets up `tracing` to stderr (above the progress bar while one is shown): info for
+/// corpusminer, warn for libraries, unless RUST_LOG is set.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "info",
@@ -90,7 +92,7 @@ pub fn init_logging(verbose: u8) {
         ))
     });
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(progress::LogWriter).with_ansi(std::io::stderr().is_terminal()).with_target(false).try_init();
 }
 
 /// Runs one iteration without a progress bar (for tests and embedding) and returns its report.

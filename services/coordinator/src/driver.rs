@@ -25,8 +25,8 @@ use corpusminer_pipeline::scored::encode_rows;
 use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_storage::fault;
 use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
-use corpusminer_storage::{redact_json, resolve, resolve_root, ObjectStore, RetryPolicy, StorageConfig};
-use corpusminer_worker::{run_worker, Progress, ShardContext, WorkerConfig};
+use corpusminer_storage::{redact_json, redact_uri, resolve, resolve_root, ObjectStore, RetryPolicy, StorageConfig};
+use corpusminer_worker::{grouped, run_worker, Progress, ShardContext, WorkerConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
@@ -299,10 +299,11 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
         }
         fault::point(state.as_str());
         let ctx = Ctx::load(ms, id, overrides).await?;
+        opts.progress.set_step(state.as_str());
         let step = match state {
-            IterationState::Preparing => prepare_step(&ctx).await,
-            IterationState::PreparingNegatives => negatives_step(&ctx).await,
-            IterationState::Training => training_step(&ctx).await.map(|_| IterationState::Scoring),
+            IterationState::Preparing => prepare_step(&ctx, &opts.progress).await,
+            IterationState::PreparingNegatives => negatives_step(&ctx, &opts.progress).await,
+            IterationState::Training => training_step(&ctx, &opts.progress).await.map(|_| IterationState::Scoring),
             IterationState::Scoring => scoring_step(&ctx, opts, std::mem::take(&mut reclaim)).await,
             IterationState::Selecting => selecting_step(&ctx, opts).await,
             _ => unreachable!("active states only"),
@@ -326,26 +327,25 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
 }
 
 /// `preparing`: shards, then the seed and its manifest.
-async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
+async fn prepare_step(ctx: &Ctx, progress: &Arc<Progress>) -> anyhow::Result<IterationState> {
     let (cfg, ms, id) = (&ctx.cfg, &ctx.ms, ctx.it.id);
     let (docs, manifest) = match ctx.it.parent_id {
         None => {
             // All shards are registered in one call, so a resumed step that finds some has
             // them all (and never expands the stored inputs, whose credentials are redacted).
             if ms.shard_counts(id).await?.total() == 0 {
+                progress.set_detail("listing shards");
                 let mut shards = crate::inputs::expand_inputs(&cfg.inputs)?;
                 if let Some(crawl) = &cfg.crawl {
                     shards.extend(crate::inputs::crawl_shards(crawl, &cfg.crawl_base, cfg.shards, cfg.sample_seed, &cfg.storage).await?);
                 }
                 ms.add_shards(id, &shards).await?;
             }
-            let mut files = Vec::new();
-            for uri in &cfg.seeds {
-                files.push((uri.clone(), read_documents(std::slice::from_ref(uri), &cfg.fields(), &cfg.storage).await?.texts));
-            }
+            let files = read_files("seed", &cfg.seeds, cfg, progress).await?;
             seed_from_files(&files)
         }
         Some(parent) => {
+            progress.set_detail(format!("growing iteration {parent}'s seed by the annotations"));
             let parent_ctx = Ctx::load(ms, parent, Overrides { storage: Some(&cfg.storage), out: Some(&cfg.out), config: None }).await?;
             let parent_shards = ms.shards(parent).await?;
             let uris: Vec<String> = parent_shards.iter().map(|s| s.uri.clone()).collect();
@@ -356,7 +356,7 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
             };
             let bucket = parent_ctx.it.threshold_bucket.ok_or_else(|| anyhow::anyhow!("iteration {parent} has no threshold"))? as usize;
             let annotations = ms.annotations(false).await?;
-            grow_seed(parent, parent_seed, &ctx.out_store, &parent_shards, bucket, &annotations, &cfg.storage).await?
+            grow_seed(parent, parent_seed, &ctx.out_store, &parent_shards, bucket, &annotations, &cfg.storage, progress).await?
         }
     };
     if cfg.model.is_none() && docs.is_empty() {
@@ -364,6 +364,7 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     }
     let mut inputs = ctx.inputs()?;
     let seed_documents = docs.len();
+    progress.set_detail(format!("writing the seed ({} documents)", grouped(seed_documents as u64)));
     inputs.seed = Some(ctx.put_docs("seed.jsonl.zst", docs).await?);
     let manifest_key = join_key(&[&ctx.prefix, "seed_manifest.json"]);
     ctx.out_store.put(&manifest_key, Bytes::from(serde_json::to_vec_pretty(&manifest)?)).await?;
@@ -374,6 +375,20 @@ async fn prepare_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     ctx.save_inputs(&inputs).await?;
     tracing::info!(iteration = id, seed = seed_documents, added = manifest.added.len(), removed = manifest.removed.len(), "seed written");
     Ok(IterationState::PreparingNegatives)
+}
+
+/// Every document of each file of `uris` (the `what` files: seed, negatives), file by file,
+/// telling `progress` which file is read and how many documents were read so far.
+async fn read_files(what: &str, uris: &[String], cfg: &RunConfig, progress: &Progress) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let (mut files, mut so_far) = (Vec::with_capacity(uris.len()), 0u64);
+    for (i, uri) in uris.iter().enumerate() {
+        progress.set_detail(format!("reading {what} file {} of {} ({}), {} documents so far", i + 1, uris.len(), redact_uri(uri), grouped(so_far)));
+        let texts = read_documents(std::slice::from_ref(uri), &cfg.fields(), &cfg.storage).await?.texts;
+        so_far += texts.len() as u64;
+        files.push((uri.clone(), texts));
+    }
+    progress.set_detail(format!("read {} {what} documents from {} files", grouped(so_far), uris.len()));
+    Ok(files)
 }
 
 /// How deep `it` is in its chain: the iterations from the first to it (1 for a first iteration).
@@ -388,7 +403,7 @@ pub async fn depth(ms: &Metastore, it: &Iteration) -> anyhow::Result<u64> {
 
 /// `preparing_negatives`: the negatives files, plus crawl pages drawn with this iteration's own
 /// random seed, outside the pages the parent kept.
-async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
+async fn negatives_step(ctx: &Ctx, progress: &Arc<Progress>) -> anyhow::Result<IterationState> {
     let cfg = &ctx.cfg;
     let mut inputs = ctx.inputs()?;
     if cfg.model.is_some() {
@@ -398,12 +413,12 @@ async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
     // A new draw per iteration of the chain, reproducible from the run's seed.
     inputs.negative_seed = cfg.sample_seed.wrapping_add(depth.wrapping_sub(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut docs = Vec::new();
-    for uri in &cfg.negatives {
-        let texts = read_documents(std::slice::from_ref(uri), &cfg.fields(), &cfg.storage).await?.texts;
+    for (uri, texts) in read_files("negatives", &cfg.negatives, cfg, progress).await? {
         docs.extend(texts.into_iter().enumerate().map(|(n, text)| SeedDoc { id: format!("{uri}#{n}"), url: None, text }));
     }
     if cfg.negatives_from_crawl > 0 {
         // Never a page the parent kept, nor a page of this iteration's seed.
+        progress.set_detail("drawing negatives from the crawl: listing the pages to leave out");
         let mut exclude: HashSet<String> = match ctx.it.parent_id {
             Some(parent) => {
                 let p = ctx.ms.iteration(parent).await?;
@@ -416,25 +431,30 @@ async fn negatives_step(ctx: &Ctx) -> anyhow::Result<IterationState> {
             exclude.extend(ctx.get_docs(seed).await?.into_iter().filter(|d| d.url.is_some()).map(|d| d.id));
         }
         let shards: Vec<String> = ctx.ms.shards(ctx.it.id).await?.into_iter().map(|s| s.uri).collect();
-        let sampled = crate::negatives::sample_crawl_pages(&shards, cfg.negatives_from_crawl, cfg.negative_shards, inputs.negative_seed, &exclude, &cfg.storage).await?;
+        let sampled = crate::negatives::sample_crawl_pages(&shards, cfg.negatives_from_crawl, cfg.negative_shards, inputs.negative_seed, &exclude, &cfg.storage, progress).await?;
         inputs.crawl_negatives = sampled.len();
         docs.extend(sampled.into_iter().map(|(id, text)| SeedDoc { id, url: None, text }));
     }
     if docs.is_empty() {
         anyhow::bail!("no negative documents: give --negatives files or --negatives-from-crawl N");
     }
+    progress.set_detail(format!("writing the negatives ({} documents)", grouped(docs.len() as u64)));
     inputs.negatives = Some(ctx.put_docs("negatives.jsonl.zst", docs).await?);
     ctx.save_inputs(&inputs).await?;
     Ok(IterationState::Training)
 }
 
 /// `training`: the classifier from the stored seed and negatives, or the given model.
-async fn training_step(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
+async fn training_step(ctx: &Ctx, progress: &Arc<Progress>) -> anyhow::Result<TrainedModel> {
     let cfg = &ctx.cfg;
     let mut inputs = ctx.inputs()?;
     let model = match &cfg.model {
-        Some(uri) => load_model(uri, &cfg.storage).await?,
+        Some(uri) => {
+            progress.set_detail(format!("loading the model {}", redact_uri(uri)));
+            load_model(uri, &cfg.storage).await?
+        }
         None => {
+            progress.set_detail("reading the stored seed and negatives");
             let seed = inputs.seed.as_ref().ok_or_else(|| anyhow::anyhow!("no seed recorded"))?;
             let negatives = inputs.negatives.as_ref().ok_or_else(|| anyhow::anyhow!("no negatives recorded"))?;
             let positives: Vec<String> = ctx.get_docs(seed).await?.into_iter().map(|d| d.text).collect();
@@ -446,7 +466,7 @@ async fn training_step(ctx: &Ctx) -> anyhow::Result<TrainedModel> {
             settings.seed = inputs.negative_seed;
             inputs.train_settings = Some(settings.clone());
             tracing::info!(positives = positives.len(), negatives = negatives.len(), "training classifier");
-            crate::training::train_and_store(positives, negatives, settings, ctx.out_store.clone(), &ctx.prefix).await?
+            crate::training::train_and_store(positives, negatives, settings, ctx.out_store.clone(), &ctx.prefix, progress.clone()).await?
         }
     };
     fault::point("model_stored");
@@ -574,6 +594,7 @@ async fn selecting_step(ctx: &Ctx, opts: &DriveOptions) -> anyhow::Result<Iterat
         model,
         tokens: token_counter(&ctx.cfg).await?,
     };
+    opts.progress.set_detail("threshold, corpus (dedup, decontamination), proposals and report");
     let report = finish(&prepared, &ctx.cfg, ctx.it.parent_id, &ctx.inputs()?, opts.workers).await?;
     let annotations = ctx.ms.annotations(false).await?;
     let unlabelled = report

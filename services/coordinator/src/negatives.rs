@@ -12,6 +12,7 @@ use corpusminer_storage::{open_resumable, resolve, RetryPolicy, StorageConfig};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use corpusminer_worker::shard::document_id;
+use corpusminer_worker::{grouped, Progress};
 use std::collections::HashSet;
 use tokio_util::io::SyncIoBridge;
 
@@ -36,6 +37,7 @@ const PAGES_IN_FLIGHT: usize = 16;
 /// `exclude` (the pages an earlier iteration kept) and pages whose text cannot be extracted are
 /// skipped. Memory: the `n` drawn texts and a few pages in flight (reservoir sampling,
 /// Vitter's algorithm R), never a whole shard.
+/// `progress` is told the shard read and the pages seen and drawn so far.
 pub async fn sample_crawl_pages(
     shards: &[String],
     n: usize,
@@ -43,6 +45,7 @@ pub async fn sample_crawl_pages(
     seed: u64,
     exclude: &HashSet<String>,
     storage: &StorageConfig,
+    progress: &Progress,
 ) -> Result<Vec<(String, String)>, NegativesError> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6761_7469_7665);
     let mut chosen: Vec<&String> = shards.iter().collect();
@@ -51,7 +54,12 @@ pub async fn sample_crawl_pages(
     chosen.sort();
     let mut reservoir: Vec<(String, String)> = Vec::with_capacity(n);
     let mut seen = 0u64;
-    for uri in chosen {
+    let n_chosen = chosen.len();
+    for (i, uri) in chosen.into_iter().enumerate() {
+        let say = |seen: u64, drawn: usize| {
+            progress.set_detail(format!("drawing negatives from the crawl: shard {} of {n_chosen}, {} pages seen, {} drawn", i + 1, grouped(seen), grouped(drawn as u64)))
+        };
+        say(seen, reservoir.len());
         let err = |message: String| NegativesError::Open { uri: uri.clone(), message };
         let (store, key) = resolve(uri, storage).map_err(|e| err(e.to_string()))?;
         let reader = open_resumable(store, &key, RetryPolicy::default()).await.map_err(|e| err(e.to_string()))?;
@@ -72,6 +80,9 @@ pub async fn sample_crawl_pages(
                 continue;
             }
             seen += 1;
+            if seen % 256 == 0 {
+                say(seen, reservoir.len());
+            }
             if reservoir.len() < n {
                 reservoir.push(text);
             } else {
@@ -100,19 +111,20 @@ mod tests {
             .collect();
         let cfg = StorageConfig::default();
         let none = HashSet::new();
-        let a = sample_crawl_pages(&shards, 10, 3, 7, &none, &cfg).await.unwrap();
-        let b = sample_crawl_pages(&shards, 10, 3, 7, &none, &cfg).await.unwrap();
-        let c = sample_crawl_pages(&shards, 10, 3, 8, &none, &cfg).await.unwrap();
+        let progress = Progress::default();
+        let a = sample_crawl_pages(&shards, 10, 3, 7, &none, &cfg, &progress).await.unwrap();
+        let b = sample_crawl_pages(&shards, 10, 3, 7, &none, &cfg, &progress).await.unwrap();
+        let c = sample_crawl_pages(&shards, 10, 3, 8, &none, &cfg, &progress).await.unwrap();
         assert_eq!(a.len(), 10);
         assert_eq!(a, b, "same seed, same sample");
         assert_ne!(a, c, "another seed draws other pages");
         assert!(a.iter().all(|(id, t)| !t.trim().is_empty() && !id.is_empty()));
         // More than the pages available: every extractable page once.
-        let all = sample_crawl_pages(&shards, 10_000, 3, 7, &none, &cfg).await.unwrap();
+        let all = sample_crawl_pages(&shards, 10_000, 3, 7, &none, &cfg, &progress).await.unwrap();
         assert!(all.len() > 40 && all.len() < 10_000, "{} pages", all.len());
         // Excluded pages (an earlier iteration's kept set) are never drawn.
         let exclude: HashSet<String> = a.iter().map(|(id, _)| id.clone()).collect();
-        let rest = sample_crawl_pages(&shards, 10_000, 3, 7, &exclude, &cfg).await.unwrap();
+        let rest = sample_crawl_pages(&shards, 10_000, 3, 7, &exclude, &cfg, &progress).await.unwrap();
         assert_eq!(rest.len(), all.len() - exclude.len());
         assert!(rest.iter().all(|(id, _)| !exclude.contains(id)));
     }

@@ -14,6 +14,7 @@ use corpusminer_pipeline::scored::ScoredPage;
 use corpusminer_pipeline::warc::WarcReader;
 use corpusminer_storage::metastore::{Annotation, Label, ShardRow};
 use corpusminer_storage::{resolve, ObjectStore, StorageConfig};
+use corpusminer_worker::{grouped, Progress};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -255,6 +256,8 @@ pub fn seed_from_files(files: &[(String, Vec<String>)]) -> (Vec<SeedDoc>, SeedMa
 /// whose score fell below `kept_bucket` (read back by byte range from its shard, extracted as
 /// the worker does), removes each seed page whose label is not-math. Pages already in the seed
 /// are not added twice. Order is deterministic (seed order, then shard and file order).
+/// `progress` is told which shard's pages are read back.
+#[allow(clippy::too_many_arguments)]
 pub async fn grow_seed(
     parent: i64,
     parent_seed: Vec<SeedDoc>,
@@ -263,6 +266,7 @@ pub async fn grow_seed(
     kept_bucket: usize,
     annotations: &[Annotation],
     storage: &StorageConfig,
+    progress: &Progress,
 ) -> Result<(Vec<SeedDoc>, SeedManifest), SeedError> {
     let mut manifest = SeedManifest { parent: Some(parent), ..Default::default() };
     let by_host = ByHost::new(annotations);
@@ -285,7 +289,13 @@ pub async fn grow_seed(
     // Every scored page is looked at when any annotation exists: the counts explain each
     // annotation's effect (or why it had none) as well as finding the math pages to add.
     if !annotations.is_empty() {
-        for shard in shards {
+        for (i, shard) in shards.iter().enumerate() {
+            progress.set_detail(format!(
+                "reading the parent's scored pages under annotated prefixes: shard {} of {}, {} pages added so far",
+                i + 1,
+                shards.len(),
+                grouped(manifest.added.len() as u64)
+            ));
             let Some(key) = shard.scored_key.as_deref() else { continue };
             let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
             let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
@@ -410,7 +420,7 @@ mod tests {
         let notes = [annotation(1, "a.com/blog", Label::Nonmath), annotation(2, "a.com/blog/math", Label::Math)];
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> = Arc::new(corpusminer_storage::LocalStore::new(dir.path()));
-        let (docs, m) = grow_seed(4, parent, &store, &[], 100, &notes, &StorageConfig::default()).await.unwrap();
+        let (docs, m) = grow_seed(4, parent, &store, &[], 100, &notes, &StorageConfig::default(), &Progress::default()).await.unwrap();
         assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["gsm8k.jsonl#0", "p2", "p3"]);
         assert_eq!(m.removed, vec![SeedChange { id: "p1".into(), url: "https://a.com/blog/1".into(), prefix: "a.com/blog".into(), score: None }]);
         assert_eq!((m.parent, m.carried, m.added.len(), m.documents), (Some(4), 3, 0, 3));
@@ -446,7 +456,7 @@ mod tests {
         ];
         // s1 is in the parent's seed already, under its math prefix.
         let parent = vec![SeedDoc { id: "s1".into(), url: Some("https://seeded.org/a/1".into()), text: "t".into() }];
-        let (docs, m) = grow_seed(2, parent, &store, &[shard], bucket_of(0.9), &notes, &StorageConfig::default()).await.unwrap();
+        let (docs, m) = grow_seed(2, parent, &store, &[shard], bucket_of(0.9), &notes, &StorageConfig::default(), &Progress::default()).await.unwrap();
         assert_eq!(docs.len(), 1, "nothing added or removed");
         let why: Vec<(&str, Option<NoEffect>, u64, u64, u64)> = m.effects.iter().map(|e| (e.prefix.as_str(), e.no_effect, e.pages_covered, e.pages_decided, e.pages_kept)).collect();
         assert_eq!(

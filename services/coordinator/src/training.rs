@@ -1,7 +1,8 @@
 //! Step 1 of the paper's loop: seed positives and negatives in, a fastText classifier out.
 
 use bytes::Bytes;
-use corpusminer_pipeline::classify::{self, scoring_sidecar_name, Classifier, ScoringSidecar, SidecarError, TextFields, TrainSettings, ValidationReport};
+use corpusminer_pipeline::classify::{self, scoring_sidecar_name, Classifier, ScoringSidecar, SidecarError, TextFields, TrainProgress, TrainSettings, ValidationReport};
+use corpusminer_worker::Progress;
 use corpusminer_storage::{resolve, ObjectStore, StorageConfig, StorageErrorKind};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -62,6 +63,16 @@ pub async fn read_documents(uris: &[String], fields: &TextFields, storage: &Stor
     Ok(docs)
 }
 
+/// What a person is told of a training run at `p`.
+fn train_detail(p: TrainProgress) -> String {
+    match p {
+        TrainProgress::Vocabulary => "fastText vocabulary".into(),
+        TrainProgress::Epoch { epoch, epochs, percent } => format!("epoch {epoch} of {epochs} ({percent}%)"),
+        TrainProgress::EpochLoss { epoch, epochs, loss } => format!("epoch {epoch} of {epochs} done, average loss {loss:.4}"),
+        TrainProgress::Validating => "validating on the held-out split".into(),
+    }
+}
+
 /// The classifier an iteration scores with, where it is stored and how it validated.
 #[derive(Debug, Clone)]
 pub struct TrainedModel {
@@ -79,12 +90,15 @@ pub struct TrainedModel {
 /// `store`, `model.scoring.json` (the [`ScoringSidecar`]: the model's SHA-256, its scoring mode,
 /// the normalisation version and two validation pages with their scores; written first, so a
 /// `model.bin` never exists without it), `model.bin` and `model.validation.json`.
+/// `progress` is told where training is (vocabulary, epoch k of n, each epoch's loss,
+/// validation, storing).
 pub async fn train_and_store(
     positives: Vec<String>,
     negatives: Vec<String>,
     settings: TrainSettings,
     store: Arc<dyn ObjectStore>,
     prefix: &str,
+    progress: Arc<Progress>,
 ) -> Result<TrainedModel, TrainingError> {
     if positives.is_empty() {
         return Err(TrainingError::Empty("seed (positive)"));
@@ -92,8 +106,10 @@ pub async fn train_and_store(
     if negatives.is_empty() {
         return Err(TrainingError::Empty("negative"));
     }
+    let training = progress.clone();
     let (classifier, validation, bytes, sha256) = tokio::task::spawn_blocking(move || {
-        let (classifier, validation) = classify::train(&positives, &negatives, &settings).map_err(|e| TrainingError::Model(e.to_string()))?;
+        let shown = |p: TrainProgress| training.set_detail(train_detail(p));
+        let (classifier, validation) = classify::train_observed(&positives, &negatives, &settings, &shown).map_err(|e| TrainingError::Model(e.to_string()))?;
         let dir = tempfile::tempdir().map_err(|e| TrainingError::Model(e.to_string()))?;
         let path = dir.path().join("model.bin");
         classifier.save(&path).map_err(|e| TrainingError::Model(e.to_string()))?;
@@ -104,6 +120,7 @@ pub async fn train_and_store(
     .await
     .expect("training panicked")?;
     let key = format!("{prefix}/model.bin");
+    progress.set_detail("storing the model");
     let sidecar = ScoringSidecar::new(&sha256, &classifier, &validation);
     store.put(&scoring_sidecar_name(&key), Bytes::from(sidecar.to_json())).await.map_err(|e| TrainingError::Store(e.to_string()))?;
     store.put(&key, Bytes::from(bytes)).await.map_err(|e| TrainingError::Store(e.to_string()))?;
@@ -190,7 +207,7 @@ mod tests {
         let cfg = StorageConfig::default();
         for (chunk, mode) in [(64, ScoringMode::Window(64)), (0, ScoringMode::WholeDocument)] {
             let prefix = format!("chunk{chunk}");
-            let trained = train_and_store(pos.clone(), neg.clone(), small(chunk), store.clone(), &prefix).await.unwrap();
+            let trained = train_and_store(pos.clone(), neg.clone(), small(chunk), store.clone(), &prefix, Arc::default()).await.unwrap();
             assert_eq!(trained.classifier.mode(), mode);
             let loaded = load_model(&trained.uri, &cfg).await.unwrap();
             assert_eq!(loaded.sha256, trained.sha256);
@@ -226,7 +243,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(dir.path()));
         let cfg = StorageConfig::default();
-        let trained = train_and_store(pos, neg, small(0), store.clone(), "it").await.unwrap();
+        let trained = train_and_store(pos, neg, small(0), store.clone(), "it", Arc::default()).await.unwrap();
         let key = "it/model.scoring.json";
         let good = store.get(key).await.unwrap();
         let sidecar = ScoringSidecar::from_json(&good, key).unwrap();

@@ -9,4 +9,4 @@ pub mod runner;
 pub mod shard;
 
 pub use runner::{run_worker, WorkerConfig, WorkerError, WorkerSummary};
-pub use shard::{process_shard, process_shard_caught, Progress, ShardContext, ShardFailure, ShardOutput};
+pub use shard::{grouped, process_shard, process_shard_caught, Progress, ShardContext, ShardFailure, ShardOutput, Step};

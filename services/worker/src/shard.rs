@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Live counters a progress bar can poll while shards run (all monotonic).
 #[derive(Debug, Default)]
@@ -27,6 +27,45 @@ pub struct Progress {
     pub shards: AtomicU64,
     /// Shards of the iteration (set when scoring starts).
     pub shards_total: AtomicU64,
+    /// The step the iteration is in and what it is doing there, for a person to plan by.
+    pub step: Mutex<Step>,
+}
+
+/// The step an iteration is in ([`Progress::step`]): the state's name (`preparing`,
+/// `preparing_negatives`, `training`, `scoring`, `selecting`) and what it is doing now
+/// ("reading seed file 2 of 2 (…), 7,473 documents so far", "epoch 3 of 10").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    /// The state's name; empty before the first step.
+    pub name: String,
+    /// What the step is doing now; empty when it said nothing yet.
+    pub detail: String,
+}
+
+impl Progress {
+    /// Enters step `name`, with no detail yet.
+    pub fn set_step(&self, name: &str) {
+        let mut step = self.step.lock().unwrap_or_else(|e| e.into_inner());
+        step.name = name.to_string();
+        step.detail.clear();
+    }
+
+    /// What the current step is doing now.
+    pub fn set_detail(&self, detail: impl Into<String>) {
+        self.step.lock().unwrap_or_else(|e| e.into_inner()).detail = detail.into();
+    }
+
+    /// The current step and its detail.
+    pub fn step(&self) -> Step {
+        self.step.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// `n` with its digits grouped by threes: 15,225,300 (every count a person reads: progress,
+/// summaries, tables).
+pub fn grouped(n: u64) -> String {
+    use num_format::{Locale, ToFormattedString};
+    n.to_formatted_string(&Locale::en)
 }
 
 /// What every shard of an iteration shares: the model, and where to report progress.
@@ -272,6 +311,18 @@ pub fn process_shard_caught<R: Read>(reader: R, ctx: &ShardContext) -> Result<Sh
 mod tests {
     use super::*;
     use corpusminer_pipeline::classify::{train, TrainSettings};
+
+    #[test]
+    fn grouped_digits_and_steps() {
+        let got: Vec<String> = [0, 7, 999, 1_000, 15_225_300, 123_456].into_iter().map(grouped).collect();
+        assert_eq!(got, ["0", "7", "999", "1,000", "15,225,300", "123,456"]);
+        let p = Progress::default();
+        p.set_step("training");
+        p.set_detail("epoch 1 of 3");
+        assert_eq!(p.step(), Step { name: "training".into(), detail: "epoch 1 of 3".into() });
+        p.set_step("scoring");
+        assert_eq!(p.step().detail, "", "a new step starts without the old detail");
+    }
 
     fn tiny_classifier() -> Classifier {
         let pos: Vec<String> = ["Solve for x: 2x + 3 = 7, so x = 2.", "The derivative of x^2 is 2x."].iter().map(|s| s.to_string()).collect();

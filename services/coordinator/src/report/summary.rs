@@ -7,7 +7,6 @@ use super::{FailedShard, Report};
 use crate::filters::FilterReport;
 use crate::seed::AnnotationEffect;
 use crate::selection::HostStat;
-use num_format::{Locale, ToFormattedString};
 use std::fmt::{self, Write as _};
 
 /// Proposed hosts with fewer scored pages than this are left out of the summary (they stay in
@@ -20,9 +19,10 @@ const LISTED_TOP_HOSTS: usize = 5;
 /// Annotation effects listed at most (all are in `seed_manifest.json`).
 const LISTED_EFFECTS: usize = 20;
 
-/// `n` with its thousands grouped: `15,225,300`.
+/// `n` with its thousands grouped: `15,225,300` (the worker's [`corpusminer_worker::grouped`],
+/// so progress and summaries write numbers alike).
 pub fn group(n: u64) -> String {
-    n.to_formatted_string(&Locale::en)
+    corpusminer_worker::grouped(n)
 }
 
 fn pct(n: u64, d: u64) -> f64 {

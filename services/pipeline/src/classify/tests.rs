@@ -545,3 +545,60 @@ fn a_model_file_loads_with_the_scoring_sidecar_beside_it() {
         Err(ClassifyError::Sidecar(SidecarError::OtherModel { .. }))
     ));
 }
+
+#[test]
+fn training_reports_each_epoch_with_a_finite_loss_and_trains_the_same_model() {
+    let Some(dir) = shared_data_dir() else { return };
+    let (pos, neg) = seed_and_negatives(&dir);
+    let pos: Vec<String> = pos.into_iter().step_by(8).collect();
+    let neg: Vec<String> = neg.into_iter().step_by(4).collect();
+    let settings = small_settings();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let (observed, _) = train_observed(&pos, &neg, &settings, &|p| seen.lock().unwrap().push(p)).unwrap();
+    let seen = seen.into_inner().unwrap();
+    let losses: Vec<(u32, f32)> = seen
+        .iter()
+        .filter_map(|p| match *p {
+            TrainProgress::EpochLoss { epoch, epochs, loss } => {
+                assert_eq!(epochs, settings.epoch);
+                Some((epoch, loss))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(losses.iter().map(|l| l.0).collect::<Vec<_>>(), (1..=settings.epoch).collect::<Vec<_>>(), "{seen:?}");
+    assert!(losses.iter().all(|l| l.1.is_finite() && l.1 > 0.0), "{losses:?}");
+    assert!(losses[losses.len() - 1].1 < losses[0].1, "the loss falls: {losses:?}");
+    assert_eq!(seen.last(), Some(&TrainProgress::Validating));
+    // Live epochs (as many as the sampling saw) come in order, before the losses.
+    let live: Vec<u32> = seen.iter().filter_map(|p| if let TrainProgress::Epoch { epoch, .. } = p { Some(*epoch) } else { None }).collect();
+    assert!(live.windows(2).all(|w| w[0] <= w[1]) && live.iter().all(|&e| (1..=settings.epoch).contains(&e)), "{live:?}");
+    let first_loss = seen.iter().position(|p| matches!(p, TrainProgress::EpochLoss { .. })).unwrap();
+    assert!(seen[first_loss..].iter().all(|p| !matches!(p, TrainProgress::Epoch { .. } | TrainProgress::Vocabulary)));
+    // Watching changes nothing: the same model as `train`.
+    let (plain, _) = train(&pos, &neg, &settings).unwrap();
+    for d in pos.iter().chain(&neg).step_by(5) {
+        assert_eq!(observed.score(d).to_bits(), plain.score(d).to_bits());
+    }
+}
+
+/// Collecting fastText's per-epoch losses (what [`train_observed`] reports) trains the model
+/// plain training does, byte for byte.
+#[test]
+fn tracking_epoch_losses_leaves_the_model_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("train.txt");
+    let lines: Vec<String> = (0..400)
+        .map(|i| if i % 2 == 0 { format!("{LABEL_MATH} solve {i} x plus {} equals y", i * 3) } else { format!("{LABEL_OTHER} the town {i} held a fair in {}", i % 7) })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let mut args = TrainSettings { dim: 8, bucket: 1_000, epoch: 4, ..small_settings() }.fasttext_args_for_tests();
+    args.input = input;
+    let plain = fasttext::FastText::train(args.clone()).unwrap();
+    let (tracked, losses) = fasttext::FastText::train_tracking_epoch_losses(args).unwrap();
+    assert_eq!(losses.len(), 4);
+    let (a, b) = (tmp.path().join("a.bin"), tmp.path().join("b.bin"));
+    plain.save_model(&a).unwrap();
+    tracked.save_model(&b).unwrap();
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "the models differ");
+}

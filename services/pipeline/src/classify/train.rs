@@ -197,6 +197,12 @@ impl TrainSettings {
         Ok(())
     }
 
+    /// The fastText arguments of these settings (no input file yet), for tests.
+    #[cfg(test)]
+    pub(crate) fn fasttext_args_for_tests(&self) -> Args {
+        self.fasttext_args()
+    }
+
     fn fasttext_args(&self) -> Args {
         let mut a = Args::default();
         a.model = ModelName::Supervised;
@@ -303,6 +309,49 @@ pub fn train(
     negatives: &[String],
     settings: &TrainSettings,
 ) -> Result<(Classifier, ValidationReport), ClassifyError> {
+    train_observed(positives, negatives, settings, &|_| {})
+}
+
+/// Where a training run is, for a person watching it ([`train_observed`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainProgress {
+    /// fastText reads the training file once to build its vocabulary.
+    Vocabulary,
+    /// Epoch `epoch` (from 1) of `epochs` runs, `percent` of it done.
+    Epoch {
+        /// The epoch, from 1.
+        epoch: u32,
+        /// Epochs in all.
+        epochs: u32,
+        /// Share of the epoch's pass over the training file read so far, 0 to 100.
+        percent: u8,
+    },
+    /// Epoch `epoch` of `epochs` ended with `loss`, fastText's average loss per training
+    /// example over that epoch. Reported for every epoch when fastText returns (it has no hook
+    /// inside its loop), and only for a single training thread: with several, fastText's
+    /// per-epoch figures mix the threads.
+    EpochLoss {
+        /// The epoch, from 1.
+        epoch: u32,
+        /// Epochs in all.
+        epochs: u32,
+        /// Average loss per example in that epoch.
+        loss: f32,
+    },
+    /// fastText is done: the held-out split is scored for the [`ValidationReport`].
+    Validating,
+}
+
+/// [`train`], telling `observe` where it is ([`TrainProgress`]): the vocabulary pass, each
+/// epoch as it runs (on Linux, from how far fastText has read its training file, sampled on a
+/// separate thread: the training loop itself is not touched), each epoch's average loss, and
+/// validation. The model is the same as [`train`]'s, bit for bit.
+pub fn train_observed(
+    positives: &[String],
+    negatives: &[String],
+    settings: &TrainSettings,
+    observe: &(dyn Fn(TrainProgress) + Sync),
+) -> Result<(Classifier, ValidationReport), ClassifyError> {
     settings.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
     let prep = |docs: &[String]| -> Vec<String> {
@@ -389,11 +438,20 @@ pub fn train(
         w.flush()?;
     }
     let mut args = settings.fasttext_args();
-    args.input = input;
+    args.input = input.clone();
     let started = Instant::now();
-    let model = FastText::train(args)?;
+    let (model, losses) = watch::passes(&input, settings.epoch, observe, || FastText::train_tracking_epoch_losses(args))?;
     let train_seconds = started.elapsed().as_secs_f64();
     drop(dir);
+    // One figure per epoch with one thread; several threads add theirs in any order.
+    if losses.len() == settings.epoch as usize {
+        for (i, &loss) in losses.iter().enumerate() {
+            observe(TrainProgress::EpochLoss { epoch: i as u32 + 1, epochs: settings.epoch, loss });
+        }
+        let per_epoch = losses.iter().map(|l| format!("{l:.4}")).collect::<Vec<_>>().join(" ");
+        tracing::info!(epochs = settings.epoch, loss = %per_epoch, "classifier trained: average loss per example, epoch by epoch");
+    }
+    observe(TrainProgress::Validating);
     let classifier = Classifier::from_fasttext(model)?.with_mode(settings.scoring_mode());
 
     let score_all =
@@ -542,5 +600,151 @@ fn curve_point(pos: &[f32], neg: &[f32], neg_weight: f64, threshold: f32) -> Cur
         precision,
         recall,
         f1,
+    }
+}
+
+/// Live epochs of a fastText run, watched from outside its loop: fastText reads its training
+/// file once for the vocabulary and once per epoch (rewinding at the end), and the read offset
+/// of an open file is in `/proc/self/fdinfo`. Sampling it costs the training loop nothing.
+mod watch {
+    use super::TrainProgress;
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// How often the read offset is sampled.
+    const EVERY: Duration = Duration::from_millis(20);
+
+    /// Runs `train`, reporting its passes over `input` to `observe` (nothing where there is no
+    /// `/proc`). With several training threads (each reads its own part of the file) the
+    /// epoch is approximate.
+    pub(super) fn passes<T>(input: &Path, epochs: u32, observe: &(dyn Fn(TrainProgress) + Sync), train: impl FnOnce() -> T) -> T {
+        let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+        let path = std::fs::canonicalize(input).unwrap_or_else(|_| input.to_path_buf());
+        let stop = AtomicBool::new(false);
+        /// Stops the watcher however `train` ends (a panic included).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        std::thread::scope(|s| {
+            if size > 0 && Path::new("/proc/self/fdinfo").is_dir() {
+                s.spawn(|| watch(&path, size, epochs, observe, &stop));
+            }
+            let _stop = Stop(&stop);
+            train()
+        })
+    }
+
+    fn watch(path: &Path, size: u64, epochs: u32, observe: &(dyn Fn(TrainProgress) + Sync), stop: &AtomicBool) {
+        let mut passes = Passes { size, epochs, consumed: 0, last: HashMap::new() };
+        let mut shown = None;
+        while !stop.load(Ordering::Relaxed) {
+            let now = passes.sample(&offsets(path));
+            if shown != Some(now) {
+                observe(now);
+                shown = Some(now);
+            }
+            std::thread::sleep(EVERY);
+        }
+    }
+
+    /// Bytes read over all passes of a file of `size` bytes, from samples of its readers'
+    /// offsets.
+    pub(super) struct Passes {
+        pub(super) size: u64,
+        pub(super) epochs: u32,
+        pub(super) consumed: u64,
+        /// The offset seen last per open descriptor.
+        pub(super) last: HashMap<u32, u64>,
+    }
+
+    impl Passes {
+        /// Takes one sample, (descriptor, offset) of every reader open now, and says where the
+        /// run is.
+        pub(super) fn sample(&mut self, open: &[(u32, u64)]) -> TrainProgress {
+            let size = self.size.max(1);
+            // A reader closed since the last sample had read to the end (the vocabulary pass).
+            let mut ended = 0;
+            self.last.retain(|fd, l| {
+                let gone = !open.iter().any(|(o, _)| o == fd);
+                if gone {
+                    ended += size.saturating_sub(*l);
+                }
+                !gone
+            });
+            self.consumed += ended;
+            for &(fd, pos) in open {
+                self.consumed += match self.last.insert(fd, pos) {
+                    Some(l) if pos >= l => pos - l,
+                    // Rewound at the end of a pass (or a new reader on the same descriptor).
+                    Some(l) => size.saturating_sub(l) + pos,
+                    // A lone reader starts at 0; one of several threads' where it is.
+                    None if open.len() == 1 => pos,
+                    None => 0,
+                };
+            }
+            match self.consumed / size {
+                0 => TrainProgress::Vocabulary,
+                p => TrainProgress::Epoch {
+                    epoch: p.min(self.epochs as u64) as u32,
+                    epochs: self.epochs,
+                    percent: if p > self.epochs as u64 { 100 } else { (100 * (self.consumed % size) / size) as u8 },
+                },
+            }
+        }
+    }
+
+    /// (descriptor, read offset) of every descriptor of this process open on `path`.
+    fn offsets(path: &Path) -> Vec<(u32, u64)> {
+        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return Vec::new() };
+        let mut found = Vec::new();
+        for e in entries.flatten() {
+            if std::fs::read_link(e.path()).ok().as_deref() != Some(path) {
+                continue;
+            }
+            let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let info = std::fs::read_to_string(PathBuf::from(format!("/proc/self/fdinfo/{fd}"))).unwrap_or_default();
+            if let Some(pos) = info.lines().find_map(|l| l.strip_prefix("pos:")).and_then(|v| v.trim().parse().ok()) {
+                found.push((fd, pos));
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod watch_tests {
+    use super::watch::Passes;
+    use super::TrainProgress::{self, Epoch, Vocabulary};
+
+    fn run(samples: &[&[(u32, u64)]]) -> Vec<TrainProgress> {
+        let mut p = Passes { size: 1000, epochs: 3, consumed: 0, last: Default::default() };
+        samples.iter().map(|s| p.sample(s)).collect()
+    }
+
+    #[test]
+    fn the_vocabulary_pass_then_one_pass_per_epoch() {
+        let got = run(&[
+            &[],
+            &[(5, 300)],
+            // The vocabulary reader closed at the end; the training reader has the same number.
+            &[(5, 100)],
+            &[(5, 900)],
+            // Rewound: epoch 2.
+            &[(5, 200)],
+            &[(5, 500)],
+        ]);
+        let epoch = |epoch, percent| Epoch { epoch, epochs: 3, percent };
+        assert_eq!(got, [Vocabulary, Vocabulary, epoch(1, 10), epoch(1, 90), epoch(2, 20), epoch(2, 50)]);
+        // The vocabulary reader closed, the training reader got another number.
+        let got = run(&[&[(7, 600)], &[(8, 50)], &[(8, 700)], &[(8, 10)], &[(8, 20)], &[(8, 999)], &[]]);
+        assert_eq!(got, [Vocabulary, epoch(1, 5), epoch(1, 70), epoch(2, 1), epoch(2, 2), epoch(2, 99), epoch(3, 0)]);
+        // Past the last epoch (the reader closes at the end): the last epoch, done.
+        let got = run(&[&[(7, 999)], &[(8, 999)], &[(8, 998)], &[(8, 997)], &[]]);
+        assert_eq!(got[4], epoch(3, 100));
     }
 }
