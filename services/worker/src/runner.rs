@@ -170,7 +170,7 @@ async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease
         for key in [&scored_key, &texts_key] {
             if let Err(e) = config.out_store.delete(key).await {
                 if e.kind() != StorageErrorKind::NotFound {
-                    tracing::warn!(key = %key, error = %e, "partial file of a failed attempt not removed");
+                    tracing::warn!(key = %key, error = %corpusminer_storage::error_chain(&e), "partial file of a failed attempt not removed");
                 }
             }
         }
