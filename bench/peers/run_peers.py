@@ -329,7 +329,11 @@ def main(argv=None) -> int:
         files = [os.path.abspath(f) for f in opts.input]
     else:
         if data is None:
-            ap.error("shared/data not found: pass --input or --data (or set CORPUSMINER_SHARED_DATA)")
+            env = os.environ.get("CORPUSMINER_SHARED_DATA")
+            tried = (f"CORPUSMINER_SHARED_DATA={env} lacks PROVENANCE.md" if env
+                     else f"no shared/data holding PROVENANCE.md beside {HERE} or a folder above it")
+            ap.error(f"shared data folder not found: {tried}: pass --input or --data, "
+                     "or point CORPUSMINER_SHARED_DATA at the shared `data` folder")
         shards = sorted(glob.glob(str(data / "minicrawl" / "*.warc.gz")))
         if not shards:
             ap.error(f"no minicrawl shards under {data}")

@@ -92,7 +92,13 @@ fn main() {
         }
     };
     let Some(data) = input::data_dir(o.data.as_deref()) else {
-        eprintln!("shared data folder not found: give --data DIR or set CORPUSMINER_SHARED_DATA");
+        let lacks = |d: &std::path::Path| corpusminer_pipeline::testdata::data_dir_lacks(d, &["PROVENANCE.md"]).unwrap_or_default();
+        let tried = match (&o.data, std::env::var_os("CORPUSMINER_SHARED_DATA")) {
+            (Some(d), _) => format!("--data {} {}", d.display(), lacks(d.as_path())),
+            (None, Some(v)) => format!("CORPUSMINER_SHARED_DATA={} {}", std::path::Path::new(&v).display(), lacks(std::path::Path::new(&v))),
+            (None, None) => "no shared/data holding PROVENANCE.md beside the working directory, this crate or a folder above them".to_string(),
+        };
+        eprintln!("shared data folder not found: {tried}: give --data DIR or set CORPUSMINER_SHARED_DATA to the shared `data` folder");
         std::process::exit(2);
     };
     let want = |k: &str| o.only.as_ref().is_none_or(|v| v.iter().any(|x| x == k));

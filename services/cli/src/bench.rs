@@ -37,7 +37,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The shared data folder (default input, seed for the model, extraction quality).
-    #[arg(long, default_value = "../shared/data")]
+    #[arg(long, env = "CORPUSMINER_SHARED_DATA", default_value = crate::DEFAULT_DATA)]
     pub data: PathBuf,
     /// Threads of the all-cores pass (default: every core).
     #[arg(long)]

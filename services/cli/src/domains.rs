@@ -18,7 +18,22 @@ pub struct StoreArgs {
     pub out: String,
 }
 
+/// The flags that name a metastore and output folder, as the commands that hints suggest
+/// spell them: `--out OUT`, and ` --db …` when a `--db` was given (its value may hold a
+/// password, so it is never repeated).
+pub(crate) fn store_flags(out: &str, db: Option<&str>) -> String {
+    match db {
+        Some(_) => format!("--out {out} --db …"),
+        None => format!("--out {out}"),
+    }
+}
+
 impl StoreArgs {
+    /// [`store_flags`] of these arguments.
+    pub(crate) fn flags(&self) -> String {
+        store_flags(&self.out, self.db.as_deref())
+    }
+
     /// The metastore URL: `--db`, else [`default_db_url`] of `--out`. With `must_exist`, a
     /// default SQLite file that is not there is an error instead of a new empty database.
     pub fn url(&self, must_exist: bool) -> anyhow::Result<String> {

@@ -148,6 +148,7 @@ pub(crate) fn drive_options(workers: usize, retries: u32, max_attempts: u32, rec
         reclaim_leases,
         out,
         live_config: None,
+        store_flags: String::new(),
     }
 }
 
@@ -158,7 +159,9 @@ fn default_workers(w: Option<usize>) -> usize {
 impl DriveArgs {
     /// The [`DriveOptions`] of these flags, for the output folder of `store`.
     pub(crate) fn options(&self, reclaim_leases: bool, store: &StoreArgs) -> DriveOptions {
-        drive_options(default_workers(self.workers), self.retries, self.max_attempts, reclaim_leases, out_override(&store.out, store.db.as_deref()))
+        let mut opts = drive_options(default_workers(self.workers), self.retries, self.max_attempts, reclaim_leases, out_override(&store.out, store.db.as_deref()));
+        opts.store_flags = store.flags();
+        opts
     }
 }
 
@@ -194,10 +197,7 @@ fn outcome_text(o: &Outcome, store: &StoreArgs, summary: &SummaryArgs) -> String
     if let Some(r) = &o.report {
         let _ = writeln!(s, "{}", r.summary(summary.min_host_pages));
     }
-    let loc = match &store.db {
-        Some(_) => format!("--out {} --db …", store.out),
-        None => format!("--out {}", store.out),
-    };
+    let loc = store.flags();
     match o.state {
         IterationState::AwaitingAnnotation => {
             let _ = writeln!(
@@ -214,7 +214,7 @@ fn outcome_text(o: &Outcome, store: &StoreArgs, summary: &SummaryArgs) -> String
 }
 
 /// The newest finished iteration, or why there is none to grow from.
-async fn newest_parent(ms: &Metastore) -> anyhow::Result<i64> {
+async fn newest_parent(ms: &Metastore, store: &StoreArgs) -> anyhow::Result<i64> {
     let Some(id) = ms.latest_iteration().await? else {
         anyhow::bail!("no iteration yet: start one with `corpusminer run`");
     };
@@ -225,7 +225,7 @@ async fn newest_parent(ms: &Metastore) -> anyhow::Result<i64> {
             if let Some(runner) = corpusminer_coordinator::driver::live_runner(&it, &crate::run::hostname()) {
                 anyhow::bail!("iteration {id} is {s}, run by process {runner}: wait for it (or cancel it) first");
             }
-            anyhow::bail!("iteration {id} is {s}: finish it with `corpusminer resume {id}` (or cancel it) first")
+            anyhow::bail!("iteration {id} is {s}: finish it with `corpusminer resume {id} {}` (or cancel it) first", store.flags())
         }
         _ => anyhow::bail!("iteration {id} is {}: give --from N to grow from an earlier one", it.state),
     }
@@ -236,7 +236,7 @@ pub async fn iterate(args: IterateArgs, show_progress: bool) -> anyhow::Result<(
     let ms = args.store.connect(true).await?;
     let mut parent = match args.from {
         Some(p) => p,
-        None => newest_parent(&ms).await?,
+        None => newest_parent(&ms, &args.store).await?,
     };
     let (mut text, mut reports) = (String::new(), Vec::new());
     loop {
@@ -341,7 +341,7 @@ async fn delete_in(ms: &Metastore, args: &DeleteArgs) -> anyhow::Result<String> 
     for &id in &chain {
         let state = ms.iteration(id).await?.state;
         if IterationState::parse(&state).is_some_and(|s| s.is_active()) {
-            anyhow::bail!("iteration {id} is {state}: cancel it first (`corpusminer cancel {id}`); nothing was deleted");
+            anyhow::bail!("iteration {id} is {state}: cancel it first (`corpusminer cancel {id} {}`); nothing was deleted", args.store.flags());
         }
     }
     let mut cfg: RunConfig = serde_json::from_str(&it.config_json)?;
@@ -416,7 +416,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<String> {
             );
         }
         if counts.failed > 0 {
-            let _ = writeln!(s, "                `corpusminer resume {id}` retries the failed shards and selects again");
+            let _ = writeln!(s, "                `corpusminer resume {id} {}` retries the failed shards and selects again", args.store.flags());
         }
         if let (Some(uri), Some(sha)) = (&it.model_uri, &it.model_sha256) {
             let _ = writeln!(s, "  model         {} (sha256 {sha})", redact_uri(uri));

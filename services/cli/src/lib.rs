@@ -71,11 +71,50 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The shared data folder (holding html-extraction/ and html-math/).
-    #[arg(long, default_value = "../shared/data")]
+    #[arg(long, env = "CORPUSMINER_SHARED_DATA", default_value = DEFAULT_DATA)]
     pub data: std::path::PathBuf,
     /// Print one line per page.
     #[arg(long)]
     pub per_page: bool,
+}
+
+/// Where `--data` (the shared data folder) is by default: beside the checkout, as
+/// `cargo run` from the repository root sees it.
+pub const DEFAULT_DATA: &str = "../shared/data";
+
+/// Checks that `dir`, the shared data folder given as `--data`, as `CORPUSMINER_SHARED_DATA`
+/// or by default ([`DEFAULT_DATA`]), holds `needs` (paths relative to it). The error names the
+/// folder as it was given and where from, the absolute path it was looked for at, what it
+/// lacks, and what to give instead.
+pub fn check_data_dir(dir: &std::path::Path, needs: &[&str]) -> anyhow::Result<()> {
+    let Some(lacks) = corpusminer_pipeline::testdata::data_dir_lacks(dir, needs) else { return Ok(()) };
+    let given = if std::env::var_os("CORPUSMINER_SHARED_DATA").is_some_and(|v| std::path::Path::new(&v) == dir) {
+        format!("CORPUSMINER_SHARED_DATA={}", dir.display())
+    } else if dir == std::path::Path::new(DEFAULT_DATA) {
+        format!("{DEFAULT_DATA} (the default --data)")
+    } else {
+        format!("--data {}", dir.display())
+    };
+    // Where that is, `..` resolved by name (the folder may not exist, so not canonicalized).
+    let mut at = std::path::PathBuf::new();
+    for part in std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                at.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => at.push(other),
+        }
+    }
+    let at = at.display();
+    anyhow::bail!(
+        "the shared data folder {given}, looked for at {at}, {lacks}: give --data DIR or set CORPUSMINER_SHARED_DATA to the shared `data` folder (the one holding PROVENANCE.md, {})",
+        {
+            let mut folders: Vec<&str> = needs.iter().map(|n| n.split('/').next().unwrap_or(n)).filter(|n| *n != "PROVENANCE.md").collect();
+            folders.dedup();
+            folders.join(", ")
+        }
+    )
 }
 
 /// Sets up `tracing` to stderr (above the progress bar while one is shown): info for
@@ -136,10 +175,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
     let done = Ok(Finished::Done);
     match cli.command {
         Command::Run(args) => {
-            let loc = match &args.db {
-                Some(_) => format!("--out {} --db …", args.out),
-                None => format!("--out {}", args.out),
-            };
+            let loc = domains::store_flags(&args.out, args.db.as_deref());
             let min_host_pages = args.summary.min_host_pages;
             let report = run::run(*args, true).await?;
             println!("{}", report.summary(min_host_pages));
@@ -182,6 +218,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
             done
         }
         Command::EvalExtraction(args) => {
+            check_data_dir(&args.data, &["html-extraction/ground-truth.json", "html-extraction/html", "html-math/INDEX.tsv"])?;
             let data = args.data.clone();
             let report = tokio::task::spawn_blocking(move || corpusminer_pipeline::extract::eval::evaluate(&data)).await??;
             let text = report.to_string();
@@ -191,10 +228,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
             done
         }
         Command::Bench(args) if args.corpus.corpus_rows.is_some() => {
+            check_data_dir(&args.data, &["html-extraction/ground-truth.json"])?;
             bench_corpus::bench_corpus(&args.corpus, &args.data, args.json.as_deref()).await?;
             done
         }
         Command::Bench(args) => {
+            if args.inputs.is_empty() {
+                check_data_dir(&args.data, &["minicrawl"])?;
+            }
             tokio::task::spawn_blocking(move || bench::bench(args)).await??;
             done
         }

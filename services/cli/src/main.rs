@@ -9,7 +9,8 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(corpusminer_cli::execute(cli)) {
         Ok(finished) => std::process::ExitCode::from(finished.exit_code()),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: contexts and errors that print their source repeat it otherwise.
+            eprintln!("error: {}", corpusminer_storage::join_causes(e.chain()));
             std::process::ExitCode::FAILURE
         }
     }

@@ -235,10 +235,7 @@ pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
     let result = async {
         let existing = ms.iteration_ids().await?;
         if !existing.is_empty() && !args.new_chain {
-            let loc = match &args.db {
-                Some(_) => format!("--out {} --db …", args.out),
-                None => format!("--out {}", args.out),
-            };
+            let loc = crate::domains::store_flags(&args.out, args.db.as_deref());
             anyhow::bail!(
                 "{} already holds iterations ({}): continue that chain with `corpusminer iterate {loc}`, start another chain beside it with `run --new-chain`, or give another --out",
                 if args.db.is_some() { "the metastore of --db" } else { "--out" },
@@ -248,6 +245,7 @@ pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
         let id = create_first(&ms, &cfg).await?;
         tracing::info!(iteration = id, "iteration created");
         let mut opts = crate::iterate::drive_options(cfg.workers, args.retries, args.max_attempts, false, crate::iterate::out_override(&args.out, args.db.as_deref()));
+        opts.store_flags = crate::domains::store_flags(&args.out, args.db.as_deref());
         // This process keeps the credentials the stored config is stripped of.
         opts.live_config = Some(cfg.clone());
         let outcome = crate::iterate::drive_shown(&ms, id, None, opts, show_progress).await?;

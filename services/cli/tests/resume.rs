@@ -153,7 +153,7 @@ fn bad_arguments_are_refused_before_an_iteration_exists() {
     let cases: [(&str, &[&str], &str); 3] = [
         ("threshold", &["--threshold", "2"], "--threshold 2 is not in [0, 1]"),
         ("seed", &["--seed", "/nonexistent/seed.jsonl"], "no such file"),
-        ("input", &["--input", "/nonexistent/*.warc.gz"], "matched no file"),
+        ("input", &["--input", "/nonexistent/*.warc.gz"], "--input /nonexistent/*.warc.gz: no file matches it"),
     ];
     for (name, extra, message) in cases {
         let out = f.dir.join(format!("bad-{name}"));

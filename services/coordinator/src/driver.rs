@@ -129,6 +129,10 @@ pub struct DriveOptions {
     /// The configuration as this process was given it, with the credentials that the stored
     /// one never holds (`run` of a new iteration); `None`: the stored configuration.
     pub live_config: Option<RunConfig>,
+    /// Where this process's metastore and output folder are, as the flags that name them
+    /// (`--out out`, `--out out --db …`), for the commands that errors suggest (`corpusminer
+    /// resume 1 --out out`); empty for the defaults.
+    pub store_flags: String,
 }
 
 /// How [`drive`] ended.
@@ -312,7 +316,8 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
             Ok(next) => next,
             Err(e) => {
                 ms.fail_iteration(id, state, &format!("{e:#}")).await?;
-                return Err(e.context(format!("iteration {id} failed in {state} (`corpusminer resume {id}` retries it)")));
+                let flags = if opts.store_flags.is_empty() { String::new() } else { format!(" {}", opts.store_flags) };
+                return Err(e.context(format!("iteration {id} failed in {state} (`corpusminer resume {id}{flags}` retries it)")));
             }
         };
         if !ms.advance(id, state, next).await? {

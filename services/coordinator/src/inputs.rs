@@ -1,6 +1,6 @@
 //! Shard sources: what `--input` and `--crawl` name, expanded into shard URIs.
 
-use corpusminer_storage::{resolve, StorageConfig};
+use corpusminer_storage::{redact_uri, resolve, StorageConfig, StorageError, StorageErrorKind};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::io::Read;
@@ -12,8 +12,11 @@ pub const COMMON_CRAWL_BASE: &str = "https://data.commoncrawl.org/";
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// A local path or glob matched no file.
-    #[error("input {0:?} matched no file")]
+    #[error("--input {0}: no file matches it (a shard is a WARC file, plain or gzip: a path, a glob such as 'DIR/*.warc.gz', s3://bucket/key or https://…)")]
     NoMatch(String),
+    /// A local `--input` is a directory, not a shard.
+    #[error("--input {0} is a directory, not a WARC file: give the shards in it, e.g. --input '{glob}'", glob = dir_glob(.0))]
+    Directory(String),
     /// A glob pattern is malformed.
     #[error("bad glob {pattern:?}: {message}")]
     BadGlob {
@@ -26,13 +29,19 @@ pub enum InputError {
     #[error("crawl id {0:?} is not of the form CC-MAIN-YYYY-WW")]
     BadCrawlId(String),
     /// The listing could not be read.
-    #[error("reading {uri}: {message}")]
+    #[error("reading the crawl listing: {message}")]
     Listing {
         /// The listing's URI.
         uri: String,
-        /// The cause.
+        /// What failed on which URI and why (the store's error with its causes), and what to do.
         message: String,
     },
+}
+
+/// `DIR/*.warc.gz` for a directory given as a shard (quoted by the caller, so the shell
+/// leaves the glob to corpusminer).
+fn dir_glob(dir: &str) -> String {
+    format!("{}/*.warc.gz", dir.trim_end_matches('/'))
 }
 
 /// Expands `--input` values: `s3://` and `http(s)://` URIs are taken as they are; anything
@@ -52,6 +61,9 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, InputError> {
             .map(|p| std::fs::canonicalize(&p).unwrap_or(p).to_string_lossy().into_owned())
             .collect();
         if found.is_empty() {
+            if std::path::Path::new(path).is_dir() {
+                return Err(InputError::Directory(input.clone()));
+            }
             return Err(InputError::NoMatch(input.clone()));
         }
         found.sort();
@@ -89,13 +101,31 @@ pub async fn crawl_shards(
     let base = if base.ends_with('/') { base.to_string() } else { format!("{base}/") };
     let listing = format!("{base}crawl-data/{crawl}/warc.paths.gz");
     let err = |message: String| InputError::Listing { uri: listing.clone(), message };
-    let (store, key) = resolve(&listing, storage).map_err(|e| err(e.to_string()))?;
-    let gz = store.get(&key).await.map_err(|e| err(e.to_string()))?;
+    // The store's error names the operation and the URL; the listing's URL leads the message.
+    let from_store = |e: StorageError| {
+        let mut message = corpusminer_storage::error_chain(&e);
+        if let Some(rest) = message.strip_prefix(&format!("{}: ", e.kind())) {
+            message = rest.to_string();
+        }
+        if !message.contains(&redact_uri(&listing)) {
+            message = format!("{}: {message}", redact_uri(&listing));
+        }
+        if listing.starts_with("http") && matches!(e.kind(), StorageErrorKind::Io | StorageErrorKind::Timeout) {
+            message.push_str(&format!(
+                " (no network? --crawl-base takes a mirror: s3://commoncrawl/, or a local folder holding crawl-data/{crawl}/warc.paths.gz and the shards; --input takes local shards)"
+            ));
+        } else if e.kind() == StorageErrorKind::NotFound {
+            message.push_str(&format!(" (is {crawl} a crawl of {base}? Common Crawl lists its crawls at https://index.commoncrawl.org/)"));
+        }
+        err(message)
+    };
+    let (store, key) = resolve(&listing, storage).map_err(from_store)?;
+    let gz = store.get(&key).await.map_err(from_store)?;
     let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_string(&mut text).map_err(|e| err(e.to_string()))?;
+    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_string(&mut text).map_err(|e| err(format!("{}: not a gzip text listing: {e}", redact_uri(&listing))))?;
     let mut paths: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| format!("{base}{l}")).collect();
     if paths.is_empty() {
-        return Err(err("the listing is empty".into()));
+        return Err(err(format!("{} is empty", redact_uri(&listing))));
     }
     if let Some(n) = sample {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

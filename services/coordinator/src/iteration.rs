@@ -171,8 +171,8 @@ pub fn default_db_url(out: &str) -> anyhow::Result<String> {
         anyhow::bail!("--out {out} is not a local folder: give --db (sqlite://… or postgres://…)");
     }
     let dir = std::path::Path::new(out.strip_prefix("file://").unwrap_or(out));
-    std::fs::create_dir_all(dir)?;
-    let dir = std::fs::canonicalize(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating the output folder --out {}: {e}: give an --out that can be written", dir.display()))?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| anyhow::anyhow!("resolving the output folder --out {}: {e}", dir.display()))?;
     Ok(format!("sqlite://{}", dir.join("corpusminer.db").display()))
 }
 

@@ -61,8 +61,8 @@ pub async fn sample_crawl_pages(
         };
         say(seen, reservoir.len());
         let err = |message: String| NegativesError::Open { uri: uri.clone(), message };
-        let (store, key) = resolve(uri, storage).map_err(|e| err(e.to_string()))?;
-        let reader = open_resumable(store, &key, RetryPolicy::default()).await.map_err(|e| err(e.to_string()))?;
+        let (store, key) = resolve(uri, storage).map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
+        let reader = open_resumable(store, &key, RetryPolicy::default()).await.map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
         // Pages flow one at a time from the extracting thread; only the reservoir is kept.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String)>(PAGES_IN_FLIGHT);
         let extracting = tokio::task::spawn_blocking(move || {

@@ -298,7 +298,7 @@ pub async fn grow_seed(
             ));
             let Some(key) = shard.scored_key.as_deref() else { continue };
             let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
-            let bytes = out_store.get(key).await.map_err(|e| read_err(e.to_string()))?;
+            let bytes = out_store.get(key).await.map_err(|e| read_err(corpusminer_storage::error_chain(&e)))?;
             let pages: Vec<ScoredPage> = crate::cpu::decode_rows(bytes).await.map_err(|e| read_err(e.to_string()))?;
             for page in pages {
                 let Some(same_host) = by_host.hosts.get(page.host.as_str()) else { continue };
@@ -362,8 +362,8 @@ pub async fn grow_seed(
 pub async fn read_page_text(shard_uri: &str, page: &ScoredPage, storage: &StorageConfig) -> Result<String, SeedError> {
     let (offset, length) = (page.warc_offset, page.warc_length);
     let err = |message: String| SeedError::Page { uri: shard_uri.to_string(), offset, length, message };
-    let (store, key) = resolve(shard_uri, storage).map_err(|e| err(e.to_string()))?;
-    let bytes = store.get_range(&key, offset..offset + length).await.map_err(|e| err(e.to_string()))?;
+    let (store, key) = resolve(shard_uri, storage).map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
+    let bytes = store.get_range(&key, offset..offset + length).await.map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
     let want = page.id.clone();
     let result = tokio::task::spawn_blocking(move || {
         let mut pages = Pages::new(WarcReader::new(&bytes[..]));
@@ -385,7 +385,7 @@ pub async fn kept_pages(store: &Arc<dyn ObjectStore>, shards: &[ShardRow], kept_
     let mut kept = BTreeMap::new();
     for key in shards.iter().filter_map(|s| s.scored_key.as_deref()) {
         let read_err = |message: String| SeedError::Read { what: key.to_string(), message };
-        let bytes = store.get(key).await.map_err(|e| read_err(e.to_string()))?;
+        let bytes = store.get(key).await.map_err(|e| read_err(corpusminer_storage::error_chain(&e)))?;
         let pages: Vec<ScoredPage> = crate::cpu::decode_rows(bytes).await.map_err(|e| read_err(e.to_string()))?;
         kept.extend(pages.into_iter().filter(|p| bucket_of(p.score) >= kept_bucket).map(|p| (p.id, p.tokens)));
     }

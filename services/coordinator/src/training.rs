@@ -47,8 +47,8 @@ pub async fn read_documents(uris: &[String], fields: &TextFields, storage: &Stor
     let mut docs = Documents::default();
     for uri in uris {
         let err = |message: String| TrainingError::Read { uri: uri.clone(), message };
-        let (store, key) = resolve(uri, storage).map_err(|e| err(e.to_string()))?;
-        let bytes = store.get(&key).await.map_err(|e| err(e.to_string()))?;
+        let (store, key) = resolve(uri, storage).map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
+        let bytes = store.get(&key).await.map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
         let name = uri.clone();
         let fields = fields.clone();
         let read = tokio::task::spawn_blocking(move || classify::read_documents(&name, &bytes[..], &fields))
@@ -122,10 +122,10 @@ pub async fn train_and_store(
     let key = format!("{prefix}/model.bin");
     progress.set_detail("storing the model");
     let sidecar = ScoringSidecar::new(&sha256, &classifier, &validation);
-    store.put(&scoring_sidecar_name(&key), Bytes::from(sidecar.to_json())).await.map_err(|e| TrainingError::Store(e.to_string()))?;
-    store.put(&key, Bytes::from(bytes)).await.map_err(|e| TrainingError::Store(e.to_string()))?;
+    store.put(&scoring_sidecar_name(&key), Bytes::from(sidecar.to_json())).await.map_err(|e| TrainingError::Store(corpusminer_storage::error_chain(&e)))?;
+    store.put(&key, Bytes::from(bytes)).await.map_err(|e| TrainingError::Store(corpusminer_storage::error_chain(&e)))?;
     let vjson = serde_json::to_vec_pretty(&validation).expect("validation report serialises");
-    store.put(&format!("{prefix}/model.validation.json"), Bytes::from(vjson)).await.map_err(|e| TrainingError::Store(e.to_string()))?;
+    store.put(&format!("{prefix}/model.validation.json"), Bytes::from(vjson)).await.map_err(|e| TrainingError::Store(corpusminer_storage::error_chain(&e)))?;
     Ok(TrainedModel { classifier: Arc::new(classifier), uri: format!("{}/{key}", store.uri().trim_end_matches('/')), sha256, validation: Some(validation) })
 }
 
@@ -140,8 +140,8 @@ pub async fn train_and_store(
 /// score differently than at validation.
 pub async fn load_model(uri: &str, storage: &StorageConfig) -> Result<TrainedModel, TrainingError> {
     let err = |message: String| TrainingError::Read { uri: uri.to_string(), message };
-    let (store, key) = resolve(uri, storage).map_err(|e| err(e.to_string()))?;
-    let bytes = store.get(&key).await.map_err(|e| err(e.to_string()))?;
+    let (store, key) = resolve(uri, storage).map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
+    let bytes = store.get(&key).await.map_err(|e| err(corpusminer_storage::error_chain(&e)))?;
     // A model is tens of MB to GBs: hashed on the blocking pool, not an async worker.
     let sha256 = crate::cpu::sha256_hex(bytes.clone()).await;
     let sidecar = key.strip_suffix(".bin").unwrap_or(&key).to_string() + ".validation.json";

@@ -19,6 +19,20 @@ pub fn shared_data_dir_from(start: &Path) -> Option<PathBuf> {
         .find(|d| d.join("PROVENANCE.md").is_file())
 }
 
+/// What `dir` lacks to be the shared data folder that needs `needs` (paths relative to it):
+/// `"does not exist"`, `"is not a folder"`, `"lacks PROVENANCE.md, minicrawl"`; `None` when
+/// it holds all of them.
+pub fn data_dir_lacks(dir: &Path, needs: &[&str]) -> Option<String> {
+    if !dir.exists() {
+        return Some("does not exist".into());
+    }
+    if !dir.is_dir() {
+        return Some("is not a folder".into());
+    }
+    let missing: Vec<&str> = needs.iter().copied().filter(|n| !dir.join(n).exists()).collect();
+    (!missing.is_empty()).then(|| format!("lacks {}", missing.join(", ")))
+}
+
 /// Whether this process runs under CI: `CI` is set and is not `false` or `0` (`.ci/run` sets
 /// `CI=true`). Under CI a test whose fixture or service is missing fails; it never skips.
 pub fn under_ci() -> bool {
@@ -41,7 +55,11 @@ pub fn shared_data_dir() -> Option<PathBuf> {
     match shared_data_dir_from(Path::new(env!("CARGO_MANIFEST_DIR"))) {
         Some(dir) => Some(dir),
         None => missing(&match std::env::var_os("CORPUSMINER_SHARED_DATA") {
-            Some(v) => format!("CORPUSMINER_SHARED_DATA={} holds no PROVENANCE.md (point it at the shared `data` folder)", PathBuf::from(v).display()),
+            Some(v) => format!(
+                "CORPUSMINER_SHARED_DATA={} {} (point it at the shared `data` folder, the one holding PROVENANCE.md)",
+                PathBuf::from(&v).display(),
+                data_dir_lacks(Path::new(&v), &["PROVENANCE.md"]).unwrap_or_default()
+            ),
             None => "../shared/data was not found beside the checkout (set CORPUSMINER_SHARED_DATA to the shared `data` folder)".to_string(),
         }),
     }

@@ -142,3 +142,51 @@ impl StorageError {
         std::io::Error::new(kind, self)
     }
 }
+
+/// Joins an error's message and its causes with `": "`, each cause once: a cause whose text
+/// the line already holds (an error that prints its source and also returns it from
+/// [`std::error::Error::source`], an `anyhow` context that repeats it) is left out, and so is
+/// an empty one. `causes` go from the outermost message to the root cause.
+///
+/// `join_causes(["open out/x.db", "unable to open database file", "unable to open database file"])`
+/// is `"open out/x.db: unable to open database file"`.
+pub fn join_causes<I, S>(causes: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: std::fmt::Display,
+{
+    let mut line = String::new();
+    for cause in causes {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line
+}
+
+/// `err` and every error in its [`std::error::Error::source`] chain, as one line with each
+/// cause once ([`join_causes`]): what a person reads where only a `String` can be kept (a
+/// shard's failure, a log field), so the root cause (name resolution, a read-only file system)
+/// is never lost to a `to_string()` of the outermost error.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    join_causes(std::iter::successors(Some(err), |e| e.source()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_joined_once_each() {
+        assert_eq!(join_causes(["a", "b", "b", "", "a: b"]), "a: b");
+        let io = std::io::Error::new(std::io::ErrorKind::Other, "Temporary failure in name resolution");
+        let e = StorageError::new(StorageErrorKind::Io, "get https://h/x").with_source(io);
+        assert_eq!(error_chain(&e), "io: get https://h/x: Temporary failure in name resolution");
+    }
+}

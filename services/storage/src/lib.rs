@@ -18,7 +18,7 @@ pub mod redact;
 pub mod resumable;
 pub mod testing;
 
-pub use error::{StorageError, StorageErrorKind};
+pub use error::{error_chain, join_causes, StorageError, StorageErrorKind};
 pub use metastore::{
     Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, ShardCounts,
     ShardResult, ShardRow,

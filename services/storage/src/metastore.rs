@@ -136,6 +136,15 @@ pub enum MetastoreError {
     /// The database refused or failed a statement, or the connection broke.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The metastore could not be opened: the server refused or could not be reached, or the
+    /// SQLite file could not be opened or created (a read-only or missing folder).
+    #[error("opening the metastore {url}: {source}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
 }
 
 /// Which database is behind a [`Metastore`].
@@ -380,7 +389,9 @@ impl Metastore {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // One direct connection first: an unreachable server fails at once instead of after
             // the pool's acquire timeout, and the migrations run on it.
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+                .await
+                .map_err(|source| MetastoreError::Connect { url: redacted_url.clone(), source })?;
             migrator(POSTGRES_MIGRATIONS).run(&mut conn).await?;
             let _ = sqlx::Connection::close(conn).await;
             let pool = AnyPoolOptions::new()
@@ -444,7 +455,8 @@ impl Metastore {
                 })
             })
             .connect(&any_url)
-            .await?;
+            .await
+            .map_err(|source| MetastoreError::Connect { url: redacted_url.clone(), source })?;
         migrator(SQLITE_MIGRATIONS).run(&pool).await?;
         Ok(Self {
             pool,

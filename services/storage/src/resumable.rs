@@ -131,7 +131,7 @@ pub async fn open_resumable(
                     return Err(e);
                 }
                 stats.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(key = %crate::redact::redact_uri(key), error = %e, failures, "size failed, retrying");
+                tracing::warn!(key = %crate::redact::redact_uri(key), error = %crate::error::error_chain(&e), failures, "size failed, retrying");
                 tokio::time::sleep(policy.backoff(failures)).await;
             }
         }
@@ -179,12 +179,12 @@ impl ResumableReader {
         self.failures += 1;
         if !err.is_retryable() || self.failures >= self.policy.max_attempts {
             self.state = State::Failed;
-            tracing::error!(key = %crate::redact::redact_uri(&self.key), offset = self.offset, failures = self.failures, error = %err, "giving up");
+            tracing::error!(key = %crate::redact::redact_uri(&self.key), offset = self.offset, failures = self.failures, error = %crate::error::error_chain(&err), "giving up");
             return Err(err.into_io());
         }
         let wait = self.policy.backoff(self.failures);
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(key = %crate::redact::redact_uri(&self.key), offset = self.offset, failures = self.failures, wait_ms = wait.as_millis() as u64, error = %err, "read failed, resuming");
+        tracing::warn!(key = %crate::redact::redact_uri(&self.key), offset = self.offset, failures = self.failures, wait_ms = wait.as_millis() as u64, error = %crate::error::error_chain(&err), "read failed, resuming");
         self.state = State::Sleeping(Box::pin(tokio::time::sleep(wait)));
         Ok(())
     }

@@ -26,8 +26,8 @@ pub struct WorkerConfig {
     /// Retries of a broken shard stream (within one attempt).
     pub retry: RetryPolicy,
     /// Attempts at a shard whose stream broke for good before it is `failed` (a failed attempt
-    /// puts it back in the queue); failures that a retry cannot fix (`empty`, `not_warc`,
-    /// `panic`) fail it at once.
+    /// puts it back in the queue); failures that a retry cannot fix (`not_found`,
+    /// `unauthorized`, `unsupported`, `empty`, `not_warc`, `panic`) fail it at once.
     pub max_attempts: u32,
     /// How long a lease lasts before another worker may take the shard over.
     pub lease: Duration,
@@ -170,7 +170,7 @@ async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease
         for key in [&scored_key, &texts_key] {
             if let Err(e) = config.out_store.delete(key).await {
                 if e.kind() != StorageErrorKind::NotFound {
-                    tracing::warn!(key = %key, error = %e, "partial file of a failed attempt not removed");
+                    tracing::warn!(key = %key, error = %corpusminer_storage::error_chain(&e), "partial file of a failed attempt not removed");
                 }
             }
         }
@@ -179,7 +179,7 @@ async fn process_leased(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease
 }
 
 async fn score_and_write(config: &WorkerConfig, ctx: &ShardContext, lease: &Lease, scored_key: &str, texts_key: &str) -> Result<ShardResult, ShardFailure> {
-    let io = |e: StorageError| ShardFailure::Io(e.to_string());
+    let io = |e: StorageError| ShardFailure::from_storage(&e);
     let (store, key) = resolve(&lease.uri, &config.storage).map_err(io)?;
     let reader = open_resumable(store, &key, config.retry).await.map_err(io)?;
     let ctx2 = ctx.clone();

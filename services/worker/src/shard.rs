@@ -121,6 +121,18 @@ pub enum ShardFailure {
     /// shard goes back to the queue until its attempts are spent.
     #[error("{0}")]
     Io(String),
+    /// The store answered that the shard cannot be read as named, which a retry does not
+    /// change: not found (HTTP 404/410, no such key or file), not allowed (HTTP 401/403), or a
+    /// read the store cannot serve (no size, no range reads). Final; `reason` is the store's
+    /// error kind (`not_found`, `unauthorized`, `unsupported`) and the message names the URL
+    /// or path and the status.
+    #[error("{message}")]
+    Unreadable {
+        /// `not_found`, `unauthorized` or `unsupported`.
+        reason: &'static str,
+        /// The store's error, its causes included.
+        message: String,
+    },
     /// The shard has no bytes at all. Final (a retry reads the same nothing).
     #[error("the shard is empty (0 bytes)")]
     Empty,
@@ -137,13 +149,27 @@ pub enum ShardFailure {
 }
 
 impl ShardFailure {
-    /// The stable snake_case reason stored with the shard: `io`, `empty`, `not_warc`, `panic`.
+    /// The stable snake_case reason stored with the shard: `io`, `not_found`, `unauthorized`,
+    /// `unsupported`, `empty`, `not_warc`, `panic`.
     pub fn reason(&self) -> &'static str {
         match self {
             ShardFailure::Io(_) => "io",
+            ShardFailure::Unreadable { reason, .. } => reason,
             ShardFailure::Empty => "empty",
             ShardFailure::NotWarc { .. } => "not_warc",
             ShardFailure::Panic(_) => "panic",
+        }
+    }
+
+    /// The failure of a shard whose store refused or broke: final ([`ShardFailure::Unreadable`])
+    /// for an error a retry cannot fix (not found, not allowed, unsupported), else `Io`. The
+    /// message is the error with its causes, each once ([`corpusminer_storage::error_chain`]).
+    pub fn from_storage(e: &corpusminer_storage::StorageError) -> Self {
+        let message = corpusminer_storage::error_chain(e);
+        if e.is_retryable() {
+            ShardFailure::Io(message)
+        } else {
+            ShardFailure::Unreadable { reason: e.kind().as_str(), message }
         }
     }
 
@@ -183,7 +209,7 @@ impl<R: Read> Read for CountingReader<R> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
             Err(e) => {
                 let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
-                slot.get_or_insert_with(|| e.to_string());
+                slot.get_or_insert_with(|| corpusminer_storage::error_chain(&e));
                 Err(e)
             }
         }

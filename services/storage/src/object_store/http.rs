@@ -61,13 +61,15 @@ impl HttpStore {
         } else {
             Err(StorageError::new(
                 StorageError::kind_for_status(status.as_u16()),
-                format!("{what}: http {status}"),
+                format!("{what}: the server answered http {status}"),
             ))
         }
     }
 }
 
 /// Maps a transport error: timeouts to `Timeout`, the rest (connect, reset, cut body) to `Io`.
+/// The client's error becomes the source without its URL (`what` names it already), so the
+/// causes below it (connect, name resolution) read once, after the operation and URL.
 fn map_reqwest(what: &str, e: reqwest::Error) -> StorageError {
     let kind = if e.is_timeout() {
         StorageErrorKind::Timeout
@@ -76,7 +78,13 @@ fn map_reqwest(what: &str, e: reqwest::Error) -> StorageError {
     } else {
         StorageErrorKind::Io
     };
-    StorageError::new(kind, what.to_string()).with_source(e)
+    StorageError::new(kind, what.to_string()).with_source(e.without_url())
+}
+
+/// The object's total size from a `Content-Range: bytes a-b/TOTAL` header (RFC 9110 §14.4).
+fn content_range_total(resp: &reqwest::Response) -> Option<u64> {
+    let v = resp.headers().get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    v.rsplit_once('/')?.1.trim().parse().ok()
 }
 
 #[async_trait]
@@ -178,16 +186,31 @@ impl ObjectStore for HttpStore {
         let url = self.url(key);
         let what = format!("head {}", crate::redact::redact_uri(&url));
         let resp = self.send(self.client.head(&url), &what).await?;
-        resp.headers()
+        let length = resp
+            .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| {
-                StorageError::new(
-                    StorageErrorKind::Service,
-                    format!("{what}: no content-length"),
-                )
-            })
+            .and_then(|v| v.parse().ok());
+        if let Some(n) = length {
+            return Ok(n);
+        }
+        // No Content-Length on HEAD (a chunked or dynamic answer): the total of a one-byte
+        // range request's Content-Range. Without either the size is unknown, which a retry
+        // does not change: `Unsupported`, final.
+        let what = format!("get {} bytes 0..1", crate::redact::redact_uri(&url));
+        let resp = self.send(self.client.get(&url).header(RANGE, "bytes=0-0"), &what).await?;
+        let total = match resp.status() {
+            StatusCode::PARTIAL_CONTENT => content_range_total(&resp),
+            _ => resp.content_length(),
+        };
+        drop(resp);
+        total.ok_or_else(|| {
+            StorageError::unsupported(format!(
+                "head {}: the server sends no Content-Length (nor a Content-Range total for a \
+                 range request), and a shard's size is needed to resume a broken read",
+                crate::redact::redact_uri(&url)
+            ))
+        })
     }
 
     async fn put(&self, key: &str, _bytes: Bytes) -> Result<(), StorageError> {

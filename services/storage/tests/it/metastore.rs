@@ -763,7 +763,8 @@ async fn connect_urls_wal_mode_and_redaction() {
     let err = Metastore::connect("postgres://cm:s3cret@127.0.0.1:1/cm")
         .await
         .unwrap_err();
-    assert!(matches!(err, MetastoreError::Database(_)));
+    assert!(matches!(err, MetastoreError::Connect { .. }), "{err:?}");
+    assert!(format!("{err}").contains("opening the metastore postgres://cm:***@127.0.0.1:1/cm"), "{err}");
     assert!(!format!("{err} {err:?}").contains("s3cret"));
 
     let Some(db) = PgTestDb::create().await else {
