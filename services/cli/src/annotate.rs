@@ -150,7 +150,7 @@ pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
             let current = ms.annotations(false).await?.len();
             ms.close().await;
             Ok(format!(
-                "imported {} annotation{} from {path} (ids {}..={}); {current} prefix{} annotated now\n",
+                "imported {} annotation{} from {path} (ids {} to {}); {current} prefix{} annotated now\n",
                 ids.len(),
                 if ids.len() == 1 { "" } else { "s" },
                 ids.first().copied().unwrap_or(0),

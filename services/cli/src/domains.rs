@@ -171,7 +171,7 @@ pub fn proposals_table(it: &Iteration, proposals: &[Proposal]) -> String {
         .unwrap_or(4)
         .clamp(4, 40);
     out.push_str(&format!(
-        "{:<host_w$}  {:>12}  {:>6}  {:<5}  top sample\n",
+        "{:<host_w$}  {:>12}  {:>6}  {:<5}  top sample (its score: P(math))\n",
         "host", "kept/pages", "ratio", "score"
     ));
     for p in proposals {

@@ -287,7 +287,10 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
                     break;
                 }
             }
-            found.ok_or_else(|| anyhow::anyhow!("no iteration to resume: none is unfinished, failed or missing failed shards"))?
+            found.ok_or_else(|| {
+                let loc = crate::domains::store_flags(&args.store.out, args.store.db.as_deref());
+                anyhow::anyhow!("no iteration to resume in {loc}: none is unfinished, failed or missing failed shards (`corpusminer status {loc}` lists them)")
+            })?
         }
     };
     let requeued = ms.reopen_failed_shards(id).await?;
@@ -390,14 +393,43 @@ fn walk_files(dir: &std::path::Path) -> usize {
     entries.filter_map(Result::ok).map(|e| e.path()).map(|p| if p.is_dir() { walk_files(&p) } else { 1 }).sum()
 }
 
+/// For an iteration left in a step by a process that is gone (killed, Ctrl-C, a crash), or
+/// failed: what to run to go on. `None` when it is done, or its process still runs here.
+fn stopped_hint(it: &Iteration, loc: &str) -> Option<String> {
+    let state = IterationState::parse(&it.state)?;
+    if !(state.is_active() || state == IterationState::Failed) {
+        return None;
+    }
+    if let Some(runner) = corpusminer_coordinator::driver::live_runner(it, &crate::run::hostname()) {
+        return Some(format!("iteration {} is {state}, run now by process {runner}", it.id));
+    }
+    let why = if state == IterationState::Failed { "failed".to_string() } else { format!("was left in {state} by a process that is no longer running") };
+    Some(format!("iteration {} {why}: `corpusminer resume {} {loc}` goes on from that step", it.id, it.id))
+}
+
 /// `corpusminer status [N]`.
 pub async fn status(args: StatusArgs) -> anyhow::Result<String> {
     let ms = args.store.connect(true).await?;
     let mut s = String::new();
+    let loc = crate::domains::store_flags(&args.store.out, args.store.db.as_deref());
     if let Some(id) = args.iteration {
-        let it = ms.iteration(id).await?;
+        let it = match ms.iteration(id).await {
+            Err(corpusminer_storage::MetastoreError::NotFound { .. }) => {
+                let ids = ms.iteration_ids().await?;
+                let have = match (ids.first(), ids.last()) {
+                    (Some(a), Some(b)) if a == b => format!("it holds iteration {a}"),
+                    (Some(a), Some(b)) => format!("it holds iterations {a} to {b}"),
+                    _ => "it holds none".to_string(),
+                };
+                anyhow::bail!("no iteration {id} in the metastore of {loc}: {have} (`corpusminer status {loc}` lists them)")
+            }
+            other => other?,
+        };
         let counts = ms.shard_counts(id).await?;
         let _ = writeln!(s, "iteration {id} of {}: {}", it.crawl, it.state);
+        if let Some(hint) = stopped_hint(&it, &loc) {
+            let _ = writeln!(s, "  {hint}");
+        }
         if let Some(p) = it.parent_id {
             let _ = writeln!(s, "  parent        {p}");
         }
@@ -433,18 +465,24 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<String> {
         }
         return Ok(s);
     }
-    let _ = writeln!(s, "{:>4} {:>6} {:<20} {:>13} {:>13} {:>13} {:>13} {:>9}", "id", "parent", "state", "shards failed", "pages", "kept", "new", "retained");
+    let _ = writeln!(s, "{:>4} {:>6} {:<20} {:>15} {:>8} {:>12} {:>12} {:>12} {:>9}", "id", "parent", "state", "shards done", "failed", "pages", "kept", "new", "retained");
     let group = corpusminer_coordinator::report::group;
+    let mut hints = Vec::new();
     for id in ms.iteration_ids().await? {
         let it = ms.iteration(id).await?;
         let report: Option<Report> = it.report_json.as_deref().and_then(|j| serde_json::from_str(j).ok());
         let dash = || "-".to_string();
-        let failed = ms.shard_counts(id).await?.failed;
+        let c = ms.shard_counts(id).await?;
+        let shards = format!("{} of {}", group(c.done.max(0) as u64), group(c.total().max(0) as u64));
         let (pages, kept) = report.as_ref().map(|r| (group(r.pages), group(r.selection.kept_pages))).unwrap_or_else(|| (dash(), dash()));
         let conv = report.as_ref().and_then(|r| r.convergence.clone());
         let (new, retained) = conv.map(|c| (group(c.new_pages), format!("{:.1}%", 100.0 * c.retention_pages))).unwrap_or_else(|| (dash(), dash()));
         let parent = it.parent_id.map(|p| p.to_string()).unwrap_or_else(dash);
-        let _ = writeln!(s, "{id:>4} {parent:>6} {:<20} {:>13} {pages:>13} {kept:>13} {new:>13} {retained:>9}", it.state, group(failed.max(0) as u64));
+        let _ = writeln!(s, "{id:>4} {parent:>6} {:<20} {shards:>15} {:>8} {pages:>12} {kept:>12} {new:>12} {retained:>9}", it.state, group(c.failed.max(0) as u64));
+        hints.extend(stopped_hint(&it, &loc));
+    }
+    for h in hints {
+        let _ = writeln!(s, "{h}");
     }
     Ok(s)
 }

@@ -117,8 +117,18 @@ async fn pages_per_second_after_a_resume_counts_every_run() {
     let out = f.dir.join("killed");
     let killed = corpusminer(&with_store(&f.run_args, &out, None), Some("shard_completed"));
     assert!(!killed.status.success(), "the fault point was reached");
-    let resumed = corpusminer(&strings(&["resume", "--workers", "1", "--out", out.to_str().unwrap()]), None);
+    let o = out.to_str().unwrap();
+    // `status` says the process is gone and what to run; a wrong id names what there is.
+    let status = corpusminer(&strings(&["status", "--out", o]), None);
+    ok(&status, "status");
+    assert!(stdout(&status).contains(&format!("iteration 1 was left in scoring by a process that is no longer running: `corpusminer resume 1 --out {o}` goes on from that step")), "{}", stdout(&status));
+    let missing = corpusminer(&strings(&["status", "99", "--out", o]), None);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains(&format!("no iteration 99 in the metastore of --out {o}: it holds iteration 1 (`corpusminer status --out {o}` lists them)")), "{err}");
+    let resumed = corpusminer(&strings(&["resume", "--workers", "1", "--out", o]), None);
     ok(&resumed, "resume");
+    let again = corpusminer(&strings(&["resume", "--out", o]), None);
+    assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("no iteration to resume in --out {o}")), "{}", String::from_utf8_lossy(&again.stderr));
 
     let ms = Metastore::connect(&format!("sqlite://{}", out.join("corpusminer.db").display())).await.unwrap();
     let inputs: IterationInputs = serde_json::from_str(&ms.iteration(1).await.unwrap().inputs_json.unwrap()).unwrap();

@@ -282,6 +282,10 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
             Selector::TokenBudget(b) => Some(b),
             _ => None,
         },
+        requested_threshold: match selector {
+            Selector::Threshold(t) | Selector::Default(t) => Some(t),
+            Selector::TokenBudget(_) => None,
+        },
         selection,
         corpus_documents: manifest.documents,
         corpus_tokens: manifest.tokens,

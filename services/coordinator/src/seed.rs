@@ -346,8 +346,13 @@ pub async fn grow_seed(
         .map(|e| e.prefix.clone())
         .collect();
     for e in &manifest.effects {
-        if let Some(why) = e.no_effect {
-            tracing::warn!(prefix = %e.prefix, label = %e.label, "annotation changed nothing in the seed: {}", why.explain());
+        match e.no_effect {
+            // Likely a typo, or a prefix cut inside a path segment: worth a warning.
+            Some(why @ (NoEffect::HostNotInCrawl | NoEffect::CoversNoScoredPage)) => {
+                tracing::warn!(prefix = %e.prefix, label = %e.label, "annotation covers no scored page: {}", why.explain())
+            }
+            Some(why) => tracing::info!(prefix = %e.prefix, label = %e.label, "annotation changed nothing in the seed: {}", why.explain()),
+            None => {}
         }
     }
     manifest.documents = docs.len();

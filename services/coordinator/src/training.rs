@@ -67,7 +67,11 @@ pub async fn read_documents(uris: &[String], fields: &TextFields, storage: &Stor
 fn train_detail(p: TrainProgress) -> String {
     match p {
         TrainProgress::Vocabulary => "fastText vocabulary".into(),
-        TrainProgress::Epoch { epoch, epochs, percent } => format!("epoch {epoch} of {epochs} ({percent}%)"),
+        TrainProgress::Epoch { epoch, epochs, percent } => {
+            // The share of the whole training, which only grows (the epoch's own share restarts).
+            let overall = (100.0 * (f64::from(epoch.saturating_sub(1)) + f64::from(percent) / 100.0) / f64::from(epochs.max(1))).min(100.0);
+            format!("epoch {epoch} of {epochs}, training {overall:.0}% done")
+        }
         TrainProgress::EpochLoss { epoch, epochs, loss } => format!("epoch {epoch} of {epochs} done, average loss {loss:.4}"),
         TrainProgress::Validating => "validating on the held-out split".into(),
     }

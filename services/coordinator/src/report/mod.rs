@@ -97,6 +97,10 @@ pub struct Report {
     /// The `--token-budget` (selector `token_budget`).
     #[serde(default)]
     pub token_budget: Option<u64>,
+    /// The score threshold asked for (`--threshold`, or the classifier validation's F1-best
+    /// one); `selection.threshold` is the lower edge of its histogram bucket.
+    #[serde(default)]
+    pub requested_threshold: Option<f64>,
     /// The selection.
     pub selection: Selection,
     /// Documents written to the corpus (kept pages less what the corpus filters removed).

@@ -161,11 +161,19 @@ pub fn effect_text(e: &AnnotationEffect) -> String {
         corpusminer_storage::metastore::Label::Nonmath => format!("-{}", group(e.removed as u64)),
     };
     let mut s = format!("{:<8} {:<40} {:>6}", e.label.as_str(), e.prefix, change);
-    let _ = write!(s, "  covers {} scored pages, {} kept", group(e.pages_covered), group(e.pages_kept));
+    let _ = write!(s, "  covers {}, {} kept", pages(e.pages_covered), group(e.pages_kept));
+    if e.pages_covered > e.pages_decided && e.pages_decided > 0 {
+        let _ = write!(s, " ({} decided by longer prefixes)", group(e.pages_covered - e.pages_decided));
+    }
     if let Some(why) = e.no_effect {
         let _ = write!(s, ": {}", why.explain());
     }
     s
+}
+
+/// `1 scored page`, `12 scored pages`.
+fn pages(n: u64) -> String {
+    format!("{} scored page{}", group(n), if n == 1 { "" } else { "s" })
 }
 
 fn funnel(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
@@ -207,6 +215,9 @@ fn selection(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
         _ => "the threshold with the best F1 on the classifier's validation split (no flag given)".to_string(),
     };
     writeln!(f, "  threshold             {:>14.4}  P(math) a page needs to be kept: {how}", r.selection.threshold)?;
+    if let Some(asked) = r.requested_threshold.filter(|t| (t - r.selection.threshold).abs() > 5e-5) {
+        writeln!(f, "  {:<22}{:>14}  ({asked:.4} asked: pages are counted in narrow score steps, and the step holding it starts here)", "", "")?;
+    }
     line(
         f,
         "kept",
@@ -283,7 +294,7 @@ impl fmt::Display for FiltersShown<'_> {
                 ),
             )?;
             let per: Vec<String> = d.benchmarks.iter().map(|b| format!("{} {} paragraphs in {} documents", b.benchmark.name, group(b.segments), group(b.documents))).collect();
-            writeln!(f, "  {:<22}{:>14}  by benchmark: {}", "", "", per.join(", "))?;
+            writeln!(f, "  {:<22}{:>14}  by benchmark (a paragraph matching two counts in both): {}", "", "", per.join(", "))?;
         }
         line(f, "= documents", x.documents, "")
     }
@@ -313,7 +324,7 @@ fn hosts(f: &mut fmt::Formatter<'_>, r: &Report, min_pages: u64) -> fmt::Result 
         f,
         "hosts",
         r.hosts as u64,
-        &format!("seen; {} proposed for annotation (more than {:.0}% of their pages kept)", group(r.proposed_hosts.len() as u64), 100.0 * r.domain_ratio),
+        &format!("distinct hosts among the pages scored; {} proposed for annotation (more than {:.0}% of their pages kept)", group(r.proposed_hosts.len() as u64), 100.0 * r.domain_ratio),
     )?;
     let shown: Vec<&HostStat> = r.proposed_hosts.iter().filter(|h| h.pages >= min_pages).collect();
     let hidden = r.proposed_hosts.len() - shown.len();
