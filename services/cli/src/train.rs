@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
+use corpusminer_storage::metastore::TrainingProgress;
 use corpusminer_storage::StorageConfig;
 use corpusminer_trainer::compare::{compare, CompareJob};
 use corpusminer_trainer::derive::{derive_corpus, DerivedKind};
@@ -32,6 +33,14 @@ pub struct TrainArgs {
     /// Steps between checkpoints (0: at the end only).
     #[arg(long, default_value_t = 0)]
     pub checkpoint_every: u64,
+    /// Record the run and its progress (step, loss, tokens/s, ETA; at most once a second) in
+    /// this metastore (sqlite://FILE or postgres://…), so `serve` can show it.
+    #[arg(long, env = "CORPUSMINER_DB", hide_env_values = true)]
+    pub db: Option<String>,
+    /// Also put report.json and loss.svg into this object-store folder (a path or s3://…); the
+    /// metastore row names the report's URI.
+    #[arg(long)]
+    pub report_to: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -49,6 +58,32 @@ pub enum TrainCommand {
     /// Export a checkpoint as a Hugging Face Llama folder: config.json, model.safetensors,
     /// tokenizer.json.
     Export(ExportArgs),
+    /// Training speed of the preset shapes on this machine: tokens/s, forward / backward /
+    /// update time per step, and peak memory, on random token batches (fp32, eager).
+    Bench(BenchTrainArgs),
+}
+
+/// `train bench`.
+#[derive(Debug, Args)]
+pub struct BenchTrainArgs {
+    /// Shapes to measure.
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [Size::Tiny, Size::Small, Size::Base])]
+    pub sizes: Vec<Size>,
+    /// Vocabulary.
+    #[arg(long, default_value_t = 4096)]
+    pub vocab_size: usize,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Timed steps per shape (after one warm-up step).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Threads candle computes with (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// The model, the optimiser, the tokenizer and the evaluation: shared by `train` and `compare`.
@@ -213,27 +248,34 @@ fn storage(endpoint: &Option<String>) -> StorageConfig {
     s
 }
 
+impl Size {
+    /// The preset's shape (SwiGLU width 8/3 of the model's, rounded down to a multiple of 8).
+    fn config(self, vocab_size: usize, context: usize) -> ModelConfig {
+        let (d, l, h) = match self {
+            Size::Tiny => (64, 2, 2),
+            Size::Small => (128, 4, 4),
+            Size::Base => (256, 6, 8),
+        };
+        ModelConfig {
+            vocab_size,
+            hidden_size: d,
+            intermediate_size: d * 8 / 3 / 8 * 8,
+            num_hidden_layers: l,
+            num_attention_heads: h,
+            max_position_embeddings: context,
+            rope_theta: 10_000.0,
+            rms_norm_eps: 1e-5,
+        }
+    }
+}
+
 impl CommonArgs {
     fn model(&self) -> anyhow::Result<ModelConfig> {
         if let Some(p) = &self.model_config {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             return Ok(ModelConfig::from_json(&text)?);
         }
-        let (d, l, h) = match self.size {
-            Size::Tiny => (64, 2, 2),
-            Size::Small => (128, 4, 4),
-            Size::Base => (256, 6, 8),
-        };
-        Ok(ModelConfig {
-            vocab_size: self.vocab_size,
-            hidden_size: d,
-            intermediate_size: d * 8 / 3 / 8 * 8,
-            num_hidden_layers: l,
-            num_attention_heads: h,
-            max_position_embeddings: self.seq_len,
-            rope_theta: 10_000.0,
-            rms_norm_eps: 1e-5,
-        })
+        Ok(self.size.config(self.vocab_size, self.seq_len))
     }
 
     fn eval_sets(&self) -> anyhow::Result<Vec<EvalSet>> {
@@ -300,6 +342,7 @@ pub async fn train(args: TrainArgs) -> anyhow::Result<String> {
         Some(TrainCommand::Compare(c)) => return run_compare(c).await,
         Some(TrainCommand::Derive(d)) => return run_derive(d).await,
         Some(TrainCommand::Export(e)) => return run_export(e),
+        Some(TrainCommand::Bench(b)) => return tokio::task::spawn_blocking(move || run_bench(b)).await?,
         None => {}
     }
     if args.sources.is_empty() {
@@ -308,20 +351,59 @@ pub async fn train(args: TrainArgs) -> anyhow::Result<String> {
     let mut job = args.common.job(parse_sources(&args.sources)?)?;
     job.resume = args.resume;
     job.checkpoint_every = args.checkpoint_every;
+    let ms = match &args.db {
+        Some(url) => Some(corpusminer_storage::Metastore::connect(url).await.with_context(|| format!("metastore {}", corpusminer_storage::redact_uri(url)))?),
+        None => None,
+    };
+    let run_id = match &ms {
+        Some(ms) => Some(ms.start_training_run(&job.out_dir.display().to_string(), &serde_json::to_string(&job.settings)?, job.settings.steps).await?),
+        None => None,
+    };
     let handle = tokio::runtime::Handle::current();
     let bar = progress_bar(job.settings.steps);
     bar.set_prefix("train");
-    let report = {
+    let result = {
         let bar = bar.clone();
         let job = job.clone();
+        let ms = ms.clone();
         tokio::task::spawn_blocking(move || {
+            let mut last_write = std::time::Instant::now() - std::time::Duration::from_secs(2);
             corpusminer_trainer::train(&job, &handle, &mut |p| {
                 bar.set_position(p.step);
                 bar.set_message(format!("loss {:.3}  {:.0} tok/s  ETA {:.0}s", p.loss, p.tokens_per_s, p.eta_s));
+                if let (Some(ms), Some(id)) = (&ms, run_id) {
+                    if last_write.elapsed().as_secs_f64() >= 1.0 || p.step == p.steps {
+                        last_write = std::time::Instant::now();
+                        let row = TrainingProgress { step: p.step, loss: p.loss, tokens_per_s: p.tokens_per_s, eta_s: p.eta_s };
+                        if let Err(e) = handle.block_on(ms.training_progress(id, row)) {
+                            tracing::warn!("recording training progress: {e}");
+                        }
+                    }
+                }
             })
         })
-        .await??
+        .await?
     };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            if let (Some(ms), Some(id)) = (&ms, run_id) {
+                ms.finish_training_run(id, None, Some(&e.to_string())).await?;
+            }
+            return Err(e.into());
+        }
+    };
+    let mut report_uri = job.out_dir.join("report.json").display().to_string();
+    if let Some(to) = &args.report_to {
+        let store = corpusminer_storage::resolve_root(to, &storage(&args.common.s3_endpoint))?;
+        for name in ["report.json", "loss.svg"] {
+            store.put_file(name, &job.out_dir.join(name)).await?;
+        }
+        report_uri = format!("{}report.json", store.uri());
+    }
+    if let (Some(ms), Some(id)) = (&ms, run_id) {
+        ms.finish_training_run(id, Some(&report_uri), None).await?;
+    }
     bar.finish_and_clear();
     let mut out = String::new();
     use std::fmt::Write;
@@ -337,7 +419,7 @@ pub async fn train(args: TrainArgs) -> anyhow::Result<String> {
     for e in report.evals.iter().filter(|e| Some(e.step) == last_step) {
         writeln!(out, "eval {}: {:.4} bits per byte", e.set, e.bpb)?;
     }
-    writeln!(out, "report: {}, plot: {}, checkpoint: {}", job.out_dir.join("report.json").display(), job.out_dir.join("loss.svg").display(), job.out_dir.join("checkpoint.safetensors").display())?;
+    writeln!(out, "report: {report_uri}, plot: {}, checkpoint: {}", job.out_dir.join("loss.svg").display(), job.out_dir.join("checkpoint.safetensors").display())?;
     Ok(out)
 }
 
@@ -381,6 +463,44 @@ async fn run_derive(d: DeriveArgs) -> anyhow::Result<String> {
         r.duplicates,
         r.decontaminated
     ))
+}
+
+fn run_bench(b: BenchTrainArgs) -> anyhow::Result<String> {
+    if let Some(n) = b.threads {
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    use std::fmt::Write;
+    let mut out = format!(
+        "candle, fp32, {} threads, batch {} x {} tokens, vocab {}\n{:<6} {:>11} {:>10} {:>11} {:>12} {:>10} {:>12}\n",
+        candle_core::utils::get_num_threads(),
+        b.batch_size,
+        b.seq_len,
+        b.vocab_size,
+        "size",
+        "parameters",
+        "tokens/s",
+        "forward ms",
+        "backward ms",
+        "update ms",
+        "peak RSS MB"
+    );
+    for size in &b.sizes {
+        let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let t = corpusminer_trainer::bench::bench_model(&size.config(b.vocab_size, b.seq_len), b.batch_size, b.seq_len, b.steps)?;
+        let peak = crate::bench_corpus::status_mb("VmHWM:");
+        writeln!(
+            out,
+            "{:<6} {:>11} {:>10.0} {:>11.1} {:>12.1} {:>10.1} {:>12}",
+            format!("{size:?}").to_lowercase(),
+            t.parameters,
+            t.tokens_per_s,
+            t.forward_ms,
+            t.backward_ms,
+            t.update_ms,
+            if peak_reset { format!("{peak:.0}") } else { format!("{peak:.0} (process)") }
+        )?;
+    }
+    Ok(out)
 }
 
 fn run_export(e: ExportArgs) -> anyhow::Result<String> {

@@ -126,6 +126,12 @@ pub async fn derive_corpus(iteration_uri: &str, cfg: &StorageConfig, kind: Deriv
             },
             None => text,
         };
+        // The last page is cut at the word that reaches the target, so the sizes match.
+        let left = (target_tokens - tokens) as usize;
+        let text = match text.split_whitespace().nth(left) {
+            Some(word) => text[..word.as_ptr() as usize - text.as_ptr() as usize].trim_end().to_string(),
+            None => text,
+        };
         tokens += text.split_whitespace().count() as u64;
         hi = hi.max(p.score);
         lo = lo.min(p.score);

@@ -13,6 +13,7 @@
 //! - [`train`]: the loop; [`compare`]: the corpus comparison table; [`export`]: Hugging Face
 //!   export and sampling.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod compare;
 pub mod config;

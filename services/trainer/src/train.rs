@@ -78,20 +78,19 @@ pub struct Progress {
     pub eta_s: f64,
 }
 
-/// The tokenizer of `job`: loaded, or trained on the sources' starts and saved as
-/// `out_dir/tokenizer.json`.
+/// The tokenizer of `job`: loaded, or trained on the sources' starts; saved as
+/// `out_dir/tokenizer.json` either way, so the checkpoints beside it are self-contained.
 pub fn prepare_tokenizer(job: &TrainJob, snapshots: &[Arc<Snapshot>], handle: &tokio::runtime::Handle) -> Result<Tokenizer, TrainerError> {
     let file = match (&job.tokenizer, &job.resume) {
         (TokenizerSource::File(p), _) => Some(p.clone()),
         (TokenizerSource::Train { .. }, Some(ck)) => Some(ck.with_file_name("tokenizer.json")),
         _ => None,
     };
-    if let Some(p) = file {
-        return tokenizer::load(&p);
-    }
-    let TokenizerSource::Train { vocab_size, sample_bytes } = job.tokenizer else { unreachable!("handled above") };
-    let texts = sample_texts(snapshots, handle, sample_bytes)?;
-    let tok = tokenizer::train_bpe(texts.iter(), vocab_size)?;
+    let tok = match (file, &job.tokenizer) {
+        (Some(p), _) => tokenizer::load(&p)?,
+        (None, &TokenizerSource::Train { vocab_size, sample_bytes }) => tokenizer::train_bpe(sample_texts(snapshots, handle, sample_bytes)?.iter(), vocab_size)?,
+        (None, TokenizerSource::File(_)) => unreachable!("a file source always names a file"),
+    };
     std::fs::create_dir_all(&job.out_dir).map_err(|e| TrainerError::io(&job.out_dir, e))?;
     let path = job.out_dir.join("tokenizer.json");
     tok.save(&path, false).map_err(|e| TrainerError::Tokenizer(format!("{}: {e}", path.display())))?;
