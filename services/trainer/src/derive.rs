@@ -147,3 +147,89 @@ pub async fn derive_corpus(iteration_uri: &str, cfg: &StorageConfig, kind: Deriv
     let manifest = write_snapshot(out_dir, &name, &out)?;
     Ok(Derived { manifest, target_tokens, threshold, score_range: (hi, lo), duplicates, decontaminated })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corpusminer_pipeline::scored::encode_rows;
+
+    const GSM8K_FIRST: &str = "Janet\u{2019}s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck egg. How much in dollars does she make every day at the farmers' market?";
+
+    fn page(id: &str, score: f32, text: &str, hash: &str) -> (ScoredPage, PageText) {
+        let p = ScoredPage {
+            id: id.into(),
+            url: format!("https://example.org/{id}"),
+            host: "example.org".into(),
+            domain: "example.org".into(),
+            score,
+            tokens: text.split_whitespace().count() as u64,
+            content_hash: hash.into(),
+            warc_offset: 0,
+            warc_length: 0,
+            date: None,
+        };
+        (p, PageText { id: id.into(), text: text.into() })
+    }
+
+    /// An iteration folder: threshold 0.5, a corpus of 12 tokens, and pages around the threshold.
+    fn iteration(dir: &Path) {
+        let words = |w: &str, n: usize| vec![w; n].join(" ");
+        let pages = [
+            page("kept", 0.9, &words("kept", 12), "h0"),
+            page("b1", 0.45, &words("near", 5), "h1"),
+            page("b1-copy", 0.44, &words("near", 5), "h1"),
+            page("contaminated", 0.43, GSM8K_FIRST, "h2"),
+            page("b2", 0.30, &words("lower", 6), "h3"),
+            page("b3", 0.10, &words("lowest", 6), "h4"),
+        ];
+        let (scored, texts): (Vec<_>, Vec<_>) = pages.into_iter().unzip();
+        for (sub, bytes) in [("scored", encode_rows(&scored)), ("texts", encode_rows(&texts))] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::write(dir.join(sub).join("000001-shard.jsonl.zst"), bytes).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("corpus")).unwrap();
+        std::fs::write(dir.join("corpus/manifest.json"), r#"{"selection": {"bucket": 1000, "threshold": 0.5, "kept_pages": 1, "kept_tokens": 12}, "tokens": 12, "documents": 1}"#).unwrap();
+    }
+
+    #[tokio::test]
+    async fn below_threshold_takes_the_best_unkept_pages_up_to_the_corpus_size() {
+        let dir = tempfile::tempdir().unwrap();
+        iteration(dir.path());
+        let out = dir.path().join("below");
+        let d = derive_corpus(dir.path().to_str().unwrap(), &StorageConfig::default(), DerivedKind::BelowThreshold, &out).await.unwrap();
+        assert_eq!(d.manifest.tokens, 12, "the same size as the corpus");
+        assert_eq!((d.duplicates, d.decontaminated), (1, 1));
+        let docs: Vec<serde_json::Value> = zstd::decode_all(&std::fs::read(out.join("docs.jsonl.zst")).unwrap()[..])
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        let texts: Vec<&str> = docs.iter().map(|d| d["text"].as_str().unwrap()).collect();
+        // Best first (0.45, then 0.30; the copy and the GSM8K problem left out), the last cut at the target.
+        assert_eq!(texts, vec!["near near near near near", "lower lower lower lower lower lower", "lowest"]);
+        assert!((d.threshold - 0.5).abs() < 1e-12);
+    }
+
+    #[tokio::test]
+    async fn a_random_sample_is_seeded_and_draws_from_every_page() {
+        let dir = tempfile::tempdir().unwrap();
+        iteration(dir.path());
+        let draw = |seed: u64, name: &str| {
+            let out = dir.path().join(name);
+            let iter = dir.path().to_str().unwrap().to_string();
+            async move {
+                derive_corpus(&iter, &StorageConfig::default(), DerivedKind::Random { seed }, &out).await.unwrap();
+                std::fs::read(out.join("docs.jsonl.zst")).unwrap()
+            }
+        };
+        assert_eq!(draw(3, "a").await, draw(3, "b").await, "same seed, same sample");
+        let mut kinds = HashSet::new();
+        for seed in 0..12 {
+            let bytes = draw(seed, &format!("s{seed}")).await;
+            let text = String::from_utf8(zstd::decode_all(&bytes[..]).unwrap()).unwrap();
+            kinds.insert(text.contains("kept kept"));
+        }
+        assert_eq!(kinds.len(), 2, "kept pages are in some samples and not in others");
+    }
+}
