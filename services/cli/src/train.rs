@@ -524,3 +524,28 @@ pub fn generate_text(g: GenerateArgs) -> anyhow::Result<String> {
     let s = Sampling { temperature: g.temperature, top_p: g.top_p, seed: g.seed, max_tokens: g.max_tokens };
     Ok(generate(&model, &tok, &g.prompt, s)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn train_and_its_subcommands_parse() {
+        let cli = Cli::try_parse_from(["corpusminer", "train", "--source", "m=out/iterations/1/corpus@0.56", "--steps", "7", "--size", "tiny"]).unwrap();
+        let Command::Train(t) = cli.command else { panic!("not train") };
+        assert!(t.command.is_none());
+        assert_eq!((t.sources.len(), t.common.steps), (1, 7));
+        let cli = Cli::try_parse_from(["corpusminer", "train", "compare", "--corpus", "a=x", "--corpus", "b=y"]).unwrap();
+        let Command::Train(t) = cli.command else { panic!("not train") };
+        let Some(super::TrainCommand::Compare(c)) = t.command else { panic!("not compare") };
+        assert_eq!((c.corpora.len(), c.seeds.clone()), (2, vec![1, 2, 3]), "three seeds by default");
+        let cli = Cli::try_parse_from(["corpusminer", "generate", "--model", "out/train/checkpoint.safetensors", "--top-p", "0.9"]).unwrap();
+        assert!(matches!(cli.command, Command::Generate(g) if g.top_p == 0.9));
+        // The job built from the flags: the preset shape, the context the sequence length.
+        let cli = Cli::try_parse_from(["corpusminer", "train", "--source", "m=x", "--size", "base", "--seq-len", "64"]).unwrap();
+        let Command::Train(t) = cli.command else { panic!("not train") };
+        let m = t.common.model().unwrap();
+        assert_eq!((m.hidden_size, m.num_hidden_layers, m.intermediate_size, m.max_position_embeddings), (256, 6, 680, 64));
+    }
+}
