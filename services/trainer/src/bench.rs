@@ -5,7 +5,7 @@ use crate::config::{ModelConfig, TrainSettings};
 use crate::error::TrainerError;
 use crate::model::Model;
 use crate::optim::AdamW;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -29,7 +29,7 @@ pub struct StepTimings {
 /// Times `steps` training steps (after one untimed warm-up step) of a model of shape `config`
 /// on batches of `batch` random sequences of `seq_len` tokens.
 pub fn bench_model(config: &ModelConfig, batch: usize, seq_len: usize, steps: usize) -> Result<StepTimings, TrainerError> {
-    let dev = Device::Cpu;
+    let dev = crate::train::device();
     let model = Model::new(config, 0, DType::F32, &dev)?;
     let settings = TrainSettings::default();
     let mut opt = AdamW::new(model.params(), &settings)?;

@@ -107,11 +107,21 @@ fn evaluate(model: &Model, tok: &Tokenizer, sets: &[EvalSet], seq_len: usize, ba
         .collect()
 }
 
+/// The device runs train on: the first CUDA GPU when the crate is built with the `cuda` feature
+/// and one is there, else the CPU.
+pub fn device() -> Device {
+    if cfg!(feature = "cuda") {
+        Device::new_cuda(0).unwrap_or(Device::Cpu)
+    } else {
+        Device::Cpu
+    }
+}
+
 /// Runs `job`, calling `on_step` after every step. Call it off the async runtime (it blocks on
 /// `handle` to stream the sources). Returns the report (also written to `out_dir` when
 /// [`TrainJob::write_report`]).
 pub fn train(job: &TrainJob, handle: &tokio::runtime::Handle, on_step: &mut dyn FnMut(&Progress)) -> Result<TrainReport, TrainerError> {
-    let device = Device::Cpu;
+    let device = device();
     let s = &job.settings;
     let mut snapshots = Vec::new();
     for src in &job.sources {
