@@ -100,7 +100,7 @@ pub struct CorpusBenchResult {
 }
 
 /// Reads a `/proc/self/status` field in kB, as MB.
-fn status_mb(field: &str) -> f64 {
+pub(crate) fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))

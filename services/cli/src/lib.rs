@@ -8,6 +8,7 @@ pub mod domains;
 pub mod iterate;
 pub mod progress;
 mod run;
+pub mod train;
 
 use clap::{Args, Parser, Subcommand};
 pub use annotate::{annotate, AnnotateCommand};
@@ -65,6 +66,13 @@ pub enum Command {
     /// URL path prefixes marked math or not math: import them from a CSV or JSON file, list them.
     #[command(subcommand)]
     Annotate(AnnotateCommand),
+    /// Train a small decoder-only transformer on corpus snapshots (weighted sources, streamed),
+    /// with checkpoints, bits-per-byte evaluation on held-out math and web text, a report and
+    /// a plot; or `train compare` corpora the paper's way, `train derive` the corpora to compare
+    /// against, `train export` a Hugging Face folder.
+    Train(train::TrainArgs),
+    /// Sample text from a checkpoint or an exported model (temperature, top-p, seed).
+    Generate(train::GenerateArgs),
 }
 
 /// Arguments of `eval-extraction`.
@@ -245,6 +253,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
         }
         Command::Annotate(cmd) => {
             print!("{}", annotate(cmd).await?);
+            done
+        }
+        Command::Train(args) => {
+            print!("{}", train::train(args).await?);
+            done
+        }
+        Command::Generate(args) => {
+            println!("{}", tokio::task::spawn_blocking(move || train::generate_text(args)).await??);
             done
         }
     }

@@ -18,7 +18,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 mod iteration_state;
+mod training;
 pub use iteration_state::IterationState;
+pub use training::{TrainingProgress, TrainingRun};
 
 /// The migrations of each dialect, embedded at compile time: `(version, description, sql)`.
 /// Same versions, descriptions and checksums (SHA-384 of the SQL) as `sqlx::migrate!` would
@@ -45,6 +47,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "shard files and failures",
         include_str!("../../../migrations/sqlite/0004_shard_files_and_failures.sql"),
     ),
+    (
+        5,
+        "training runs",
+        include_str!("../../../migrations/sqlite/0005_training_runs.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -66,6 +73,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "shard files and failures",
         include_str!("../../../migrations/postgres/0004_shard_files_and_failures.sql"),
+    ),
+    (
+        5,
+        "training runs",
+        include_str!("../../../migrations/postgres/0005_training_runs.sql"),
     ),
 ];
 

@@ -691,6 +691,25 @@ async fn iteration_state_machine(ms: Metastore) {
     assert!(matches!(ms.delete_iteration(second).await, Err(MetastoreError::NotFound { .. })));
 }
 
+async fn training_runs(ms: Metastore) {
+    use corpusminer_storage::metastore::TrainingProgress;
+    let id = ms.start_training_run("out/train", r#"{"steps":300}"#, 300).await.unwrap();
+    let run = ms.training_run(id).await.unwrap();
+    assert_eq!((run.state.as_str(), run.steps, run.progress), ("running", 300, None));
+    let p = TrainingProgress { step: 10, loss: 6.25, tokens_per_s: 4400.5, eta_s: 42.0 };
+    ms.training_progress(id, p).await.unwrap();
+    assert_eq!(ms.training_run(id).await.unwrap().progress, Some(p));
+    ms.finish_training_run(id, Some("train/report.json"), None).await.unwrap();
+    let run = ms.training_run(id).await.unwrap();
+    assert_eq!((run.state.as_str(), run.report_key.as_deref()), ("done", Some("train/report.json")));
+    // A finished run takes no more progress; a missing one is NotFound.
+    assert!(matches!(ms.training_progress(id, p).await, Err(MetastoreError::NotFound { .. })));
+    assert!(matches!(ms.training_run(id + 1).await, Err(MetastoreError::NotFound { .. })));
+    let failed = ms.start_training_run("b", "{}", 5).await.unwrap();
+    ms.finish_training_run(failed, None, Some("the loss diverged")).await.unwrap();
+    assert_eq!(ms.training_run(failed).await.unwrap().state, "failed");
+}
+
 macro_rules! metastore_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -723,6 +742,7 @@ macro_rules! metastore_suite {
 
 metastore_suite!(
     iteration_fields,
+    training_runs,
     lease_complete_fail_life_cycle,
     stale_token_is_rejected_and_writes_nothing,
     expired_lease_is_released_with_a_new_token,
