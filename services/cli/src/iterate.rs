@@ -288,7 +288,7 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
                 }
             }
             found.ok_or_else(|| {
-                let loc = crate::domains::store_flags(&args.store.out, args.store.db.as_deref());
+                let loc = args.store.flags();
                 anyhow::anyhow!("no iteration to resume in {loc}: none is unfinished, failed or missing failed shards (`corpusminer status {loc}` lists them)")
             })?
         }
@@ -411,7 +411,7 @@ fn stopped_hint(it: &Iteration, loc: &str) -> Option<String> {
 pub async fn status(args: StatusArgs) -> anyhow::Result<String> {
     let ms = args.store.connect(true).await?;
     let mut s = String::new();
-    let loc = crate::domains::store_flags(&args.store.out, args.store.db.as_deref());
+    let loc = args.store.flags();
     if let Some(id) = args.iteration {
         let it = match ms.iteration(id).await {
             Err(corpusminer_storage::MetastoreError::NotFound { .. }) => {

@@ -148,10 +148,17 @@ pub fn prefix_matches(prefix: &str, url: &str) -> bool {
 /// The annotation that decides `url`: of the `annotations` (current ones, see
 /// `Metastore::annotations(false)`) whose prefix matches, the longest (most specific).
 pub fn label_of<'a>(url: &str, annotations: &'a [Annotation]) -> Option<&'a Annotation> {
+    deciding_index(url, annotations).map(|i| &annotations[i])
+}
+
+/// The position in `annotations` of the one that decides `url` ([`label_of`]).
+pub fn deciding_index(url: &str, annotations: &[Annotation]) -> Option<usize> {
     annotations
         .iter()
-        .filter(|a| prefix_matches(&a.prefix, url))
-        .max_by_key(|a| a.prefix.len())
+        .enumerate()
+        .filter(|(_, a)| prefix_matches(&a.prefix, url))
+        .max_by_key(|(_, a)| a.prefix.len())
+        .map(|(i, _)| i)
 }
 
 /// The annotator of rows that name none when `--annotator` is not given: the OS user of this

@@ -6,7 +6,7 @@
 //! Each iteration stores its seed as `seed.jsonl.zst` (one [`SeedDoc`] per line) and a
 //! `seed_manifest.json` ([`SeedManifest`]) listing every page added or removed, by id.
 
-use crate::annotation::{label_of, prefix_matches};
+use crate::annotation::{deciding_index, prefix_matches};
 use corpusminer_pipeline::extract::extract;
 use corpusminer_pipeline::histogram::bucket_of;
 use corpusminer_pipeline::page::Pages;
@@ -273,13 +273,11 @@ pub async fn grow_seed(
     let mut tallies: Vec<Tally> = annotations.iter().map(|_| Tally::default()).collect();
     let mut docs = Vec::with_capacity(parent_seed.len());
     for doc in parent_seed {
-        let decider = doc.url.as_deref().and_then(|u| label_of(u, annotations)).filter(|a| a.label == Label::Nonmath);
+        let decider = doc.url.as_deref().and_then(|u| deciding_index(u, annotations)).filter(|&i| annotations[i].label == Label::Nonmath);
         match decider {
-            Some(a) => {
-                if let Some(i) = annotations.iter().position(|x| std::ptr::eq(x, a)) {
-                    tallies[i].removed += 1;
-                }
-                manifest.removed.push(SeedChange { id: doc.id.clone(), url: doc.url.clone().unwrap_or_default(), prefix: a.prefix.clone(), score: None })
+            Some(i) => {
+                tallies[i].removed += 1;
+                manifest.removed.push(SeedChange { id: doc.id.clone(), url: doc.url.clone().unwrap_or_default(), prefix: annotations[i].prefix.clone(), score: None })
             }
             None => docs.push(doc),
         }

@@ -112,7 +112,6 @@ pub fn plot(report: &TrainReport, path: &Path) -> Result<(), TrainerError> {
     chart.configure_mesh().x_desc("step").draw().map_err(|e| err(e.to_string()))?;
     chart.draw_series(LineSeries::new(report.steps.iter().map(|s| (s.step, s.loss)), &BLUE)).map_err(|e| err(e.to_string()))?;
     let mut names: Vec<&str> = report.evals.iter().map(|e| e.set.as_str()).collect();
-    names.dedup();
     names.sort();
     names.dedup();
     let max_bpb = report.evals.iter().map(|e| e.bpb).fold(0.0f64, f64::max).max(1e-3);
