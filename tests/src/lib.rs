@@ -156,3 +156,85 @@ pub fn head_lines(src: &Path, n: usize, dir: &Path, name: &str) -> String {
     std::fs::write(&path, text.lines().take(n).collect::<Vec<_>>().join("\n")).unwrap();
     path.display().to_string()
 }
+
+/// One labelled page of a packed crawl: its URL and label (`math` or `nonmath`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledUrl {
+    /// WARC-Target-URI.
+    pub url: String,
+    /// `math` or `nonmath`.
+    pub label: String,
+    /// The page's file in the shared data (`zh/html/math/….html.gz`).
+    pub file: String,
+}
+
+/// The 79 labelled Chinese pages of `zh/html` packed as one gzip WARC shard (one member per
+/// response record, `Content-Type: text/html` with no charset, so the page's own declaration
+/// and bytes decide its decoding), with their labels. A page's URL is its INDEX `original_url`,
+/// or `https://zh-pages.example/<file>` where that is unknown.
+pub fn zh_crawl(data: &Path) -> (Vec<u8>, Vec<LabelledUrl>) {
+    use std::io::{Read, Write};
+    let index = std::fs::read_to_string(data.join("zh/html/INDEX.tsv")).unwrap();
+    let mut out = Vec::new();
+    let mut labels = Vec::new();
+    for (n, line) in index.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (file, label, original) = (f[0], f[1], f[2]);
+        let url = if original.starts_with("http") { original.to_string() } else { format!("https://zh-pages.example/{file}") };
+        let mut html = Vec::new();
+        flate2::read::GzDecoder::new(&std::fs::read(data.join("zh/html").join(file)).unwrap()[..]).read_to_end(&mut html).unwrap();
+        let mut block = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n", html.len()).into_bytes();
+        block.extend_from_slice(&html);
+        let head = format!(
+            "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\nWARC-Date: 2024-05-01T00:00:00Z\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012}>\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n",
+            block.len()
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(head.as_bytes()).unwrap();
+        gz.write_all(&block).unwrap();
+        gz.write_all(b"\r\n\r\n").unwrap();
+        out.extend(gz.finish().unwrap());
+        labels.push(LabelledUrl { url, label: label.to_string(), file: file.to_string() });
+    }
+    (out, labels)
+}
+
+/// A mixed English and Chinese crawl in `dir`: the Chinese shard of [`zh_crawl`] written as
+/// `dir/ZH-00000.warc.gz`, beside the English minicrawl's shards read in place. Returns the
+/// `--input` arguments and a labels TSV (`dir/LABELS.tsv`: the minicrawl's labels, then the
+/// Chinese pages') with the Chinese labels.
+pub fn mixed_crawl(data: &Path, dir: &Path) -> (Vec<String>, PathBuf, Vec<LabelledUrl>) {
+    let (zh, zh_labels) = zh_crawl(data);
+    let shard = dir.join("ZH-00000.warc.gz");
+    std::fs::write(&shard, zh).unwrap();
+    let mut tsv = std::fs::read_to_string(data.join("minicrawl/LABELS.tsv")).unwrap();
+    if !tsv.ends_with('\n') {
+        tsv.push('\n');
+    }
+    for l in &zh_labels {
+        tsv.push_str(&format!("ZH-00000.warc.gz\t{}\t{}\tzh/html/{}\n", l.url, l.label, l.file));
+    }
+    let labels = dir.join("LABELS.tsv");
+    std::fs::write(&labels, tsv).unwrap();
+    let inputs = vec![data.join("minicrawl/*.warc.gz").display().to_string(), shard.display().to_string()];
+    (inputs, labels, zh_labels)
+}
+
+/// `--seed …` and `--negatives …` of both languages: [`seed_and_negatives`] plus the Chinese
+/// math seed (TAL-SCQ5K-CN train, Ape210K valid) and every Chinese negative file, each read with
+/// the default text fields.
+pub fn bilingual_seed_and_negatives(data: &Path) -> Vec<String> {
+    let mut v = vec!["--seed".to_string()];
+    v.push(data.join("math/gsm8k-train.jsonl").display().to_string());
+    v.push(data.join("math/stackmathqa100k-shards32-127.jsonl").display().to_string());
+    v.push(data.join("zh/math-seed/tal-scq5k-cn-train-3k.jsonl").display().to_string());
+    v.push(data.join("zh/math-seed/ape210k-valid.ape.jsonl").display().to_string());
+    v.push("--negatives".into());
+    for f in ["dolma-CC-MAIN-20190717121559-20190717143559-00140.jsonl.gz", "dolma-cc_en_head-0091.jsonl.gz", "dolma-cc_en_head-0174.jsonl.gz", "wikitext-2-valid.txt"] {
+        v.push(data.join("negatives").join(f).display().to_string());
+    }
+    for f in ["chinesewebtext-cc-main-2022-21-cleared1.jsonl", "chinesewebtext-fasttext-clean.jsonl", "chinesewebtext-fasttext-dirty.jsonl", "thucnews-headlines-test.txt", "sighan2005-pku-test.utf8", "sighan2005-cityu-test.utf8"] {
+        v.push(data.join("zh/negatives").join(f).display().to_string());
+    }
+    v
+}

@@ -67,7 +67,7 @@ async fn minicrawl_run_reaches_quality_and_s3_and_postgres_agree_with_sqlite() {
     assert_eq!(manifest["filters"]["near_duplicates_removed"].as_u64(), Some(f.near_duplicates_removed));
     assert!(f.near_dup.is_some() && out1.join("iterations/1/corpus/near_duplicates.jsonl").is_file());
     let names: Vec<&str> = f.decontam.benchmarks.iter().map(|b| b.benchmark.name.as_str()).collect();
-    assert_eq!(names, ["gsm8k", "math", "math500"], "the default benchmarks are embedded");
+    assert_eq!(names, ["gsm8k", "math", "math500", "cmath", "gaokao_mathqa", "gaokao_mathcloze", "mgsm_zh"], "the default benchmarks are embedded");
     assert_eq!(f.decontam.documents, f.kept_pages - f.url_duplicates_removed - f.exact_duplicates_removed - f.near_duplicates_removed);
     eprintln!("{report}");
 

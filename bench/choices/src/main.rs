@@ -11,15 +11,17 @@
 //! 4. fastText: dimension, buckets and quantization against model size, scoring speed and
 //!    precision / recall on the labelled minicrawl.
 //! 5. Model loading and sharing across threads.
+//! 6. Language identification: whatlang, lingua, and ours (a prose sample, then whatlang).
 //!
 //! Usage: `cargo run --release --manifest-path bench/choices/Cargo.toml -- [--quick] [--data DIR]
-//! [--only warc,html,gzip,fasttext,sharing] [--repeat N] [--runs N] [--grid DIM:BUCKET[:q],...]
+//! [--only warc,html,gzip,fasttext,sharing,langid] [--repeat N] [--runs N] [--grid DIM:BUCKET[:q],...]
 //! [--threads N]`. Prints markdown tables on stdout.
 
 mod fasttext_choice;
 mod gzip_choice;
 mod html_choice;
 mod input;
+mod langid_choice;
 mod measure;
 mod sharing;
 mod warc_choice;
@@ -37,7 +39,7 @@ struct Options {
     threads: usize,
 }
 
-const USAGE: &str = "usage: corpusminer-bench-choices [--quick] [--data DIR] [--only warc,html,gzip,fasttext,sharing] \
+const USAGE: &str = "usage: corpusminer-bench-choices [--quick] [--data DIR] [--only warc,html,gzip,fasttext,sharing,langid] \
 [--repeat N] [--runs N] [--grid DIM:BUCKET[:q],...] [--threads N]";
 
 fn parse_args() -> Result<Options, String> {
@@ -152,6 +154,9 @@ fn main() {
     };
     if want("html") {
         html_choice::table(&pages, &data, runs, o.quick).print();
+    }
+    if want("langid") {
+        langid_choice::table(&data, runs).print();
     }
     if let Some(t) = gzip_table {
         t.print();

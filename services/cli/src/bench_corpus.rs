@@ -193,6 +193,7 @@ fn synthetic_page(sources: &[Source], seed: u64, r: u64, kept_share: f64) -> (Sc
         warc_offset: r * 10_000,
         warc_length: 10_000,
         date: Some("2024-02-20T10:00:00Z".into()),
+        lang: "en".into(),
     };
     (page, PageText { id, text }, kept)
 }

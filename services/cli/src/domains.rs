@@ -142,8 +142,10 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
-/// The `domains list` table of `proposals` proposed by `it`.
-pub fn proposals_table(it: &Iteration, proposals: &[Proposal]) -> String {
+/// The `domains list` table of `proposals` proposed by `it`; `languages` gives each host's
+/// languages with their pages, most first ([`Metastore::host_languages`]): the table shows the
+/// main one and its share.
+pub fn proposals_table(it: &Iteration, proposals: &[Proposal], languages: &std::collections::BTreeMap<String, Vec<(String, i64)>>) -> String {
     let ratio_rule = serde_json::from_str::<serde_json::Value>(&it.config_json)
         .ok()
         .and_then(|c| c["domain_ratio"].as_f64());
@@ -171,19 +173,28 @@ pub fn proposals_table(it: &Iteration, proposals: &[Proposal]) -> String {
         .unwrap_or(4)
         .clamp(4, 40);
     out.push_str(&format!(
-        "{:<host_w$}  {:>12}  {:>6}  {:<5}  top sample (its score: P(math))\n",
-        "host", "kept/pages", "ratio", "score"
+        "{:<host_w$}  {:>12}  {:>6}  {:<8}  {:<5}  top sample (its score: P(math))\n",
+        "host", "kept/pages", "ratio", "language", "score"
     ));
     for p in proposals {
         let (url, score) = match p.samples.first() {
             Some((u, s)) => (shorten(u, 100), format!("{s:.3}")),
             None => ("-".to_string(), "-".to_string()),
         };
+        let lang = match languages.get(&p.host).map(Vec::as_slice) {
+            Some([(l, _)]) => l.clone(),
+            Some([(l, n), ..]) => {
+                let all: i64 = languages[&p.host].iter().map(|(_, n)| n).sum();
+                format!("{l} {:.0}%", 100.0 * *n as f64 / all.max(1) as f64)
+            }
+            _ => "-".to_string(),
+        };
         out.push_str(&format!(
-            "{:<host_w$}  {:>12}  {:>5.1}%  {:<5}  {}\n",
+            "{:<host_w$}  {:>12}  {:>5.1}%  {:<8}  {:<5}  {}\n",
             shorten(&p.host, host_w),
             format!("{}/{}", p.kept_pages, p.pages),
             p.ratio * 100.0,
+            lang,
             score,
             url
         ));
@@ -198,8 +209,9 @@ pub async fn domains(cmd: DomainsCommand) -> anyhow::Result<String> {
             let ms = a.store.connect(true).await?;
             let it = pick_iteration(&ms, a.iteration).await?;
             let proposals = ms.proposals(it.id).await?;
+            let languages = ms.host_languages(it.id).await?;
             ms.close().await;
-            Ok(proposals_table(&it, &proposals))
+            Ok(proposals_table(&it, &proposals, &languages))
         }
         DomainsCommand::Export(a) => {
             let ms = a.store.connect(true).await?;

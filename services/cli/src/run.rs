@@ -72,6 +72,11 @@ pub struct RunArgs {
     pub domain_ratio: f64,
     #[command(flatten)]
     pub summary: crate::iterate::SummaryArgs,
+    /// Score only pages in these languages (ISO 639-1 codes, comma-separated: `en,zh`); the
+    /// others are counted per language and skipped as language_not_selected. Default: every
+    /// language. `und` names pages with too little prose to tell.
+    #[arg(long, value_name = "CODES", value_parser = parse_languages)]
+    pub languages: Option<Languages>,
     /// Store the text of pages scoring at least this (0: all pages). Lower than any threshold
     /// you will select at.
     #[arg(long, default_value_t = 0.0)]
@@ -80,7 +85,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 42)]
     pub random_seed: u64,
     /// JSON fields holding a document's text, tried in order; `a+b` joins two fields.
-    #[arg(long, value_delimiter = ',', default_value = "text,question+answer,Q+A,problem+solution")]
+    /// The defaults read dolma and CCNet (raw_content) text, GSM8K, StackMathQA, MATH, TAL-SCQ5K (problem+answer_analysis),
+    /// Ape210K (original_text+equation) and CMATH-style question-only files.
+    #[arg(long, value_delimiter = ',', default_value = "text,raw_content,question+answer,Q+A,problem+solution,problem+answer_analysis,original_text+equation,question")]
     pub text_fields: Vec<String>,
     /// Plain-text --seed/--negatives files hold one document per line (default: per blank-line
     /// separated block).
@@ -181,6 +188,7 @@ impl RunArgs {
             labels: self.labels.clone(),
             domain_ratio: self.domain_ratio,
             text_floor: self.text_floor,
+            languages: self.languages.clone().map(|l| l.0),
             paper_settings: self.paper_settings,
             train: TrainOverrides {
                 dim: self.dim,
@@ -418,4 +426,12 @@ mod tests {
         }
         std::env::remove_var("CORPUSMINER_DB");
     }
+}
+
+/// A parsed `--languages` list ([`corpusminer_pipeline::lang::parse_languages`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Languages(pub Vec<String>);
+
+fn parse_languages(s: &str) -> Result<Languages, String> {
+    corpusminer_pipeline::lang::parse_languages(s).map(Languages)
 }

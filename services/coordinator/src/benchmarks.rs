@@ -1,5 +1,6 @@
 //! The default decontamination benchmarks, compiled into the binary: GSM8K test, MATH test
-//! (5,000 problems) and MATH-500, zstd-compressed in `benchmarks/` beside this crate's
+//! (5,000 problems) and MATH-500, and the Chinese CMATH test, AGIEval Gaokao-MathQA and
+//! -MathCloze and MGSM-zh (DeepSeekMath evaluated on them), zstd-compressed in `benchmarks/` beside this crate's
 //! `Cargo.toml` (sources, licences and checksums in `benchmarks/PROVENANCE.md`).
 //!
 //! They live in the coordinator because it is the crate that resolves and loads the corpus
@@ -26,7 +27,7 @@ pub struct EmbeddedBenchmark {
 }
 
 /// The embedded benchmarks, one per [`BenchmarkSpec::defaults`] entry (matched by file name).
-pub static EMBEDDED: [EmbeddedBenchmark; 3] = [
+pub static EMBEDDED: [EmbeddedBenchmark; 7] = [
     EmbeddedBenchmark {
         file: "gsm8k-test.jsonl",
         sha256: "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
@@ -41,6 +42,26 @@ pub static EMBEDDED: [EmbeddedBenchmark; 3] = [
         file: "math500-test.jsonl",
         sha256: "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132",
         zst: include_bytes!("../benchmarks/math500-test.jsonl.zst"),
+    },
+    EmbeddedBenchmark {
+        file: "cmath-test.jsonl",
+        sha256: "cabe17c127c3227912b3384f4755e180f3aa0d9e5865677e7e5e223439bf15eb",
+        zst: include_bytes!("../benchmarks/cmath-test.jsonl.zst"),
+    },
+    EmbeddedBenchmark {
+        file: "agieval-gaokao-mathqa.jsonl",
+        sha256: "d246f12752d121289ef55cbf1bcf954243cefb65d110f71d09358e24065c808f",
+        zst: include_bytes!("../benchmarks/agieval-gaokao-mathqa.jsonl.zst"),
+    },
+    EmbeddedBenchmark {
+        file: "agieval-gaokao-mathcloze.jsonl",
+        sha256: "088675c147794970a3ed25c7147a3bbc59715d6813837d5f483f46dcb1b5008d",
+        zst: include_bytes!("../benchmarks/agieval-gaokao-mathcloze.jsonl.zst"),
+    },
+    EmbeddedBenchmark {
+        file: "mgsm-zh.jsonl",
+        sha256: "165c3b6753e8a8786183c27b9af7b7590d54dca4d0136edadb24d684c95bb50d",
+        zst: include_bytes!("../benchmarks/mgsm-zh.jsonl.zst"),
     },
 ];
 

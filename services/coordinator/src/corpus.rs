@@ -103,6 +103,14 @@ pub struct DocumentMetadata {
     pub warc_offset: u64,
     /// Compressed length of the record, bytes.
     pub warc_length: u64,
+    /// Language of the text, ISO 639-1 (`und` when it could not be told): dolma's
+    /// `metadata.lang`.
+    #[serde(default = "undetermined")]
+    pub lang: String,
+}
+
+fn undetermined() -> String {
+    corpusminer_pipeline::lang::UNDETERMINED.to_string()
 }
 
 /// One corpus file in the manifest.
@@ -157,6 +165,8 @@ pub struct CorpusSummary {
     pub duplicates: u64,
     /// For each page whose URL is in the label map: (label is math, page kept).
     pub labelled: Vec<(bool, bool)>,
+    /// The language of each page of `labelled`, in the same order.
+    pub labelled_langs: Vec<String>,
     /// Every kept page (score bucket at or above the selection's, before dedup): id → tokens.
     pub kept: std::collections::BTreeMap<String, u64>,
 }
@@ -189,6 +199,7 @@ fn read_kept(
     bucket: usize,
     labels: Option<&HashMap<String, bool>>,
     labelled: &mut Vec<(bool, bool)>,
+    langs: &mut Vec<String>,
 ) -> Result<Vec<ScoredPage>, CorpusError> {
     let err = |e: corpusminer_pipeline::scored::RowsError| CorpusError::File { key: key.to_string(), message: e.to_string() };
     let mut kept = Vec::new();
@@ -197,6 +208,7 @@ fn read_kept(
         let is_kept = bucket_of(p.score) >= bucket;
         if let Some(&math) = labels.and_then(|l| l.get(&p.url)) {
             labelled.push((math, is_kept));
+            langs.push(p.lang.clone());
         }
         if is_kept {
             kept.push(p);
@@ -288,12 +300,13 @@ pub async fn write_corpus(
         let texts_key = shard.texts_key.clone().ok_or_else(|| CorpusError::NoTexts { shard: shard.uri.clone() })?;
         let input = open_blocking(store, &key).await?;
         let (k, bucket, l) = (key.clone(), selection.bucket, labels.clone());
-        let (pages, labelled) = blocking(move || {
-            let mut labelled = Vec::new();
-            Ok((read_kept(&k, input, bucket, l.as_deref(), &mut labelled)?, labelled))
+        let (pages, labelled, langs) = blocking(move || {
+            let (mut labelled, mut langs) = (Vec::new(), Vec::new());
+            Ok((read_kept(&k, input, bucket, l.as_deref(), &mut labelled, &mut langs)?, labelled, langs))
         })
         .await?;
         summary.labelled.extend(labelled);
+        summary.labelled_langs.extend(langs);
         for (i, p) in pages.iter().enumerate() {
             kept.push((shard_pages.len(), i));
             summary.kept.insert(p.id.clone(), p.tokens);
@@ -655,6 +668,7 @@ impl DocJob {
                     shard: self.shard_uri.clone(),
                     warc_offset: p.warc_offset,
                     warc_length: p.warc_length,
+                    lang: p.lang,
                 },
             });
         }

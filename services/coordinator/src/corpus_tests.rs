@@ -88,6 +88,7 @@ fn page(id: &str, url: &str, text: &str, score: f32) -> (ScoredPage, PageText) {
         warc_offset: 0,
         warc_length: 1,
         date: None,
+        lang: corpusminer_pipeline::lang::identify(text).to_string(),
     };
     (scored, PageText { id: id.to_string(), text: text.to_string() })
 }
@@ -184,7 +185,7 @@ async fn a_gsm8k_question_in_a_real_page_loses_its_paragraph_and_clean_pages_pas
     assert_eq!(d.chars_removed, question.chars().count() as u64);
     assert_eq!(d.tokens_removed, words(&question) as u64);
     let names: Vec<&str> = d.benchmarks.iter().map(|b| b.benchmark.name.as_str()).collect();
-    assert_eq!(names, ["gsm8k", "math", "math500"], "the defaults, embedded in the binary");
+    assert_eq!(names, ["gsm8k", "math", "math500", "cmath", "gaokao_mathqa", "gaokao_mathcloze", "mgsm_zh"], "the defaults, embedded in the binary");
     let gsm = &d.benchmarks[0];
     assert_eq!((gsm.segments, gsm.documents, gsm.documents_dropped), (1, 1, 0));
     assert_eq!((gsm.benchmark.records, gsm.benchmark.fields.clone()), (1319, vec!["question".to_string(), "answer".to_string()]));

@@ -537,7 +537,7 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
     let counts = ctx.ms.shard_counts(id).await?;
     opts.progress.shards_total.store(counts.total(), std::sync::atomic::Ordering::Relaxed);
     opts.progress.shards.store(counts.done + counts.failed, std::sync::atomic::Ordering::Relaxed);
-    let shard_ctx = ShardContext { classifier: model.classifier.clone(), tokens: token_counter(&ctx.cfg).await?, text_floor: ctx.cfg.text_floor, progress: opts.progress.clone() };
+    let shard_ctx = ShardContext { classifier: model.classifier.clone(), tokens: token_counter(&ctx.cfg).await?, text_floor: ctx.cfg.text_floor, languages: ctx.cfg.languages.clone().map(Arc::new), progress: opts.progress.clone() };
     let worker = WorkerConfig {
         iteration: id,
         name: opts.worker_name.clone(),

@@ -528,7 +528,7 @@ mod tests {
 
     /// The default benchmarks load from the binary: run again as a child process whose current
     /// directory is an empty temporary folder and whose `CORPUSMINER_SHARED_DATA` points
-    /// nowhere, the three load with the records and SHA-256 of the originals; where the shared
+    /// nowhere, the seven load with the records and SHA-256 of the originals; where the shared
     /// data is present, those checksums are the files' own.
     #[test]
     fn default_benchmarks_are_embedded() {
@@ -541,6 +541,10 @@ mod tests {
                 ("gsm8k", "embedded:gsm8k-test.jsonl", 1319, "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"),
                 ("math", "embedded:math-test-5000.jsonl", 5000, "3371949f33dd702d04b43fddd7d53a028de0aaca0e76abb1b875a050297b3aa4"),
                 ("math500", "embedded:math500-test.jsonl", 500, "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"),
+                ("cmath", "embedded:cmath-test.jsonl", 1098, "cabe17c127c3227912b3384f4755e180f3aa0d9e5865677e7e5e223439bf15eb"),
+                ("gaokao_mathqa", "embedded:agieval-gaokao-mathqa.jsonl", 351, "d246f12752d121289ef55cbf1bcf954243cefb65d110f71d09358e24065c808f"),
+                ("gaokao_mathcloze", "embedded:agieval-gaokao-mathcloze.jsonl", 118, "088675c147794970a3ed25c7147a3bbc59715d6813837d5f483f46dcb1b5008d"),
+                ("mgsm_zh", "embedded:mgsm-zh.jsonl", 250, "165c3b6753e8a8786183c27b9af7b7590d54dca4d0136edadb24d684c95bb50d"),
             ]
         );
         assert!(loaded.decontaminator.is_some());
@@ -553,9 +557,10 @@ mod tests {
             return;
         }
         if let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() {
-            for b in &loaded.benchmarks {
+            for (b, spec) in loaded.benchmarks.iter().zip(corpusminer_pipeline::decontam::BenchmarkSpec::defaults()) {
                 let file = b.path.strip_prefix("embedded:").unwrap();
-                let original = std::fs::read(data.join("benchmarks").join(file)).unwrap();
+                assert!(spec.path.ends_with(file), "{file}");
+                let original = std::fs::read(data.join(&spec.path)).unwrap();
                 assert_eq!(hex::encode(Sha256::digest(&original)), b.sha256, "{file}");
             }
         }

@@ -14,6 +14,7 @@ use corpusminer_pipeline::histogram::ScoreHistogram;
 use corpusminer_storage::metastore::Metastore;
 use corpusminer_storage::{ObjectStore, StorageConfig};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Everything `corpusminer run` was asked to do. Serialised into the iteration's row.
@@ -55,6 +56,10 @@ pub struct RunConfig {
     pub domain_ratio: f64,
     /// Pages scoring at least this keep their text for the corpus (0 keeps every page's text).
     pub text_floor: f32,
+    /// Languages to score (ISO 639-1 codes); `None` scores every page. Pages of other
+    /// languages are counted per language and skipped as `language_not_selected`.
+    #[serde(default)]
+    pub languages: Option<Vec<String>>,
     /// Start from the paper's training settings instead of ones adapted to the seed's size.
     pub paper_settings: bool,
     /// Individual training settings that override the preset.
@@ -197,7 +202,9 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
     let selection = select(&histogram, selector);
     ms.set_threshold(p.iteration, selection.threshold, selection.bucket as i64).await?;
 
-    let stats = host_stats(&ms.host_counts(p.iteration, selection.bucket as i64).await?);
+    let mut stats = host_stats(&ms.host_counts(p.iteration, selection.bucket as i64).await?);
+    crate::selection::add_languages(&mut stats, &ms.host_languages(p.iteration).await?);
+    let languages: Vec<crate::report::LanguageStat> = ms.language_counts(p.iteration, selection.bucket as i64).await?.iter().map(Into::into).collect();
     let proposed = proposals(&stats, cfg.domain_ratio);
     let shards = ms.shards(p.iteration).await?;
     let finished_ms: Vec<i64> = shards.iter().filter(|s| s.state == "done").filter_map(|s| s.finished_at.map(|t| t.timestamp_millis())).collect();
@@ -239,6 +246,18 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
             precision,
             recall,
             confusion: corpus::confusion(&summary.labelled).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            by_language: {
+                let mut by: BTreeMap<String, Vec<(bool, bool)>> = BTreeMap::new();
+                for (l, lang) in summary.labelled.iter().zip(&summary.labelled_langs) {
+                    by.entry(lang.clone()).or_default().push(*l);
+                }
+                by.into_iter()
+                    .map(|(lang, l)| {
+                        let (precision, recall, labelled_pages, math_pages, kept_labelled) = precision_recall(&l);
+                        (lang, crate::report::LanguageLabelScores { labelled_pages, math_pages, kept_labelled, precision, recall })
+                    })
+                    .collect()
+            },
         }
     });
     let records: u64 = shards.iter().map(|s| s.records.unwrap_or(0).max(0) as u64).sum();
@@ -299,6 +318,8 @@ pub async fn finish(p: &Prepared, cfg: &RunConfig, parent: Option<i64>, inputs: 
         top_hosts: stats.iter().take(25).cloned().collect(),
         top_domains: domain_rollup(&stats).into_iter().take(25).collect(),
         hosts: stats.len(),
+        languages,
+        languages_selected: cfg.languages.clone(),
         scoring_seconds,
         scoring_runs: inputs.scoring_runs.len().max(usize::from(inputs.scoring_seconds > 0.0)),
         pages_per_second: histogram.total_pages() as f64 / secs,

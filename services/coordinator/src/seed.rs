@@ -434,7 +434,7 @@ mod tests {
     async fn each_annotation_says_what_it_did_or_why_it_did_nothing() {
         let page = |id: &str, url: &str, score: f32| {
             let host = url.split('/').nth(2).unwrap().to_string();
-            ScoredPage { id: id.into(), url: url.into(), domain: host.clone(), host, score, tokens: 10, content_hash: id.into(), warc_offset: 0, warc_length: 0, date: None }
+            ScoredPage { id: id.into(), url: url.into(), domain: host.clone(), host, score, tokens: 10, content_hash: id.into(), warc_offset: 0, warc_length: 0, date: None, lang: "en".into() }
         };
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> = Arc::new(corpusminer_storage::LocalStore::new(dir.path()));

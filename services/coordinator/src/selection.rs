@@ -44,6 +44,26 @@ pub struct HostStat {
     pub kept_tokens: u64,
     /// kept_pages / pages.
     pub ratio: f64,
+    /// The languages of the host's pages, most pages first: (ISO 639-1 code, pages). Empty in
+    /// reports written before languages were identified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<(String, u64)>,
+}
+
+impl HostStat {
+    /// The language most of the host's pages are in (`und` when none is known).
+    pub fn main_language(&self) -> &str {
+        self.languages.first().map_or(corpusminer_pipeline::lang::UNDETERMINED, |(l, _)| l.as_str())
+    }
+}
+
+/// Fills each host's [`HostStat::languages`] from the metastore's per-host language counts.
+pub fn add_languages(stats: &mut [HostStat], by_host: &BTreeMap<String, Vec<(String, i64)>>) {
+    for h in stats {
+        if let Some(langs) = by_host.get(&h.host) {
+            h.languages = langs.iter().map(|(l, n)| (l.clone(), (*n).max(0) as u64)).collect();
+        }
+    }
 }
 
 impl From<&HostCount> for HostStat {
@@ -58,6 +78,7 @@ impl From<&HostCount> for HostStat {
             tokens: h.tokens.max(0) as u64,
             kept_tokens: h.kept_tokens.max(0) as u64,
             ratio: if pages == 0 { 0.0 } else { kept as f64 / pages as f64 },
+            languages: Vec::new(),
         }
     }
 }
@@ -91,13 +112,23 @@ pub fn domain_rollup(stats: &[HostStat]) -> Vec<HostStat> {
             tokens: 0,
             kept_tokens: 0,
             ratio: 0.0,
+            languages: Vec::new(),
         });
         d.pages += h.pages;
+        for (lang, n) in &h.languages {
+            match d.languages.iter_mut().find(|(l, _)| l == lang) {
+                Some(e) => e.1 += n,
+                None => d.languages.push((lang.clone(), *n)),
+            }
+        }
         d.kept_pages += h.kept_pages;
         d.tokens += h.tokens;
         d.kept_tokens += h.kept_tokens;
     }
     let mut out: Vec<HostStat> = by.into_values().collect();
+    for d in &mut out {
+        d.languages.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
     for d in &mut out {
         d.ratio = if d.pages == 0 { 0.0 } else { d.kept_pages as f64 / d.pages as f64 };
     }

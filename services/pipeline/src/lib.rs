@@ -10,6 +10,9 @@
 //! - [`extract`]: charset decoding and main-content text with mathematics kept as LaTeX.
 //! - [`classify`]: fastText training on seed positives and negatives, and scoring.
 //! - [`text`]: the text normalisation shared by training and scoring, and token counting.
+//! - [`segment`]: word segmentation of Chinese (jieba) and Japanese (kana bigrams) for everything
+//!   that counts words.
+//! - [`lang`]: language identification of a page's main text (ISO 639-1).
 //! - [`domain`]: host and registrable domain of a URL (the domain of the paper's 10% rule).
 //! - [`histogram`]: score buckets spaced in log-odds, threshold selection by token budget.
 //! - [`scored`]: the per-shard scored-page and text files (JSONL + zstd) and their rows.
@@ -22,10 +25,13 @@ pub mod decontam;
 pub mod dedup;
 pub mod domain;
 pub mod extract;
+pub mod fields;
 pub mod histogram;
+pub mod lang;
 pub mod http;
 pub mod page;
 pub mod scored;
+pub mod segment;
 pub mod stats;
 pub mod testdata;
 pub mod text;

@@ -33,6 +33,14 @@ pub struct ScoredPage {
     pub warc_length: u64,
     /// WARC-Date of the capture, when present.
     pub date: Option<String>,
+    /// Language of the extracted text, ISO 639-1 ([`crate::lang::identify`]); `und` when it
+    /// could not be told, and in files written before languages were identified.
+    #[serde(default = "undetermined")]
+    pub lang: String,
+}
+
+fn undetermined() -> String {
+    crate::lang::UNDETERMINED.to_string()
 }
 
 /// The extracted text of one page, keyed by [`ScoredPage::id`].

@@ -19,8 +19,14 @@
 /// instead of being scored silently wrong. The test `normalization_version_pins_the_output`
 /// fails when the output changes without a bump.
 ///
-/// History: 1: the rules below, 4,096 tokens.
-pub const NORMALIZATION_VERSION: u32 = 1;
+/// History: 1: the rules below, 4,096 tokens. 2: Chinese and Japanese runs segmented into words
+/// ([`crate::segment`]); identical to 1 on text without Han or kana. A model's sidecar records
+/// the version it was trained with and [`normalize_as`] still normalises the old way, so a model
+/// trained at 1 scores as it was trained.
+pub const NORMALIZATION_VERSION: u32 = 2;
+
+/// The oldest [`NORMALIZATION_VERSION`] that [`normalize_as`] still reproduces.
+pub const OLDEST_NORMALIZATION_VERSION: u32 = 1;
 
 /// Most tokens [`normalize`] keeps from one document: the first 4,096 tokens after punctuation
 /// splitting (about 2,500 English words, or the first 15-25 KB of a page's main text).
@@ -40,6 +46,9 @@ pub const MAX_TOKENS: usize = 4096;
 ///   `équation`;
 /// - a backslash followed by ASCII letters is one token, the LaTeX control word: `\frac`,
 ///   `\alpha`; a backslash followed by anything else is a token of its own;
+/// - a run of Han or kana characters is cut into words by [`crate::segment::segment_run`] (jieba
+///   for Chinese, character bigrams for Japanese), each word one token: `求函数的值` gives
+///   `求 函数 的 值` (version 2; version 1 kept the run as one token);
 /// - every other character (punctuation, operators, braces, `$`, `^`, `_`, symbols such as `≤`)
 ///   is a token of its own, so `x^2+1` gives `x ^ 2 + 1` and `\frac{a}{b}` gives
 ///   `\frac { a } { b }`. Splitting `_` also means no document can forge fastText's
@@ -47,12 +56,20 @@ pub const MAX_TOKENS: usize = 4096;
 ///
 /// Idempotent up to Unicode case-folding corner cases: `normalize(&normalize(s)) == normalize(s)`.
 pub fn normalize(text: &str) -> String {
+    normalize_as(text, NORMALIZATION_VERSION)
+}
+
+/// [`normalize`] as normalisation version `version` did it (see [`NORMALIZATION_VERSION`]'s
+/// history): 1 without segmentation, 2 (and anything newer this build does not know, which
+/// [`crate::classify::configure`] refuses before scoring) with it.
+pub fn normalize_as(text: &str, version: u32) -> String {
+    let segment = version >= 2;
     let mut out = String::with_capacity(text.len().min(MAX_TOKENS * 8));
     let mut tokens = 0usize;
     // True while `out` ends inside a token that the next character may extend.
     let mut in_word = false; // alphanumeric run
     let mut in_control = false; // `\letters` run
-    let mut chars = text.chars().peekable();
+    let mut chars = text.char_indices().peekable();
 
     // Starts a new token in `out`; returns false when the cap is reached.
     fn start(out: &mut String, tokens: &mut usize) -> bool {
@@ -66,7 +83,27 @@ pub fn normalize(text: &str) -> String {
         true
     }
 
-    while let Some(c) = chars.next() {
+    while let Some((i, c)) = chars.next() {
+        if segment && crate::segment::is_cjk(c) {
+            in_word = false;
+            in_control = false;
+            let end = text[i..].char_indices().find(|(_, c)| !crate::segment::is_cjk(*c)).map_or(text.len(), |(j, _)| i + j);
+            let mut capped = false;
+            crate::segment::segment_run(&text[i..end], |w| {
+                if !capped && start(&mut out, &mut tokens) {
+                    out.push_str(w);
+                } else {
+                    capped = true;
+                }
+            });
+            if capped {
+                break;
+            }
+            while chars.peek().is_some_and(|(j, _)| *j < end) {
+                chars.next();
+            }
+            continue;
+        }
         if c.is_whitespace() || c.is_control() {
             in_word = false;
             in_control = false;
@@ -93,16 +130,33 @@ pub fn normalize(text: &str) -> String {
             break;
         }
         out.push(c);
-        if c == '\\' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic()) {
+        if c == '\\' && chars.peek().is_some_and(|(_, n)| n.is_ascii_alphabetic()) {
             in_control = true;
         }
     }
     out
 }
 
-/// Number of whitespace-separated words in `text` (Unicode whitespace): the default token unit
-/// of token budgets and score histograms ([`TokenCounter::Whitespace`]).
+/// Number of words in `text`: the default token unit of token budgets and score histograms
+/// ([`TokenCounter::Whitespace`]). Words are whitespace-separated (Unicode whitespace), and each
+/// Chinese or Japanese run counts its segmented words ([`crate::segment`]), so a token budget
+/// means about as much text in both languages: `共有3个苹果` is 5 words (共有 3 个 苹果 and the
+/// digit between), where splitting on spaces alone would count 1.
 pub fn count_tokens(text: &str) -> u64 {
+    if !crate::segment::has_cjk(text) {
+        return count_words(text);
+    }
+    let mut n = 0u64;
+    crate::segment::split_cjk(text, |p| match p {
+        crate::segment::Piece::Other(s) => n += count_words(s),
+        crate::segment::Piece::Word(_) => n += 1,
+    });
+    n
+}
+
+/// Number of whitespace-separated words (Unicode whitespace), with no segmentation: the token
+/// count of a text that is already [`normalize`]d (its tokens are space-separated).
+pub fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
@@ -184,28 +238,33 @@ mod tests {
 
     /// A change detector, not a specification: the digest of `normalize` over inputs that
     /// exercise every rule and the cap. When it fails, the output changed: bump
-    /// [`NORMALIZATION_VERSION`] (models trained before are then refused) and update both.
+    /// [`NORMALIZATION_VERSION`] (models trained before are then scored by the old rules) and
+    /// update the digest. Version 1 must keep its digest: models trained at 1 rely on it.
     #[test]
     fn normalization_version_pins_the_output() {
         use sha2::{Digest, Sha256};
+        let cap = "word, ".repeat(MAX_TOKENS);
         let inputs = [
             r"Let $\Alpha_1\le \beta$ and x^2+1 = \frac{a}{b}.",
             "  Hello,\n\n\tWorld!\u{a0}Ünïcode\r\n 2024 équation ≤ ∑",
             r"a \\ b \{c\} \1 __label__math",
-            &"word, ".repeat(MAX_TOKENS),
+            &cap,
         ];
-        let mut h = Sha256::new();
-        for i in inputs {
-            h.update(normalize(i).as_bytes());
-            h.update(b"\n");
-        }
-        assert_eq!(
-            (NORMALIZATION_VERSION, hex::encode(h.finalize()).as_str()),
-            (
-                1,
-                "ab9231f078134e90823e9fae0e425a8ec5c05a22cfc79c8c9356029534d1bf16"
-            )
-        );
+        let digest = |version: u32, inputs: &[&str]| {
+            let mut h = Sha256::new();
+            for i in inputs {
+                h.update(normalize_as(i, version).as_bytes());
+                h.update(b"\n");
+            }
+            hex::encode(h.finalize())
+        };
+        assert_eq!(digest(1, &inputs), "ab9231f078134e90823e9fae0e425a8ec5c05a22cfc79c8c9356029534d1bf16");
+        let chinese = ["已知函数$f(x)=x^2$，求f(3)的值。香港新聞", "ひらがなとカタカナの問題", &"数学".repeat(MAX_TOKENS)];
+        let all: Vec<&str> = inputs.iter().chain(chinese.iter()).copied().collect();
+        assert_eq!((NORMALIZATION_VERSION, digest(2, &all).as_str()), (2, "01ec82f2826aac526af4184bd2c698565c28eabf53316520e61093d4d757a52b"));
+        assert_eq!(normalize(chinese[0]), "已知 函数 $ f ( x ) = x ^ 2 $ ， 求 f ( 3 ) 的 值 。 香港 新 聞");
+        assert_eq!(normalize_as(chinese[0], 1), "已知函数 $ f ( x ) = x ^ 2 $ ， 求f ( 3 ) 的值 。 香港新聞");
+        assert_eq!(count_tokens(&normalize(&chinese[2])) as usize, MAX_TOKENS, "the cap counts segmented words");
     }
 
     #[test]

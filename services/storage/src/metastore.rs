@@ -52,6 +52,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "training runs",
         include_str!("../../../migrations/sqlite/0005_training_runs.sql"),
     ),
+    (
+        6,
+        "languages",
+        include_str!("../../../migrations/sqlite/0006_languages.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -78,6 +83,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "training runs",
         include_str!("../../../migrations/postgres/0005_training_runs.sql"),
+    ),
+    (
+        6,
+        "languages",
+        include_str!("../../../migrations/postgres/0006_languages.sql"),
     ),
 ];
 
@@ -260,6 +270,55 @@ pub struct ShardResult {
     pub hosts: Vec<HostBucket>,
     /// Skipped inputs per snake_case reason.
     pub skips: BTreeMap<String, u64>,
+    /// Scored pages per (language, bucket); repeated pairs are summed.
+    pub languages: Vec<LanguageBucket>,
+    /// Pages with text per (host, language); repeated pairs are summed.
+    pub host_languages: Vec<HostLanguage>,
+}
+
+/// Scored pages of one language in one score bucket.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LanguageBucket {
+    /// ISO 639-1 code, or `und`.
+    pub lang: String,
+    /// Score bucket index.
+    pub bucket: i64,
+    /// Pages.
+    pub pages: i64,
+    /// Their tokens.
+    pub tokens: i64,
+}
+
+/// Pages of one host in one language (every page whose text was extracted).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostLanguage {
+    /// Host.
+    pub host: String,
+    /// ISO 639-1 code, or `und`.
+    pub lang: String,
+    /// Pages.
+    pub pages: i64,
+    /// Their tokens.
+    pub tokens: i64,
+}
+
+/// Pages and tokens of one language in an iteration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LanguageCount {
+    /// ISO 639-1 code, or `und`.
+    pub lang: String,
+    /// Pages whose text was extracted, scored or skipped by a `--languages` filter.
+    pub pages: i64,
+    /// Their tokens.
+    pub tokens: i64,
+    /// Pages scored (the language was selected).
+    pub scored_pages: i64,
+    /// Tokens scored.
+    pub scored_tokens: i64,
+    /// Scored pages in buckets >= the threshold bucket.
+    pub kept_pages: i64,
+    /// Their tokens.
+    pub kept_tokens: i64,
 }
 
 /// Shards of an iteration per state. An expired lease still counts as `leased` until re-leased.
@@ -817,6 +876,46 @@ impl Metastore {
             }
             q.execute(&mut *tx).await?;
         }
+        let mut langs: BTreeMap<(&str, i64), (i64, i64)> = BTreeMap::new();
+        for l in &result.languages {
+            let e = langs.entry((l.lang.as_str(), l.bucket)).or_default();
+            e.0 += l.pages;
+            e.1 += l.tokens;
+        }
+        let langs: Vec<_> = langs.into_iter().collect();
+        for chunk in langs.chunks(MAX_PARAMS / 5) {
+            let sql = format!(
+                "INSERT INTO language_buckets (iteration_id, lang, bucket, pages, tokens) VALUES {} \
+                 ON CONFLICT (iteration_id, lang, bucket) DO UPDATE SET \
+                 pages = language_buckets.pages + excluded.pages, tokens = language_buckets.tokens + excluded.tokens",
+                values_clause(self.backend, chunk.len(), 5)
+            );
+            let mut q = sqlx::query(&sql);
+            for &((lang, bucket), (pages, tokens)) in chunk {
+                q = q.bind(it).bind(lang).bind(bucket).bind(pages).bind(tokens);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut host_langs: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
+        for h in &result.host_languages {
+            let e = host_langs.entry((h.host.as_str(), h.lang.as_str())).or_default();
+            e.0 += h.pages;
+            e.1 += h.tokens;
+        }
+        let host_langs: Vec<_> = host_langs.into_iter().collect();
+        for chunk in host_langs.chunks(MAX_PARAMS / 5) {
+            let sql = format!(
+                "INSERT INTO host_languages (iteration_id, host, lang, pages, tokens) VALUES {} \
+                 ON CONFLICT (iteration_id, host, lang) DO UPDATE SET \
+                 pages = host_languages.pages + excluded.pages, tokens = host_languages.tokens + excluded.tokens",
+                values_clause(self.backend, chunk.len(), 5)
+            );
+            let mut q = sqlx::query(&sql);
+            for &((host, lang), (pages, tokens)) in chunk {
+                q = q.bind(it).bind(host).bind(lang).bind(pages).bind(tokens);
+            }
+            q.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -939,6 +1038,62 @@ impl Metastore {
                 })
             })
             .collect()
+    }
+
+    /// Pages and tokens per language of the iteration, with what is kept at `min_bucket` (the
+    /// threshold's bucket), sorted by pages, most first (then by code).
+    pub async fn language_counts(&self, iteration: i64, min_bucket: i64) -> Result<Vec<LanguageCount>, MetastoreError> {
+        let mut by_lang: BTreeMap<String, LanguageCount> = BTreeMap::new();
+        let rows = sqlx::query(
+            "SELECT lang, CAST(SUM(pages) AS BIGINT), CAST(SUM(tokens) AS BIGINT) FROM host_languages \
+             WHERE iteration_id = $1 GROUP BY lang",
+        )
+        .bind(iteration)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let lang: String = r.try_get(0)?;
+            let e = by_lang.entry(lang.clone()).or_insert_with(|| LanguageCount { lang, ..LanguageCount::default() });
+            e.pages = r.try_get(1)?;
+            e.tokens = r.try_get(2)?;
+        }
+        let rows = sqlx::query(
+            "SELECT lang, CAST(SUM(pages) AS BIGINT), CAST(SUM(tokens) AS BIGINT), \
+             CAST(SUM(CASE WHEN bucket >= $2 THEN pages ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN bucket >= $2 THEN tokens ELSE 0 END) AS BIGINT) \
+             FROM language_buckets WHERE iteration_id = $1 GROUP BY lang",
+        )
+        .bind(iteration)
+        .bind(min_bucket)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let lang: String = r.try_get(0)?;
+            let e = by_lang.entry(lang.clone()).or_insert_with(|| LanguageCount { lang, ..LanguageCount::default() });
+            e.scored_pages = r.try_get(1)?;
+            e.scored_tokens = r.try_get(2)?;
+            e.kept_pages = r.try_get(3)?;
+            e.kept_tokens = r.try_get(4)?;
+        }
+        let mut v: Vec<LanguageCount> = by_lang.into_values().collect();
+        v.sort_by(|a, b| b.pages.cmp(&a.pages).then_with(|| a.lang.cmp(&b.lang)));
+        Ok(v)
+    }
+
+    /// Pages per (host, language) of the iteration: every host's languages, most pages first.
+    pub async fn host_languages(&self, iteration: i64) -> Result<BTreeMap<String, Vec<(String, i64)>>, MetastoreError> {
+        let rows = sqlx::query("SELECT host, lang, pages FROM host_languages WHERE iteration_id = $1")
+            .bind(iteration)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+        for r in &rows {
+            out.entry(r.try_get(0)?).or_default().push((r.try_get(1)?, r.try_get(2)?));
+        }
+        for langs in out.values_mut() {
+            langs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        }
+        Ok(out)
     }
 
     /// Skip counts of the iteration per reason.

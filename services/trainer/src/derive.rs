@@ -167,6 +167,7 @@ mod tests {
             warc_offset: 0,
             warc_length: 0,
             date: None,
+            lang: "en".into(),
         };
         (p, PageText { id: id.into(), text: text.into() })
     }

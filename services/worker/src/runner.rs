@@ -3,7 +3,7 @@
 use crate::shard::{process_shard_caught, ShardContext, ShardFailure};
 use bytes::Bytes;
 use corpusminer_pipeline::scored::encode_rows;
-use corpusminer_storage::metastore::{HostBucket, IterationState, Lease, Metastore, MetastoreError, ShardResult};
+use corpusminer_storage::metastore::{HostBucket, HostLanguage, IterationState, LanguageBucket, Lease, Metastore, MetastoreError, ShardResult};
 use corpusminer_storage::{open_resumable, redact_uri, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError, StorageErrorKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -213,6 +213,16 @@ async fn score_and_write(config: &WorkerConfig, ctx: &ShardContext, lease: &Leas
             })
             .collect(),
         skips: out.counters.0.clone(),
+        languages: out
+            .languages
+            .iter()
+            .map(|((lang, bucket), cell)| LanguageBucket { lang: lang.clone(), bucket: *bucket as i64, pages: cell.pages as i64, tokens: cell.tokens as i64 })
+            .collect(),
+        host_languages: out
+            .host_languages
+            .iter()
+            .map(|((host, lang), cell)| HostLanguage { host: host.clone(), lang: lang.clone(), pages: cell.pages as i64, tokens: cell.tokens as i64 })
+            .collect(),
     })
 }
 

@@ -5,6 +5,7 @@ use corpusminer_pipeline::dedup::url_key;
 use corpusminer_pipeline::domain::host_domain;
 use corpusminer_pipeline::extract::extract;
 use corpusminer_pipeline::histogram::{bucket_of, ScoreHistogram};
+use corpusminer_pipeline::lang::identify;
 use corpusminer_pipeline::page::Pages;
 use corpusminer_pipeline::scored::{PageText, ScoredPage};
 use corpusminer_pipeline::stats::Counters;
@@ -77,6 +78,10 @@ pub struct ShardContext {
     pub tokens: TokenCounter,
     /// Pages whose score is at least this keep their text in the shard's text file (0 = all).
     pub text_floor: f32,
+    /// Languages to score (ISO 639-1 codes, [`corpusminer_pipeline::lang`]); `None` scores
+    /// every page. A page of another language is counted under its language and skipped as
+    /// `language_not_selected`, before scoring.
+    pub languages: Option<Arc<Vec<String>>>,
     /// Progress counters.
     pub progress: Arc<Progress>,
 }
@@ -101,6 +106,11 @@ pub struct ShardOutput {
     pub histogram: ScoreHistogram,
     /// Per (host, registrable domain, bucket): pages and tokens.
     pub hosts: BTreeMap<(String, String, usize), Cell>,
+    /// Per (language, bucket): pages and tokens of the scored pages.
+    pub languages: BTreeMap<(String, usize), Cell>,
+    /// Per (host, language): pages and tokens of every page whose text was extracted, the pages
+    /// a `--languages` filter skipped included.
+    pub host_languages: BTreeMap<(String, String), Cell>,
     /// Records seen by type, pages skipped by reason, and pipeline counters.
     pub counters: Counters,
     /// WARC records read.
@@ -271,14 +281,26 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> Result<ShardOutp
                 continue;
             }
         };
-        let score = ctx.classifier.score(&extracted.text);
+        let lang = identify(&extracted.text);
         let tokens = ctx.tokens.count(&extracted.text);
+        let hl = out.host_languages.entry((hd.host.clone(), lang.to_string())).or_default();
+        hl.pages += 1;
+        hl.tokens += tokens;
+        if ctx.languages.as_ref().is_some_and(|keep| !keep.iter().any(|l| l == lang)) {
+            out.counters.incr("language_not_selected");
+            continue;
+        }
+        let score = ctx.classifier.score(&extracted.text);
         let date = (!page.date.is_empty()).then(|| page.date.clone());
         let id = document_id(&page.record_id, &page.url, date.as_deref());
         out.histogram.add(score, tokens);
-        let cell = out.hosts.entry((hd.host.clone(), hd.domain.clone(), bucket_of(score))).or_default();
+        let bucket = bucket_of(score);
+        let cell = out.hosts.entry((hd.host.clone(), hd.domain.clone(), bucket)).or_default();
         cell.pages += 1;
         cell.tokens += tokens;
+        let lc = out.languages.entry((lang.to_string(), bucket)).or_default();
+        lc.pages += 1;
+        lc.tokens += tokens;
         out.counters.incr("pages_scored");
         if score >= ctx.text_floor {
             out.texts.push(PageText { id: id.clone(), text: extracted.text.clone() });
@@ -294,6 +316,7 @@ pub fn process_shard<R: Read>(reader: R, ctx: &ShardContext) -> Result<ShardOutp
             warc_offset: page.warc_offset,
             warc_length: page.warc_length,
             date,
+            lang: lang.to_string(),
         });
         ctx.progress.pages.fetch_add(1, Ordering::Relaxed);
     }
@@ -361,7 +384,7 @@ mod tests {
     fn a_real_shard_yields_scored_pages_consistent_aggregates_and_tokenizer_counts() {
         let Some(data) = corpusminer_pipeline::testdata::shared_data_dir() else { return };
         let bytes = std::fs::read(data.join("commoncrawl/resiliparse-CC-MAIN-2020-34-warcfile.warc.gz")).unwrap();
-        let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) };
+        let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, languages: None, progress: Arc::new(Progress::default()) };
         let out = process_shard(&bytes[..], &ctx).unwrap();
         assert_eq!(out.records, 50, "warcinfo + 17 request + 16 response + 16 metadata");
         assert_eq!(out.bytes_in, bytes.len() as u64);
@@ -374,18 +397,28 @@ mod tests {
         assert!(out.pages.iter().all(|p| !p.id.contains("urn:uuid") && p.warc_length > 0 && !p.host.starts_with("www.")));
         assert_eq!(ctx.progress.pages.load(Ordering::Relaxed), out.pages.len() as u64);
 
-        // With a tokenizer.json whose pre-tokenizer splits punctuation, pages count more tokens.
+        // Its Chinese pages are read as Chinese, and counted in segmented words: more tokens
+        // than whitespace-separated "words" (a Chinese sentence has no spaces).
+        let zh: Vec<&ScoredPage> = out.pages.iter().filter(|p| p.lang == "zh").collect();
+        assert!(zh.len() >= 8, "{:?}", out.pages.iter().map(|p| &p.lang).collect::<Vec<_>>());
+        let lang_tokens: u64 = out.languages.iter().filter(|((l, _), _)| l == "zh").map(|(_, c)| c.tokens).sum();
+        assert_eq!(lang_tokens, zh.iter().map(|p| p.tokens).sum::<u64>());
+        assert_eq!(out.host_languages.values().map(|c| c.pages).sum::<u64>(), out.pages.len() as u64);
+
+        // With a tokenizer.json whose pre-tokenizer splits punctuation, pages without Chinese
+        // count more tokens (its `\w+` keeps a Chinese run whole, so those count fewer).
         let json = br#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
             "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
             "model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
         let ctx2 = ShardContext { tokens: TokenCounter::from_tokenizer_json(json).unwrap(), ..ctx.clone() };
         let out2 = process_shard(&bytes[..], &ctx2).unwrap();
         assert_eq!(out2.pages.len(), out.pages.len());
-        assert!(out2.histogram.total_tokens() > out.histogram.total_tokens());
+        let latin = |o: &ShardOutput| o.pages.iter().filter(|p| p.lang != "zh").map(|p| p.tokens).sum::<u64>();
+        assert!(latin(&out2) > latin(&out));
     }
 
     fn ctx() -> ShardContext {
-        ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) }
+        ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, languages: None, progress: Arc::new(Progress::default()) }
     }
 
     /// Yields `data` up to `cut` bytes, then fails every read (a connection gone for good), or
@@ -473,7 +506,7 @@ mod tests {
         // The real shard twice over: every page comes again (same URL) after the first copy.
         let once = std::fs::read(data.join("commoncrawl/resiliparse-CC-MAIN-2020-34-warcfile.warc.gz")).unwrap();
         let twice = [once.clone(), once.clone()].concat();
-        let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, progress: Arc::new(Progress::default()) };
+        let ctx = ShardContext { classifier: Arc::new(tiny_classifier()), tokens: TokenCounter::Whitespace, text_floor: 0.0, languages: None, progress: Arc::new(Progress::default()) };
         let one = process_shard(&once[..], &ctx).unwrap();
         let two = process_shard(&twice[..], &ctx).unwrap();
         assert_eq!(one.counters.get("url_duplicate"), 0, "the excerpt has no repeated URL");

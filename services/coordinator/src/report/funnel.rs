@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 /// Skips between a response record and an HTML page (in this order in the pipeline).
 const RESPONSE_SKIPS: &[&str] = &["not_http_response", "bad_http_header", "http_status_non_200", "not_html"];
 /// Skips between an HTML page and a scored page.
-const PAGE_SKIPS: &[&str] = &["bad_url", "url_duplicate", "empty_body", "not_text", "empty_text"];
+const PAGE_SKIPS: &[&str] = &["bad_url", "url_duplicate", "empty_body", "not_text", "empty_text", "language_not_selected"];
 /// Damage the WARC reader skipped: bytes or records that never became a record.
 const DAMAGE: &[&str] = &[
     warc::skip::TRUNCATED_GZIP_MEMBER,
@@ -94,6 +94,7 @@ pub fn meaning(reason: &str) -> String {
         "empty_body" => "empty body",
         "not_text" => "body is not text (binary, or an undecodable charset)",
         "empty_text" => "no main text left after boilerplate removal",
+        "language_not_selected" => "main text in a language --languages left out (counted per language in the report)",
         "truncated_gzip_member" => "gzip member cut short (file truncated)",
         "corrupt_gzip_member" => "corrupt gzip member (skipped to the next one)",
         "gzip_garbage" => "bytes between gzip members that are no gzip member",

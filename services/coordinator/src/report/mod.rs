@@ -30,6 +30,48 @@ pub struct LabelScores {
     pub recall: f64,
     /// Counts of math/nonmath x kept/dropped.
     pub confusion: BTreeMap<String, usize>,
+    /// The same figures per language of the labelled pages (ISO 639-1 code).
+    #[serde(default)]
+    pub by_language: BTreeMap<String, LanguageLabelScores>,
+}
+
+/// Precision and recall of the kept pages of one language against a labels file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LanguageLabelScores {
+    /// Labelled pages of this language among the scored pages.
+    pub labelled_pages: usize,
+    /// Of those, labelled math.
+    pub math_pages: usize,
+    /// Of those, kept.
+    pub kept_labelled: usize,
+    /// Share of kept labelled pages that are math.
+    pub precision: f64,
+    /// Share of math pages that were kept.
+    pub recall: f64,
+}
+
+/// Pages and tokens of one language in an iteration ([`Report::languages`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LanguageStat {
+    /// ISO 639-1 code, or `und` (too little prose to tell).
+    pub lang: String,
+    /// Pages whose text was extracted, scored or skipped by `--languages`.
+    pub pages: u64,
+    /// Their tokens.
+    pub tokens: u64,
+    /// Pages scored (0 when `--languages` left the language out).
+    pub scored_pages: u64,
+    /// Scored pages kept at the threshold.
+    pub kept_pages: u64,
+    /// Their tokens.
+    pub kept_tokens: u64,
+}
+
+impl From<&corpusminer_storage::metastore::LanguageCount> for LanguageStat {
+    fn from(c: &corpusminer_storage::metastore::LanguageCount) -> Self {
+        let u = |v: i64| v.max(0) as u64;
+        LanguageStat { lang: c.lang.clone(), pages: u(c.pages), tokens: u(c.tokens), scored_pages: u(c.scored_pages), kept_pages: u(c.kept_pages), kept_tokens: u(c.kept_tokens) }
+    }
 }
 
 /// A shard that failed for good, as the report lists it.
@@ -130,6 +172,12 @@ pub struct Report {
     pub top_domains: Vec<HostStat>,
     /// Hosts seen.
     pub hosts: usize,
+    /// Pages per language, most first ([`corpusminer_pipeline::lang`]).
+    #[serde(default)]
+    pub languages: Vec<LanguageStat>,
+    /// The `--languages` the iteration scored (`None`: every language).
+    #[serde(default)]
+    pub languages_selected: Option<Vec<String>>,
     /// Seconds spent scoring (the worker phase), over all runs of the step (a resumed
     /// iteration has several; a killed run counts until its last finished shard).
     pub scoring_seconds: f64,

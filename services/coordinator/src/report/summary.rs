@@ -73,6 +73,7 @@ impl fmt::Display for Summary<'_> {
         failed_shards(f, &r.failed_shards)?;
         seed(f, r)?;
         funnel(f, r)?;
+        languages(f, r)?;
         selection(f, r)?;
         corpus(f, r)?;
         validation(f, r)?;
@@ -100,9 +101,49 @@ impl fmt::Display for Summary<'_> {
                 l.precision,
                 l.recall
             )?;
+            if l.by_language.len() > 1 {
+                for (lang, s) in &l.by_language {
+                    writeln!(
+                        f,
+                        "  {:<22}{:>14}  {lang}: {} math, precision {:.3}, recall {:.3}",
+                        "",
+                        group(s.labelled_pages as u64),
+                        group(s.math_pages as u64),
+                        s.precision,
+                        s.recall
+                    )?;
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// `  languages   …  pages with text: en 1,234 (kept 56), zh 789 (kept 12), …`: the six largest,
+/// the rest summed; and which ones `--languages` scored.
+fn languages(f: &mut fmt::Formatter<'_>, r: &Report) -> fmt::Result {
+    if r.languages.is_empty() {
+        return Ok(());
+    }
+    let total: u64 = r.languages.iter().map(|l| l.pages).sum();
+    let mut parts: Vec<String> = r
+        .languages
+        .iter()
+        .take(6)
+        .map(|l| {
+            let kept = if l.scored_pages == 0 { "not scored".to_string() } else { format!("{} kept", group(l.kept_pages)) };
+            format!("{} {} ({kept})", l.lang, group(l.pages))
+        })
+        .collect();
+    if r.languages.len() > 6 {
+        let rest: u64 = r.languages[6..].iter().map(|l| l.pages).sum();
+        parts.push(format!("{} more languages {}", r.languages.len() - 6, group(rest)));
+    }
+    let scored = match &r.languages_selected {
+        Some(l) => format!("; --languages {} scored", l.join(",")),
+        None => String::new(),
+    };
+    line(f, "languages", total, &format!("pages with text: {}{scored}", parts.join(", ")))
 }
 
 /// `    -      1,234  words`: a difference in the funnel, aligned under the totals.

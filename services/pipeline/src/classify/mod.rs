@@ -78,6 +78,8 @@ pub enum ClassifyError {
 pub struct Classifier {
     model: FastText,
     mode: ScoringMode,
+    /// The [`crate::text::NORMALIZATION_VERSION`] texts are normalised with before scoring.
+    normalization: u32,
 }
 
 /// Tokens per scoring window of [`Classifier::score`] by default ([`ScoringMode::DEFAULT`], also
@@ -106,6 +108,7 @@ impl Classifier {
         Ok(Classifier {
             model,
             mode: ScoringMode::DEFAULT,
+            normalization: crate::text::NORMALIZATION_VERSION,
         })
     }
 
@@ -113,6 +116,18 @@ impl Classifier {
     pub fn with_mode(mut self, mode: ScoringMode) -> Self {
         self.mode = ScoringMode::from_window_tokens(mode.window_tokens());
         self
+    }
+
+    /// Normalises texts as version `version` of [`crate::text::normalize_as`] before scoring (the
+    /// version the model was trained with; [`configure`] sets it from the sidecar).
+    pub fn with_normalization(mut self, version: u32) -> Self {
+        self.normalization = version;
+        self
+    }
+
+    /// The normalisation version texts are scored with.
+    pub fn normalization(&self) -> u32 {
+        self.normalization
     }
 
     /// How pages are scored.
@@ -176,19 +191,19 @@ impl Classifier {
     }
 
     /// The page score in [0, 1] of a raw text (e.g. a page's extracted main text): the text is
-    /// normalised with [`crate::text::normalize`] (so capped at [`crate::text::MAX_TOKENS`]), cut
+    /// normalised with [`crate::text::normalize_as`] at the model's [`Classifier::normalization`] (so capped at [`crate::text::MAX_TOKENS`]), cut
     /// into windows of [`Classifier::window`] tokens, and the windows' P(math) averaged, weighted
     /// by their token counts: the expected share of the text that is mathematics. With window 0
     /// it is fastText's P(math) of the whole text. A text with no tokens scores 0.
     pub fn score(&self, text: &str) -> f32 {
-        self.score_normalized(&crate::text::normalize(text))
+        self.score_normalized(&crate::text::normalize_as(text, self.normalization))
     }
 
     /// [`Classifier::score`] of a text already passed through [`crate::text::normalize`].
     pub fn score_normalized(&self, normalized: &str) -> f32 {
         let (mut sum, mut tokens) = (0.0f64, 0u64);
         for w in crate::text::windows(normalized, self.window()) {
-            let n = crate::text::count_tokens(w);
+            let n = crate::text::count_words(w);
             sum += self.score_window(w) as f64 * n as f64;
             tokens += n;
         }

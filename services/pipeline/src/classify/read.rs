@@ -9,9 +9,11 @@ use super::ClassifyError;
 /// Where a document's text comes from, and how plain text splits into documents.
 ///
 /// JSONL: each line is one JSON object; the first group of `field_groups` whose fields are all
-/// present as strings (or numbers) supplies the text, its fields joined with a blank line
+/// present as text ([`crate::fields::field_text`]: strings, numbers, lists of them; a field may be
+/// a path such as `messages.0.content`) supplies the text, its fields joined with a blank line
 /// (`"\n\n"`). Plain text: one document per line when `doc_per_line`, else one document per block
-/// of lines separated by whitespace-only lines.
+/// of lines separated by whitespace-only lines; a file with no blank line at all is read one
+/// document per line (a headline list, or one paragraph per line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextFields {
     /// Candidate field groups, tried in order.
@@ -21,16 +23,21 @@ pub struct TextFields {
 }
 
 impl Default for TextFields {
-    /// `text`, else `question`+`answer` (GSM8K), `Q`+`A` (StackMathQA), `problem`+`solution`
-    /// (MATH); plain text split into blank-line-separated blocks.
+    /// `text`, else `raw_content` (CCNet's output), `question`+`answer` (GSM8K), `Q`+`A` (StackMathQA), `problem`+`solution`
+    /// (MATH), `problem`+`answer_analysis` (TAL-SCQ5K), `original_text`+`equation` (Ape210K),
+    /// `question` alone (CMATH, Gaokao); plain text split into blank-line-separated blocks.
     fn default() -> Self {
         let g = |fs: &[&str]| fs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         TextFields {
             field_groups: vec![
                 g(&["text"]),
+                g(&["raw_content"]),
                 g(&["question", "answer"]),
                 g(&["Q", "A"]),
                 g(&["problem", "solution"]),
+                g(&["problem", "answer_analysis"]),
+                g(&["original_text", "equation"]),
+                g(&["question"]),
             ],
             doc_per_line: false,
         }
@@ -181,9 +188,8 @@ fn read_jsonl(r: impl BufRead, fields: &TextFields, out: &mut ReadDocuments) {
         let text = fields.field_groups.iter().find_map(|group| {
             let parts: Option<Vec<String>> = group
                 .iter()
-                .map(|f| match obj.get(f) {
-                    Some(serde_json::Value::String(s)) => Some(s.clone()),
-                    Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                .map(|f| match crate::fields::field_text(&obj, f) {
+                    crate::fields::FieldText::Text(t) => Some(t.into_owned()),
                     _ => None,
                 })
                 .collect();
@@ -222,5 +228,11 @@ fn read_text(r: impl BufRead, doc_per_line: bool, out: &mut ReadDocuments) {
     });
     if !block.is_empty() {
         out.documents.push(block);
+    }
+    if !doc_per_line && out.documents.len() == 1 && out.documents[0].contains('\n') {
+        // Not one blank line between two lines of the file: a list of lines (headlines, one
+        // paragraph per line), not one document the size of the file.
+        let whole = out.documents.pop().unwrap_or_default();
+        out.documents.extend(whole.lines().map(str::to_string));
     }
 }

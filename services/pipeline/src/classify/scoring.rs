@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Classifier, ClassifyError, TrainSettings, ValidationReport, SCORE_WINDOW_TOKENS};
-use crate::text::NORMALIZATION_VERSION;
+use crate::text::{NORMALIZATION_VERSION, OLDEST_NORMALIZATION_VERSION};
 
 /// How [`Classifier::score`] turns a page's normalised text into one score.
 ///
@@ -88,8 +88,14 @@ pub struct ScoringSidecar {
     pub model_sha256: String,
     /// How pages are scored.
     pub scoring: ScoringMode,
-    /// [`NORMALIZATION_VERSION`] of the build that trained the model.
+    /// [`NORMALIZATION_VERSION`] of the build that trained the model; the model is scored with
+    /// that version's normalisation ([`crate::text::normalize_as`]).
     pub normalization_version: u32,
+    /// The word segmentation of Chinese and Japanese the model was trained with
+    /// ([`crate::segment::SEGMENTATION`]); `None` for version 1 (no segmentation). For the
+    /// record: the version decides how text is normalised.
+    #[serde(default)]
+    pub segmentation: Option<String>,
     /// The training settings (their `chunk_tokens` decided the mode); `None` for a sidecar
     /// written by hand for a model trained elsewhere.
     pub train_settings: Option<TrainSettings>,
@@ -122,8 +128,9 @@ pub enum SidecarError {
         /// The SHA-256 the sidecar records.
         sidecar_sha256: String,
     },
-    /// The model was trained on texts normalised by another version of the normaliser.
-    #[error("model {model} was trained on text normalisation version {found} ({sidecar}), this build normalises with version {expected}: its scores would not fit its threshold; retrain it with this build")]
+    /// The model was trained on texts normalised by a version of the normaliser this build does
+    /// not reproduce (a newer build's).
+    #[error("model {model} was trained on text normalisation version {found} ({sidecar}), this build normalises with versions {OLDEST_NORMALIZATION_VERSION} to {expected}: its scores would not fit its threshold; score it with the build that trained it, or retrain it with this one")]
     Normalization {
         /// The model file.
         model: String,
@@ -177,6 +184,7 @@ impl ScoringSidecar {
             model_sha256: model_sha256.to_string(),
             scoring: classifier.mode(),
             normalization_version: NORMALIZATION_VERSION,
+            segmentation: Some(crate::segment::SEGMENTATION.to_string()),
             train_settings: Some(report.settings.clone()),
             page_threshold: Some(report.page.threshold),
             probes: report.probes.clone(),
@@ -209,8 +217,8 @@ impl ScoringSidecar {
 /// and returns it with the parsed sidecar. `model` names the model file, `model_sha256` is the
 /// hex SHA-256 of its bytes.
 ///
-/// With a sidecar: checks that it belongs to this model and this build's normalisation, sets
-/// its [`ScoringMode`], and re-scores its probe pages with [`Classifier::score`], which must give
+/// With a sidecar: checks that it belongs to this model and to a normalisation version this build
+/// reproduces, sets its [`ScoringMode`] and normalisation version, and re-scores its probe pages with [`Classifier::score`], which must give
 /// the validation scores within [`PROBE_TOLERANCE`]. Without one (a model trained elsewhere, or
 /// before sidecars existed): [`ScoringMode::DEFAULT`], with a warning logged once per model name
 /// in this process.
@@ -244,7 +252,7 @@ pub fn configure(
             sidecar_sha256: s.model_sha256,
         });
     }
-    if s.normalization_version != NORMALIZATION_VERSION {
+    if !(OLDEST_NORMALIZATION_VERSION..=NORMALIZATION_VERSION).contains(&s.normalization_version) {
         return Err(SidecarError::Normalization {
             model: model.to_string(),
             sidecar: name.to_string(),
@@ -252,7 +260,7 @@ pub fn configure(
             expected: NORMALIZATION_VERSION,
         });
     }
-    let classifier = classifier.with_mode(s.scoring);
+    let classifier = classifier.with_mode(s.scoring).with_normalization(s.normalization_version);
     for p in &s.probes {
         let now = classifier.score(&p.text);
         if !((now - p.score).abs() <= PROBE_TOLERANCE) {

@@ -29,7 +29,8 @@ fn seed_and_negatives(dir: &Path) -> (Vec<String>, Vec<String>) {
 }
 
 const VALID_POS_CHUNKS: usize = 871;
-const VALID_NEG_CHUNKS: usize = 603;
+// 616 since the Chinese and Japanese runs of a few dolma negatives are cut into words (normalisation 2).
+const VALID_NEG_CHUNKS: usize = 616;
 
 /// Small and fast (a few seconds of training on 2 cores): the defaults less character n-grams,
 /// with a smaller dimension, fewer buckets and epochs.
@@ -49,7 +50,16 @@ fn reads_every_real_seed_and_negative_file() {
     let Some(dir) = shared_data_dir() else { return };
     let f = TextFields::default();
     // (file, fields, documents, documents skipped as `empty_text`)
-    let cases: [(&str, &TextFields, usize, u64); 7] = [
+    let cases: [(&str, &TextFields, usize, u64); 13] = [
+        // Chinese seeds with their default fields: TAL-SCQ5K (`problem` + the list
+        // `answer_analysis`), Ape210K (`original_text` + `equation`).
+        ("zh/math-seed/tal-scq5k-cn-train-3k.jsonl", &f, 3_000, 0),
+        ("zh/math-seed/ape210k-valid.ape.jsonl", &f, 5_000, 0),
+        // CCNet's `raw_content`; files of one document per line with no blank line between.
+        ("zh/negatives/chinesewebtext-cc-main-2022-21-cleared1.jsonl", &f, 100, 0),
+        ("zh/negatives/thucnews-headlines-test.txt", &f, 10_000, 0),
+        ("zh/negatives/sighan2005-pku-test.utf8", &f, 1_944, 0),
+        ("zh/negatives/sighan2005-cityu-test.utf8", &f, 1_492, 0),
         ("math/gsm8k-train.jsonl", &f, 7_473, 0),
         ("math/stackmathqa100k-shards32-127.jsonl", &f, 987, 0),
         // 697 lines, 27 of them with an empty `text`.
@@ -79,6 +89,8 @@ fn reads_every_real_seed_and_negative_file() {
         assert_eq!(got.skipped.get("empty_text"), empty, "{rel}");
         assert_eq!(got.skipped.total(), empty, "{rel}: {:?}", got.skipped);
     }
+    let tal = read_file(&dir.join("zh/math-seed/tal-scq5k-cn-train-3k.jsonl"), &f).documents;
+    assert!(tal.iter().all(|d| d.contains("\n\n")), "problem and its solutions");
     // GSM8K joins question and answer with a blank line; StackMathQA joins Q and A.
     let gsm = read_file(&dir.join("math/gsm8k-train.jsonl"), &f).documents;
     assert!(
@@ -173,9 +185,13 @@ fn trains_above_chance_deterministically_and_round_trips() {
         (report.n_valid_pos, report.n_valid_neg),
         (VALID_POS_CHUNKS, VALID_NEG_CHUNKS)
     );
-    assert_eq!(
-        report.n_train_neg, report.n_train_pos,
-        "negatives oversampled to balance"
+    // Oversampled per writing system: the English negatives to the English positives, plus the
+    // few chunks of Chinese or Japanese dolma negatives (no positives of that system) once.
+    assert!(
+        report.n_train_neg >= report.n_train_pos && report.n_train_neg < report.n_train_pos * 21 / 20,
+        "negatives oversampled to balance: {} vs {}",
+        report.n_train_neg,
+        report.n_train_pos
     );
     assert!(
         report.n_train_pos > 3 * (2_115 - 212),
@@ -601,4 +617,22 @@ fn tracking_epoch_losses_leaves_the_model_unchanged() {
     plain.save_model(&a).unwrap();
     tracked.save_model(&b).unwrap();
     assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "the models differ");
+}
+
+#[test]
+fn classes_are_balanced_per_writing_system() {
+    // 20 English and 20 Chinese positives; 5 English and 40 Chinese negatives. Balanced as a
+    // whole (45 against 40) the English side would be 4 positives to 1 negative, and English
+    // itself a sign of math; per writing system the 5 English negatives are repeated to 20 and
+    // the 40 Chinese ones kept: 60 negatives.
+    let en_pos: Vec<String> = (0..20).map(|i| format!("Solve {i}x + 3 = 7 for x, then the derivative of x^{i} is {i}x^{}.", i.max(1) - 1)).collect();
+    let zh_pos: Vec<String> = (0..20).map(|i| format!("解方程{i}x加3等于7，求x的值，并计算函数的导数。")).collect();
+    let en_neg: Vec<String> = (0..5).map(|i| format!("The weather in city {i} is mild in spring and our shop ships shoes.")).collect();
+    let zh_neg: Vec<String> = (0..40).map(|i| format!("第{i}届音乐节在天津举行，观众们欣赏了精彩的演出。")).collect();
+    let pos: Vec<String> = en_pos.into_iter().chain(zh_pos).collect();
+    let neg: Vec<String> = en_neg.into_iter().chain(zh_neg).collect();
+    let settings = TrainSettings { dim: 8, epoch: 1, bucket: 1000, validation_fraction: 0.0, chunk_tokens: 0, ..TrainSettings::auto(85) };
+    let (_, report) = train(&pos, &neg, &settings).unwrap();
+    assert_eq!((report.n_train_pos, report.n_train_neg), (40, 60));
+    assert_eq!([crate::text::normalize(&pos[0]), crate::text::normalize(&pos[25])].map(|t| super::train::writing_system(&t)), [0, 1]);
 }

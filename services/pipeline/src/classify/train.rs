@@ -38,7 +38,9 @@ pub enum ClassBalance {
     /// Keep at most `ratio` x (training negatives) positives, a seeded random subset.
     CapPositives(f32),
     /// Repeat the negatives (whole rounds, then a seeded random part) until they number as many
-    /// as the positives; a no-op when negatives already outnumber positives.
+    /// as the positives; a no-op when negatives already outnumber positives. Done per writing
+    /// system ([`writing_system`]: Chinese and Japanese, or alphabetic), so that in a bilingual
+    /// seed one language's surplus of positives cannot make the language itself a sign of math.
     OversampleNegatives,
 }
 
@@ -407,13 +409,25 @@ pub fn train_observed(
             train_pos.truncate(cap); // `pos` is already shuffled
         }
         ClassBalance::OversampleNegatives => {
-            while train_neg.len() + neg.len() <= pos.len() {
-                train_neg.extend(0..neg.len());
+            let pos_sys: Vec<usize> = pos.iter().map(|d| writing_system(d)).collect();
+            let neg_sys: Vec<usize> = neg.iter().map(|d| writing_system(d)).collect();
+            train_neg.clear();
+            for sys in 0..WRITING_SYSTEMS {
+                let n_pos = pos_sys.iter().filter(|&&g| g == sys).count();
+                let group: Vec<usize> = (0..neg.len()).filter(|&i| neg_sys[i] == sys).collect();
+                if group.is_empty() {
+                    continue;
+                }
+                let mut take = group.clone();
+                while take.len() + group.len() <= n_pos {
+                    take.extend_from_slice(&group);
+                }
+                let mut extra = group.clone();
+                extra.shuffle(&mut rng);
+                let short = n_pos.saturating_sub(take.len());
+                take.extend(extra.into_iter().take(short));
+                train_neg.extend(take);
             }
-            let mut extra: Vec<usize> = (0..neg.len()).collect();
-            extra.shuffle(&mut rng);
-            let short = pos.len().saturating_sub(train_neg.len());
-            train_neg.extend(extra.into_iter().take(short));
         }
     }
     let mut lines: Vec<(bool, usize)> = train_pos
@@ -547,17 +561,24 @@ fn best_threshold(at: &dyn Fn(f32) -> CurvePoint) -> CurvePoint {
 /// other page is a held-out negative document. The page threshold that best separates them is
 /// therefore chosen from seed and negatives alone, never from page labels.
 fn synthetic_pages(pos: &[String], neg: &[String]) -> (Vec<String>, Vec<String>) {
-    let filler: Vec<&str> = neg.iter().flat_map(|d| d.split(' ')).collect();
-    let mut next = 0usize;
+    // Filler of the positive's own writing system (a Chinese math page is padded with Chinese
+    // prose), all negatives when that system has none.
+    let all: Vec<&str> = neg.iter().flat_map(|d| d.split(' ')).collect();
+    let by_system: Vec<Vec<&str>> = (0..WRITING_SYSTEMS)
+        .map(|sys| neg.iter().filter(|d| writing_system(d) == sys).flat_map(|d| d.split(' ')).collect())
+        .collect();
+    let mut next = [0usize; WRITING_SYSTEMS];
     let pages = pos
         .iter()
         .map(|d| {
+            let sys = writing_system(d);
+            let filler = if by_system[sys].is_empty() { &all } else { &by_system[sys] };
             let mut page = d.clone();
             if !filler.is_empty() {
-                for _ in 0..crate::text::count_tokens(d) {
+                for _ in 0..crate::text::count_words(d) {
                     page.push(' ');
-                    page.push_str(filler[next % filler.len()]);
-                    next += 1;
+                    page.push_str(filler[next[sys] % filler.len()]);
+                    next[sys] += 1;
                 }
             }
             page
@@ -566,13 +587,24 @@ fn synthetic_pages(pos: &[String], neg: &[String]) -> (Vec<String>, Vec<String>)
     (pages, neg.to_vec())
 }
 
+/// Writing systems [`writing_system`] tells apart.
+const WRITING_SYSTEMS: usize = 2;
+
+/// The writing system of a (normalised) text: 1 when its Han and kana words outnumber its
+/// alphabetic and Hangul words ([`crate::lang::Sample`]), else 0. Class balance and validation
+/// pages are built per writing system.
+pub(crate) fn writing_system(text: &str) -> usize {
+    let s = crate::lang::Sample::of(text);
+    usize::from(s.cjk_words() > (s.other_words + s.hangul_words) as f64)
+}
+
 /// Index of a page of median token count (the lower median; the first such page), `None` when
 /// there are no pages.
 fn median_length(pages: &[String]) -> Option<usize> {
     let mut by_len: Vec<(u64, usize)> = pages
         .iter()
         .enumerate()
-        .map(|(i, p)| (crate::text::count_tokens(p), i))
+        .map(|(i, p)| (crate::text::count_words(p), i))
         .collect();
     by_len.sort_unstable();
     by_len

@@ -91,7 +91,10 @@ impl BenchmarkSpec {
     }
 
     /// The defaults, relative to the shared data folder: GSM8K test (`question`, `answer`), MATH
-    /// test (5,000 problems: `problem`, `solution`) and MATH-500 (`problem`, `solution`).
+    /// test (5,000 problems: `problem`, `solution`) and MATH-500 (`problem`, `solution`); the
+    /// Chinese CMATH test, AGIEval Gaokao-MathQA and Gaokao-MathCloze (`question`) and MGSM-zh
+    /// (`messages.0.content`, the problem). Their answers are left out: a short number matched
+    /// exactly would remove every paragraph that writes it.
     ///
     /// MATH-500's `answer` field is left out on purpose: most of its answers are 1 to 3 words
     /// once normalised (`\frac{1}{2}` is `frac 1 2`), and a 3-word answer matched exactly would
@@ -101,6 +104,10 @@ impl BenchmarkSpec {
             BenchmarkSpec::new("gsm8k", "benchmarks/gsm8k-test.jsonl", &["question", "answer"]),
             BenchmarkSpec::new("math", "benchmarks/math-test-5000.jsonl", &["problem", "solution"]),
             BenchmarkSpec::new("math500", "benchmarks/math500-test.jsonl", &["problem", "solution"]),
+            BenchmarkSpec::new("cmath", "zh/benchmarks/cmath-test.jsonl", &["question"]),
+            BenchmarkSpec::new("gaokao_mathqa", "zh/benchmarks/agieval-gaokao-mathqa.jsonl", &["question"]),
+            BenchmarkSpec::new("gaokao_mathcloze", "zh/benchmarks/agieval-gaokao-mathcloze.jsonl", &["question"]),
+            BenchmarkSpec::new("mgsm_zh", "zh/benchmarks/mgsm-zh.jsonl", &["messages.0.content"]),
         ]
     }
 }
@@ -379,17 +386,16 @@ impl BenchmarkIndex {
             };
             self.benchmarks[id].records += 1;
             for field in fields {
-                let text = match record.get(*field) {
-                    Some(serde_json::Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
-                    Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => std::borrow::Cow::Owned(v.to_string()),
-                    Some(serde_json::Value::Array(_) | serde_json::Value::Object(_)) => {
+                let text = match crate::fields::field_text(&record, field) {
+                    crate::fields::FieldText::Text(t) => t,
+                    crate::fields::FieldText::NotText => {
                         return Err(self.abort(DecontamError::BadRecord {
                             name: name.into(),
                             line: line_no,
                             why: format!("field {field:?} is not text"),
                         }))
                     }
-                    Some(serde_json::Value::Null) | None => {
+                    crate::fields::FieldText::Missing => {
                         return Err(self.abort(DecontamError::MissingField { name: name.into(), line: line_no, field: field.to_string() }))
                     }
                 };

@@ -4,6 +4,7 @@ use super::words::normalized_words;
 use super::*;
 use crate::testdata::shared_data_dir;
 use std::io::BufReader;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -65,7 +66,7 @@ fn default_index_reads_every_record_fast() {
     let Some(index) = default_index() else { return };
     let stats = index.benchmarks();
     let names: Vec<&str> = stats.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["gsm8k", "math", "math500"]);
+    assert_eq!(names, ["gsm8k", "math", "math500", "cmath", "gaokao_mathqa", "gaokao_mathcloze", "mgsm_zh"]);
     assert_eq!((stats[0].records, stats[0].texts), (1319, 2638));
     assert_eq!((stats[1].records, stats[1].texts), (5000, 10000));
     assert_eq!((stats[2].records, stats[2].texts), (500, 1000));
@@ -291,7 +292,7 @@ fn config_is_serde_with_defaults_and_checked() {
     let c: DecontamConfig = serde_json::from_str("{}").unwrap();
     assert_eq!(c, DecontamConfig::default());
     assert_eq!(c.max_removed_fraction, 0.5);
-    assert_eq!(c.benchmarks.len(), 3);
+    assert_eq!(c.benchmarks.len(), 7);
     let json = serde_json::to_string(&c).unwrap();
     assert_eq!(serde_json::from_str::<DecontamConfig>(&json).unwrap(), c);
     assert!(serde_json::from_str::<DecontamConfig>(r#"{"max_removed_fraction": 0.3, "ngram": 8}"#).is_err());
@@ -347,4 +348,83 @@ fn throughput_on_articles() {
         (arts.len() * rounds) as f64 / el.as_secs_f64(),
         d.index().len()
     );
+}
+
+/// The first Chinese article of `zh/html-extraction` with at least `paras` paragraphs
+/// (newline-separated in the reference text), as blank-line-separated paragraphs.
+fn chinese_article(paras: usize) -> String {
+    let dir = shared_data_dir().unwrap();
+    let bytes = std::fs::read(dir.join("zh/html-extraction/ground-truth.json")).unwrap();
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).unwrap();
+    let mut bodies: Vec<(String, String)> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let lines: Vec<String> = v["content"].as_str().unwrap().lines().map(str::trim).filter(|l| l.chars().count() >= 20).map(String::from).collect();
+            (k, lines.join("\n\n"))
+        })
+        .collect();
+    bodies.sort();
+    bodies.into_iter().map(|(_, b)| b).find(|b| b.split("\n\n").count() >= paras).unwrap()
+}
+
+#[test]
+fn cmath_question_in_a_chinese_page_is_removed_and_nothing_else() {
+    let Some(d) = decontaminator() else { return };
+    let dir = shared_data_dir().unwrap();
+    let body = chinese_article(4);
+    assert!(crate::segment::has_cjk(&body));
+    // The clean Chinese text loses nothing.
+    let c = d.clean(&body);
+    assert_eq!(c.text.as_deref(), Some(body.as_str()), "{:?}", c.removed_segments);
+    // A real CMATH test question as a paragraph of its own.
+    let cmath = std::fs::read_to_string(dir.join("zh/benchmarks/cmath-test.jsonl")).unwrap();
+    let question = cmath
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["question"].as_str().unwrap().to_string())
+        .find(|q| normalized_words(q).len() >= 14)
+        .unwrap();
+    let c = d.clean(&insert_paragraph(&body, 2, &question));
+    assert_eq!(c.text.as_deref(), Some(body.as_str()), "{question}");
+    assert_eq!(c.removed_segments, [("cmath".to_string(), 2)]);
+    // Quoted inside a sentence of other words: caught by a 10-gram of segmented words.
+    let quoted = format!("昨天老师在课堂上讲了这样一道题：{question}同学们讨论了很久才得出答案。");
+    let c = d.clean(&insert_paragraph(&body, 1, &quoted));
+    assert_eq!(c.text.as_deref(), Some(body.as_str()));
+    // A Gaokao question with LaTeX, and an MGSM-zh problem (a nested field) too.
+    for (file, field, name) in [("agieval-gaokao-mathqa.jsonl", "/question", "gaokao_mathqa"), ("mgsm-zh.jsonl", "/messages/0/content", "mgsm_zh")] {
+        let line = std::fs::read_to_string(dir.join("zh/benchmarks").join(file)).unwrap().lines().nth(3).unwrap().to_string();
+        let text = serde_json::from_str::<serde_json::Value>(&line).unwrap().pointer(field).unwrap().as_str().unwrap().to_string();
+        let c = d.clean(&insert_paragraph(&body, 0, &text));
+        assert_eq!(c.text.as_deref(), Some(body.as_str()), "{name}: {text}");
+        assert_eq!(c.removed_segments, [(name.to_string(), 0)]);
+    }
+}
+
+#[test]
+fn ape210k_seed_problems_duplicating_benchmarks_are_caught() {
+    // zh/README.md: 9 Ape210K valid problems duplicate Ape210K test ones and 5 duplicate CMATH
+    // test ones (after NFKC and punctuation removal). Ape210K test states no licence: it is
+    // read from the shared folder here, never shipped.
+    let Some(dir) = shared_data_dir() else { return };
+    let cfg = DecontamConfig {
+        benchmarks: vec![
+            BenchmarkSpec::new("cmath", "zh/benchmarks/cmath-test.jsonl", &["question"]),
+            BenchmarkSpec::new("ape210k", "zh/benchmarks/ape210k-test.ape.jsonl", &["original_text"]),
+        ],
+        ..DecontamConfig::default()
+    };
+    let d = Decontaminator::new(Arc::new(BenchmarkIndex::load(&cfg, &dir).unwrap()), &cfg).unwrap();
+    let valid = std::fs::read_to_string(dir.join("zh/math-seed/ape210k-valid.ape.jsonl")).unwrap();
+    let mut hits: BTreeMap<String, usize> = BTreeMap::new();
+    for line in valid.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let c = d.clean(v["original_text"].as_str().unwrap());
+        for (name, _) in c.removed_segments {
+            *hits.entry(name).or_default() += 1;
+        }
+    }
+    assert!(hits.get("ape210k").copied().unwrap_or(0) >= 9, "{hits:?}");
+    assert!(hits.get("cmath").copied().unwrap_or(0) >= 5, "{hits:?}");
+    // Not every problem: stock phrases shared with the test split must not remove the seed.
+    assert!(hits.values().sum::<usize>() < 1000, "{hits:?}");
 }

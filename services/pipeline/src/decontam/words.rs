@@ -9,6 +9,10 @@
 //!
 //! LaTeX is treated like any text: `\frac{1}{2}` is the three words `frac 1 2`.
 //!
+//! Chinese and Japanese runs are first cut into words ([`crate::segment::spaced`]), so a Chinese
+//! benchmark question is as many words as it has segmented words, and its 10-grams match a page
+//! that quotes it.
+//!
 //! Each word becomes a 64-bit hash (FNV-1a over its lowercased code points, then the murmur3
 //! finaliser); a sequence of words hashes as the polynomial `sum w_k * B^(len-1-k)` mod 2^64,
 //! so every window of a segment is one multiply and one subtract off a prefix array
@@ -77,6 +81,7 @@ impl WordHashes {
 
     /// Splits `text` into normalised words and stores their prefix hashes.
     pub(crate) fn fill(&mut self, text: &str) {
+        let text = &*crate::segment::spaced(text);
         self.prefix.clear();
         self.prefix.push(0);
         let mut acc = 0u64;
@@ -153,6 +158,7 @@ impl WordHashes {
 /// The normalised words of `text`, as strings (for tests and diagnostics; the index never
 /// allocates words).
 pub fn normalized_words(text: &str) -> Vec<String> {
+    let text = &*crate::segment::spaced(text);
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut last_digit = false;

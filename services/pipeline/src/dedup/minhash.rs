@@ -3,7 +3,8 @@
 //!
 //! Shingles are word 5-grams of the normalised text: lowercased (Unicode), every run of
 //! non-alphanumeric characters (punctuation, whitespace, TeX markup) a word separator. A text
-//! of 1 to 4 words is one shingle. Each shingle hashes to 64 bits (seeded FNV-1a per word,
+//! of 1 to 4 words is one shingle. Chinese and Japanese runs are cut into words first
+//! ([`crate::segment::spaced`]), so a Chinese page has word shingles too. Each shingle hashes to 64 bits (seeded FNV-1a per word,
 //! murmur3's fmix64 finaliser, an order-sensitive combination of the 5 word hashes); permutation
 //! `i` is `h_i(x) = (a_i * x + b_i) mod (2^61 - 1)` with `a_i in [1, p)`, `b_i in [0, p)` drawn
 //! from ChaCha8 seeded by `seed`. Signature entry `i` is the minimum of `h_i` over the shingles,
@@ -111,6 +112,7 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// One hash per word: lowercase UTF-8 bytes through seeded FNV-1a, then fmix64.
 fn word_hashes(text: &str, seed: u64) -> Vec<u64> {
+    let text = &*crate::segment::spaced(text);
     let start = FNV_OFFSET ^ seed;
     let mut out = Vec::with_capacity(text.len() / 6);
     let mut h = start;

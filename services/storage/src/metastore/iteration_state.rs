@@ -224,7 +224,7 @@ impl Metastore {
         let mut tx = self.pool.begin().await?;
         // Explicit deletes: SQLite enforces ON DELETE only with foreign_keys on, which an
         // outside connection may not have set.
-        for table in ["shards", "score_histogram", "host_buckets", "skip_counts", "proposals"] {
+        for table in ["shards", "score_histogram", "host_buckets", "language_buckets", "host_languages", "skip_counts", "proposals"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE iteration_id = $1")).bind(id).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM iterations WHERE id = $1").bind(id).execute(&mut *tx).await?;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use corpusminer_storage::metastore::{IterationState, Label, NewAnnotation, Proposal};
+use corpusminer_storage::metastore::{HostCount, HostLanguage, IterationState, Label, LanguageBucket, NewAnnotation, Proposal};
 use corpusminer_storage::testing::PgTestDb;
 use corpusminer_storage::{Backend, HostBucket, Metastore, MetastoreError, ShardResult};
 
@@ -45,8 +45,11 @@ fn result(hist: &[(i64, i64, i64)], hosts: Vec<HostBucket>, skips: &[(&str, u64)
         pages: hist.iter().map(|h| h.1).sum(),
         bytes_in: 1_784_360,
         histogram: hist.to_vec(),
-        hosts,
         skips: skips.iter().map(|&(r, c)| (r.to_string(), c)).collect(),
+        // Every host writes English: its pages are English pages, bucket by bucket.
+        languages: hosts.iter().map(|h| LanguageBucket { lang: "en".into(), bucket: h.bucket, pages: h.pages, tokens: h.tokens }).collect(),
+        host_languages: hosts.iter().map(|h| HostLanguage { host: h.host.clone(), lang: "en".into(), pages: h.pages, tokens: h.tokens }).collect(),
+        hosts,
     }
 }
 
@@ -359,6 +362,16 @@ async fn aggregates_add_up_across_shards(ms: Metastore) {
     );
     let counts = ms.host_counts(it, 80).await.unwrap();
     assert_eq!(counts.len(), 30_001);
+    // Language counts sum the same pages as the host counts, kept at the same bucket.
+    let langs = ms.language_counts(it, 80).await.unwrap();
+    assert_eq!(langs.len(), 1);
+    let en = &langs[0];
+    let sum = |f: fn(&HostCount) -> i64| counts.iter().map(f).sum::<i64>();
+    assert_eq!(
+        (en.lang.as_str(), en.pages, en.tokens, en.scored_pages, en.kept_pages, en.kept_tokens),
+        ("en", sum(|h| h.pages), sum(|h| h.tokens), sum(|h| h.pages), sum(|h| h.kept_pages), sum(|h| h.kept_tokens))
+    );
+    assert_eq!(ms.host_languages(it).await.unwrap()["h1.example.org"], [("en".to_string(), 8)]);
     let h1 = counts.iter().find(|h| h.host == "h1.example.org").unwrap();
     // Shard 1: bucket 1, 1 page, 11 tokens; shard 2: bucket 1 (5 pages, 50), bucket 80 (2, 20).
     assert_eq!(
