@@ -8,6 +8,11 @@
   formulas of the page's source (``source_formulas``, a line-by-line port of eval.rs's scanner) and the
   share of them that occur in the whitespace-collapsed extracted text; averaged over the pages with at
   least one source formula.
+- Chinese character F1 (``char_f1``): on the pages of ``zh/html-extraction`` (magic-html's Chinese
+  article and forum pages), the extracted text against the reference ``content`` as multisets of
+  units: every non-whitespace character is one unit, except that a run of ASCII letters and digits
+  is one unit (lowercased), so a CJK character weighs what an English word weighs; averaged over
+  the pages, and over the article and forum pages separately (eval.rs ``char_f1``).
 
 Where this port differs from eval.rs (all negligible on this data):
 - Python ``str`` indexes code points where Rust indexes bytes; every delimiter searched is ASCII, so
@@ -63,6 +68,40 @@ def token_f1(ours: str, truth: str) -> float:
     if na == 0 and nb == 0:
         return 1.0
     common = sum(min(v, b.get(k, 0)) for k, v in a.items())
+    if common == 0:
+        return 0.0
+    p, r = common / na, common / nb
+    return 2 * p * r / (p + r)
+
+
+def char_units(s: str) -> list[str]:
+    """The units of ``char_f1``: each non-whitespace character, except that a maximal run of ASCII
+    letters and digits is one unit, lowercased (eval.rs ``char_units``)."""
+    out, word = [], []
+    for c in s:
+        if c.isascii() and c.isalnum():
+            word.append(c.lower())
+            continue
+        if word:
+            out.append("".join(word))
+            word = []
+        if not c.isspace():
+            out.append(c)
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def char_f1(ours: str, truth: str) -> float:
+    """F1 of the multisets of ``char_units`` of ``ours`` vs ``truth``; 1.0 when both are empty,
+    0.0 when they share no unit (eval.rs ``char_f1``)."""
+    from collections import Counter
+
+    a, b = Counter(char_units(ours)), Counter(char_units(truth))
+    na, nb = sum(a.values()), sum(b.values())
+    if na == 0 and nb == 0:
+        return 1.0
+    common = sum((a & b).values())
     if common == 0:
         return 0.0
     p, r = common / na, common / nb
@@ -378,6 +417,42 @@ def load_pages(data: Path):
     return articles, maths
 
 
+def load_zh_pages(data: Path):
+    """The Chinese pages of ``zh/html-extraction`` as [(key, type, html bytes, content)], sorted by
+    key; empty when the folder is absent. ``type`` is ``article`` or ``forum`` (its INDEX.tsv)."""
+    root = data / "zh" / "html-extraction"
+    if not (root / "ground-truth.json").is_file():
+        return []
+    gt = json.loads((root / "ground-truth.json").read_text())
+    kinds = {}
+    for line in (root / "INDEX.tsv").read_text().splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) < 2:
+            raise ValueError(f"short zh INDEX.tsv row {line!r}")
+        kinds[Path(cols[0]).name.removesuffix(".html.gz")] = cols[1]
+    out = []
+    for key in sorted(gt):
+        body = gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes())
+        out.append((key, kinds.get(key, "article"), body, gt[key].get("content") or ""))
+    return out
+
+
+def evaluate_zh(run, zh_pages) -> dict:
+    """Chinese character F1 of one extractor ``run(bytes) -> str`` (an exception counts as empty
+    text): mean over all pages, over article pages and over forum pages."""
+    scores = {"article": [], "forum": []}
+    for _, kind, body, truth in zh_pages:
+        try:
+            text = run(body) or ""
+        except Exception:  # noqa: BLE001 - a failure on a page is a figure
+            text = ""
+        scores.setdefault(kind, []).append(char_f1(text, truth))
+    mean = lambda v: round(sum(v) / len(v), 4) if v else None  # noqa: E731
+    every = [x for v in scores.values() for x in v]
+    return {"zh_char_f1": mean(every), "zh_char_f1_article": mean(scores["article"]),
+            "zh_char_f1_forum": mean(scores["forum"]), "zh_pages": len(every)}
+
+
 def evaluate(run, articles, maths, formulas) -> dict:
     """F1 and formula recall of one extractor ``run(bytes) -> str`` (exceptions count as empty
     text, under ``errors``)."""
@@ -419,14 +494,19 @@ def evaluate(run, articles, maths, formulas) -> dict:
 
 def evaluate_peers(data: Path, names=None) -> list[dict]:
     """Runs every extractor of ``EXTRACTORS`` (or ``names``) on the shared data folder ``data``;
-    one dict per extractor: extractor, pipelines, f1, formula_recall and counts."""
+    one dict per extractor: extractor, pipelines, f1, formula_recall, the Chinese ``zh_char_f1``
+    (all, ``_article``, ``_forum``; absent without ``zh/html-extraction``) and counts."""
     articles, maths = load_pages(data)
+    zh_pages = load_zh_pages(data)
     formulas = [source_formulas(body.decode("utf-8", "replace")) for _, body in maths]
     out = []
     for name in names or EXTRACTORS:
         factory, pipelines = EXTRACTORS[name]
-        res = evaluate(factory(), articles, maths, formulas)
+        run = factory()
+        res = evaluate(run, articles, maths, formulas)
         res.pop("per_math_page")
+        if zh_pages:
+            res.update(evaluate_zh(run, zh_pages))
         out.append({"extractor": name, "pipelines": list(pipelines), **res})
     return out
 

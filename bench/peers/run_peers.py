@@ -19,7 +19,8 @@ Pipelines (the PyPI versions pinned by ``install.sh``):
   ``pages`` is what the reader yielded; ``response_records`` says how many it was given.
 
 ``--quality`` evaluates the peers' extractors the way ``services/pipeline/src/extract/eval.rs`` does
-(see ``quality.py``) and adds ``f1`` and ``formula_recall`` to the JSON rows of the extractors.
+(see ``quality.py``) and adds ``f1``, ``formula_recall`` and the Chinese ``zh_char_f1`` to the JSON rows
+of the extractors.
 
 Usage (inside the venv made by ``install.sh``)::
 
@@ -279,7 +280,7 @@ def print_table(rows, file=sys.stdout):
     """The rows as a text table: wall-clock rates, the CPU-time rate, peak RSS (MiB), quality."""
     w = max(22, *(len(r["pipeline"]) for r in rows))
     hdr = (f"{'pipeline':<{w}} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'gzip MB/s':>9} {'pages/cpu-s':>11} "
-           f"{'peak RSS MB':>11} {'F1':>6} {'formula rec.':>12}")
+           f"{'peak RSS MB':>11} {'F1':>6} {'formula rec.':>12} {'zh char F1':>10}")
     print(hdr, file=file)
     print("-" * len(hdr), file=file)
 
@@ -291,7 +292,7 @@ def print_table(rows, file=sys.stdout):
         print(f"{r['pipeline']:<{w}} {fmt(r.get('pages'), 'd'):>6} {fmt(r.get('seconds'), '.2f'):>8} "
               f"{fmt(r.get('pages_per_s'), ',.1f'):>8} {fmt(r.get('gzip_mb_per_s'), '.2f'):>9} "
               f"{fmt(r.get('pages_per_cpu_s'), ',.1f'):>11} {fmt(r.get('peak_rss_mb'), ',.0f'):>11} "
-              f"{fmt(r.get('f1'), '.3f'):>6} {fmt(r.get('formula_recall'), '.3f'):>12}"
+              f"{fmt(r.get('f1'), '.3f'):>6} {fmt(r.get('formula_recall'), '.3f'):>12} {fmt(r.get('zh_char_f1'), '.3f'):>10}"
               + (f"  ERROR {err.splitlines()[-1] if err else ''}" if err else ""), file=file)
     for r in rows:
         if r.get("dropped_by_reader"):
@@ -309,7 +310,7 @@ def main(argv=None) -> int:
     ap.add_argument("--core", type=int, default=0, help="CPU core each child is pinned to (default 0)")
     ap.add_argument("--datatrove-timeout", type=float, default=1.0,
                     help="datatrove's per-document extraction timeout, s (default 1, datatrove's own)")
-    ap.add_argument("--quality", action="store_true", help="also measure extraction F1 and formula recall")
+    ap.add_argument("--quality", action="store_true", help="also measure extraction F1, formula recall and Chinese char F1")
     ap.add_argument("--json", type=Path, help="write the rows as a JSON list here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     opts = ap.parse_args(argv)
@@ -361,9 +362,9 @@ def main(argv=None) -> int:
 
         if data is None:
             ap.error("--quality needs the shared data folder")
-        print("quality: extracting html-extraction/ and html-math/ pages ...", file=sys.stderr, flush=True)
+        print("quality: extracting html-extraction/, html-math/ and zh/html-extraction/ pages ...", file=sys.stderr, flush=True)
         for q in quality.evaluate_peers(data):
-            figures = {k: q[k] for k in ("f1", "formula_recall")}
+            figures = {k: q[k] for k in ("f1", "formula_recall", "zh_char_f1") if k in q}
             # The extraction a throughput pipeline runs carries that extractor's figures.
             for r in rows:
                 if r["pipeline"] in q["pipelines"]:

@@ -31,6 +31,16 @@ class TokenF1(unittest.TestCase):
         self.assertAlmostEqual(quality.token_f1("a a b", "A c"), 0.4)
 
 
+class CharF1(unittest.TestCase):
+    def test_definition(self):
+        # CJK characters one unit each, ASCII letter/digit runs one lowercased unit, whitespace none.
+        self.assertEqual(quality.char_units("数学 Math2024，ok!"), ["数", "学", "math2024", "，", "ok", "!"])
+        self.assertEqual(quality.char_f1("", ""), 1.0)
+        self.assertEqual(quality.char_f1("甲乙", "丙"), 0.0)
+        # ours: 数 学 题 (3), truth: 数 学 (2): common 2 -> p=2/3, r=1, F1=0.8; spaces ignored
+        self.assertAlmostEqual(quality.char_f1("数学题", "数 学"), 0.8)
+
+
 class Entities(unittest.TestCase):
     def test_as_eval_rs(self):
         self.assertEqual(quality.decode_entities("&lt;&#x41;&#66;&bogus;&amp &"), "<AB&bogus;&amp &")

@@ -101,6 +101,9 @@ pub struct BenchResult {
     pub floor_pages_per_s: f64,
     /// Our extraction's token F1 and formula recall on the shared data (when present).
     pub extraction: Option<(f64, f64)>,
+    /// Our extraction's character F1 on the Chinese pages of `zh/html-extraction/` (when present):
+    /// (all pages, article pages, forum pages), 0..1.
+    pub zh_char_f1: Option<(f64, f64, f64)>,
     /// Peers' rows, when run.
     pub peers: Option<serde_json::Value>,
 }
@@ -260,6 +263,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<BenchResult> {
     })?;
     let all = pages as f64 / t.elapsed().as_secs_f64();
     let mb_per_core_s = bytes as f64 / stages.last().map(|s| s.cumulative_seconds).unwrap_or(1.0);
+    let eval = corpusminer_pipeline::extract::eval::evaluate(&args.data).ok();
     let result = BenchResult {
         files: files.len(),
         bytes,
@@ -273,7 +277,8 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<BenchResult> {
         model_mb: model.model_bytes() as f64 / 1e6,
         dump_core_hours: DUMP_SHARDS * SHARD_BYTES / mb_per_core_s / 3600.0,
         floor_pages_per_s: pages as f64 / floor_secs.max(1e-9),
-        extraction: corpusminer_pipeline::extract::eval::evaluate(&args.data).ok().map(|e| (e.mean_f1, e.formula_recall)),
+        extraction: eval.as_ref().map(|e| (e.mean_f1, e.formula_recall)),
+        zh_char_f1: eval.as_ref().and_then(|e| e.zh.as_ref()).map(|z| (z.char_f1, z.article_f1, z.forum_f1)),
         peers: if args.peers { Some(run_peers(&args, &files, &model_path)?) } else { None },
     };
     print_table(&result);
@@ -314,23 +319,28 @@ fn print_table(r: &BenchResult) {
     if let Some((f1, fr)) = r.extraction {
         println!("extraction quality        token F1 {f1:.3}, formula recall {fr:.3}");
     }
+    if let Some((all, article, forum)) = r.zh_char_f1 {
+        println!("Chinese extraction        char F1 {all:.3} (article {article:.3}, forum {forum:.3})");
+    }
     if let Some(peers) = &r.peers {
         println!();
-        println!("{:<34} {:>12} {:>12} {:>10} {:>8} {:>10}", "pipeline (one core)", "pages/s", "peak MB", "ratio", "F1", "formulas");
+        println!("{:<34} {:>12} {:>12} {:>10} {:>8} {:>10} {:>10}", "pipeline (one core)", "pages/s", "peak MB", "ratio", "F1", "formulas", "zh char F1");
         let (f1, fr) = r.extraction.map(|(a, b)| (format!("{a:.3}"), format!("{b:.3}"))).unwrap_or(("-".into(), "-".into()));
-        println!("{:<34} {:>12.1} {:>12.1} {:>10} {:>8} {:>10}", "corpusminer", r.one_core_pages_per_s, r.peak_rss_mb, "1.00", f1, fr);
+        let zh = r.zh_char_f1.map_or("-".to_string(), |z| format!("{:.3}", z.0));
+        println!("{:<34} {:>12.1} {:>12.1} {:>10} {:>8} {:>10} {:>10}", "corpusminer", r.one_core_pages_per_s, r.peak_rss_mb, "1.00", f1, fr, zh);
         for p in peers.as_array().into_iter().flatten() {
             let f = |k: &str| p.get(k).and_then(|v| v.as_f64());
             let opt = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or("-".into());
             let rate = f("pages_per_s");
             println!(
-                "{:<34} {:>12} {:>12} {:>10} {:>8} {:>10}",
+                "{:<34} {:>12} {:>12} {:>10} {:>8} {:>10} {:>10}",
                 p.get("pipeline").and_then(|v| v.as_str()).unwrap_or("?"),
                 opt(rate, 1),
                 opt(f("peak_rss_mb"), 1),
                 opt(rate.map(|x| x / r.one_core_pages_per_s.max(1e-9)), 2),
                 opt(f("f1"), 3),
                 opt(f("formula_recall"), 3),
+                opt(f("zh_char_f1"), 3),
             );
         }
     }

@@ -229,10 +229,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
             check_data_dir(&args.data, &["html-extraction/ground-truth.json", "html-extraction/html", "html-math/INDEX.tsv"])?;
             let data = args.data.clone();
             let report = tokio::task::spawn_blocking(move || corpusminer_pipeline::extract::eval::evaluate(&data)).await??;
-            let text = report.to_string();
-            let lines: Vec<&str> = text.lines().collect();
-            let from = if args.per_page { 0 } else { lines.len().saturating_sub(3) };
-            println!("{}", lines[from..].join("\n"));
+            println!("{}", if args.per_page { report.to_string() } else { report.summary() });
             done
         }
         Command::Bench(args) if args.corpus.corpus_rows.is_some() => {

@@ -26,14 +26,15 @@ pub struct Analysis {
     pub skip: Vec<bool>,
     /// Element hidden (`hidden`, `display:none`, `visibility:hidden`): only its math is kept.
     pub hidden: Vec<bool>,
-    /// Visible non-whitespace characters in the subtree (formula sources included).
+    /// Visible text in the subtree (formula sources included), in [`nonws_len`] units:
+    /// non-whitespace characters, a Han or kana character counting [`CJK_WEIGHT`].
     pub text_len: Vec<u32>,
     /// The part of `text_len` inside `<a>` elements.
     pub link_len: Vec<u32>,
     /// Formulas in the subtree (structured math and TeX-delimited text).
     pub formulas: Vec<u32>,
-    /// Running text in the subtree: the part of `text_len` in text nodes of 40 or more visible
-    /// characters outside `<a>` (sentences, not menu entries or link lists).
+    /// Running text in the subtree: the part of `text_len` in text nodes of 40 or more units
+    /// outside `<a>` (sentences, not menu entries or link lists; 14 Han characters make 42).
     pub para_len: Vec<u32>,
     /// The page carries MathJax v2 `<script type="math/tex">`, so MathJax's rendered spans are
     /// duplicates to skip.
@@ -279,11 +280,20 @@ pub fn count_text_formulas(t: &str) -> u32 {
     n
 }
 
-fn nonws_len(t: &str) -> u32 {
+/// What one Han or kana character counts for in [`nonws_len`], in Latin characters. Chinese and
+/// Japanese are written without spaces and a word is one to two characters, so a character
+/// carries about what an English word does (five letters and its space): counted as 3, the
+/// thresholds on text length (a paragraph of running text, a main container's size) mean the
+/// same amount of text in either script.
+pub const CJK_WEIGHT: u32 = 3;
+
+/// Text length of `t` in Latin-character units: non-whitespace characters, a Han or kana
+/// character ([`crate::segment::is_cjk`]) counted [`CJK_WEIGHT`] times.
+pub fn nonws_len(t: &str) -> u32 {
     if t.is_ascii() {
         return t.bytes().filter(|&b| b != b' ' && !(b'\t'..=b'\r').contains(&b)).count() as u32;
     }
-    t.chars().filter(|c| !c.is_whitespace()).count() as u32
+    t.chars().filter(|c| !c.is_whitespace()).map(|c| if crate::segment::is_cjk(c) { CJK_WEIGHT } else { 1 }).sum()
 }
 
 /// Analyses `dom` (see the module doc).
@@ -403,13 +413,26 @@ pub fn analyse(dom: &Dom) -> Analysis {
     let total = text_len[body].max(1) as f64;
     let total_para = para_len[body].max(1) as f64;
     let total_f = formulas[body].max(1) as f64;
+    // A thread page (forum, Q&A, reviews): the comment-like blocks hold the running text and
+    // the page outside them hardly any (no article above the thread). Its posts are content.
+    let mut in_comments = vec![false; n];
+    let mut thread_para = 0u32;
+    for id in 1..n {
+        in_comments[id] = in_comments[dom.nodes[id].parent];
+        if class_bad[id] && !skip[id] && !in_comments[id] && is_comment_like(dom, id) {
+            in_comments[id] = true;
+            thread_para += para_len[id];
+        }
+    }
+    let thread_page = thread_para >= 2 * RUNNING_TEXT && para_len[body].saturating_sub(thread_para) < 2 * RUNNING_TEXT;
     let mut dropped_any = false;
     for id in 1..n {
-        // On a math page, comment threads that carry formulas are content (Q&A sites).
-        let math_comments = formulas[id] > 0 && formulas[body] >= 5 && is_comment_like(dom, id);
+        // On a math page, comment threads that carry formulas are content (Q&A sites); so are
+        // the posts of a thread page.
         if !class_bad[id] || skip[id] {
             continue;
         }
+        let math_comments = ((formulas[id] > 0 && formulas[body] >= 5) || (thread_page && para_len[id] > 0)) && in_comments[id] && is_comment_like(dom, id);
         // A comment section is never the page's main text by its size alone (a short article
         // under a long thread); other wrappers with a boilerplate word are, when they hold most of it.
         let by_size = (text_len[id] as f64 >= 0.5 * total || para_len[id] as f64 >= 0.5 * total_para) && !is_comment_like(dom, id);
@@ -612,7 +635,32 @@ fn readability_top(dom: &Dom, a: &Analysis) -> Option<NodeId> {
             return Some(p);
         }
     }
-    Some(top)
+    Some(repeated_blocks_container(dom, a, top))
+}
+
+/// Thread pages (forum posts, answers, reviews): when the top candidate lies inside one of
+/// several sibling blocks of the same kind (same tag and `class`) that each hold a paragraph of
+/// running text with little link text, the content is all of them, so their parent is the
+/// container. Looked for up to eight levels above `top` (table layouts nest posts deep), never
+/// above the body's children.
+fn repeated_blocks_container(dom: &Dom, a: &Analysis, top: NodeId) -> NodeId {
+    let mut c = top;
+    for _ in 0..8 {
+        let p = dom.nodes[c].parent;
+        if p == 0 || p == a.body || c == a.body {
+            break;
+        }
+        let (name, class) = (dom.name(c), dom.attr(c, "class").unwrap_or(""));
+        let post = |s: NodeId| !a.skip[s] && a.para_len[s] >= RUNNING_TEXT && ld_of(a, s) < 0.25;
+        if post(c) || c == top {
+            let repeats = dom.children(p).iter().filter(|&&s| s != c && dom.name(s) == name && dom.attr(s, "class").unwrap_or("") == class && post(s)).count();
+            if repeats >= 1 {
+                return p;
+            }
+        }
+        c = p;
+    }
+    top
 }
 
 fn ld_of(a: &Analysis, id: NodeId) -> f64 {

@@ -5,7 +5,16 @@
 //! a `<meta charset>` / `<meta http-equiv="Content-Type" content="...; charset=...">` in the
 //! first [`META_PRESCAN_BYTES`] bytes, else detection with `chardetng`. Labels are resolved with
 //! the WHATWG Encoding Standard (`encoding_rs`), so `iso-8859-1` means windows-1252, `gb2312`
-//! means GBK, and a meta-declared UTF-16 means UTF-8 (§13.2.3.2).
+//! means GBK (decoded as GB18030, a superset), `big5` means Big5 with the HKSCS extensions, and a
+//! meta-declared UTF-16 means UTF-8 (§13.2.3.2).
+//!
+//! One exception to the order, by content: when the header or the `<meta>` names a legacy
+//! encoding (anything but UTF-8/UTF-16) and the bytes are valid UTF-8 holding non-ASCII, the page
+//! is decoded as UTF-8 ([`CharsetSource::Content`]). Pages re-saved as UTF-8 keep their old
+//! `<meta charset=gb2312>`, and servers send a default `charset=iso-8859-1`; text in a legacy
+//! multi-byte or 8-bit encoding is almost never valid UTF-8 once it holds a few non-ASCII
+//! characters (each byte >= 0x80 would have to form a well-formed UTF-8 sequence), so the bytes
+//! are the better witness.
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, X_USER_DEFINED, WINDOWS_1252};
 use std::borrow::Cow;
@@ -28,6 +37,9 @@ pub enum CharsetSource {
     Meta,
     /// Guessed from the bytes by `chardetng`.
     Detected,
+    /// The header or `<meta>` named a legacy encoding, but the bytes are valid UTF-8 holding
+    /// non-ASCII, so UTF-8 was used (see the module doc).
+    Content,
 }
 
 impl CharsetSource {
@@ -38,20 +50,30 @@ impl CharsetSource {
             CharsetSource::Bom => "bom",
             CharsetSource::Meta => "meta",
             CharsetSource::Detected => "detected",
+            CharsetSource::Content => "content",
         }
     }
 }
 
 /// The encoding of `body` and where it came from (see the module doc for the order).
 pub fn sniff(body: &[u8], http_content_type: Option<&str>) -> (&'static Encoding, CharsetSource) {
+    // A legacy declaration yields to bytes that are UTF-8 (module doc).
+    let declared = |enc: &'static Encoding, source| {
+        let legacy = enc != UTF_8 && enc != UTF_16LE && enc != UTF_16BE;
+        if legacy && is_utf8_with_non_ascii(body) {
+            (UTF_8, CharsetSource::Content)
+        } else {
+            (enc, source)
+        }
+    };
     if let Some(enc) = http_content_type.and_then(charset_param).and_then(|l| Encoding::for_label(l.as_bytes())) {
-        return (enc, CharsetSource::Header);
+        return declared(enc, CharsetSource::Header);
     }
     if let Some((enc, _)) = Encoding::for_bom(body) {
         return (enc, CharsetSource::Bom);
     }
     if let Some(enc) = meta_charset(&body[..body.len().min(META_PRESCAN_BYTES)]) {
-        return (enc, CharsetSource::Meta);
+        return declared(enc, CharsetSource::Meta);
     }
     // Valid UTF-8 (checked at memory speed) is what chardetng would answer for it anyway, when
     // it holds any non-ASCII byte; pure ASCII decodes the same under either answer.
@@ -62,6 +84,17 @@ pub fn sniff(body: &[u8], http_content_type: Option<&str>) -> (&'static Encoding
     let head = &body[..body.len().min(DETECT_BYTES)];
     det.feed(head, head.len() == body.len());
     (det.guess(None, chardetng::Utf8Detection::Allow), CharsetSource::Detected)
+}
+
+/// Whether `body` is valid UTF-8 (a sequence cut off at the very end, as in a truncated record,
+/// allowed) and holds at least one non-ASCII character.
+pub fn is_utf8_with_non_ascii(body: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(body) {
+        Ok(_) => body.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => return false,
+    };
+    !body[..valid].is_ascii()
 }
 
 /// Decodes `body` as `enc`, dropping a leading BOM of that encoding; malformed sequences become
@@ -196,5 +229,23 @@ mod tests {
         assert_eq!(meta_charset(h).map(|e| e.name()), Some("Shift_JIS"));
         assert_eq!(meta_charset(b"<meta charset='utf-16le'>"), Some(UTF_8));
         assert_eq!(meta_charset(b"<metadata charset=koi8-r>"), None);
+    }
+
+    #[test]
+    fn a_legacy_declaration_yields_to_utf8_bytes_with_non_ascii() {
+        let utf8 = "<meta charset=gb2312><p>数学题</p>".as_bytes();
+        assert_eq!(sniff(utf8, None), (UTF_8, CharsetSource::Content));
+        assert_eq!(sniff(utf8, Some("text/html; charset=iso-8859-1")), (UTF_8, CharsetSource::Content));
+        // A sequence cut at the very end (a truncated record) is still UTF-8.
+        assert_eq!(sniff(&utf8[..utf8.len() - 6], None), (UTF_8, CharsetSource::Content));
+        // Pure ASCII and real GBK bytes keep the declaration.
+        assert_eq!(sniff(b"<meta charset=gb2312><p>x</p>", None), (encoding_rs::GBK, CharsetSource::Meta));
+        let (gbk, _, _) = encoding_rs::GBK.encode("<meta charset=gb2312><p>数学题</p>");
+        assert_eq!(sniff(&gbk, None), (encoding_rs::GBK, CharsetSource::Meta));
+        assert_eq!(sniff(&gbk, Some("text/html; charset=GBK")), (encoding_rs::GBK, CharsetSource::Header));
+        // An invalid byte in the middle is not UTF-8.
+        assert!(!is_utf8_with_non_ascii(b"caf\xC3\xA9 \xFF ok"));
+        assert!(is_utf8_with_non_ascii("café".as_bytes()));
+        assert!(!is_utf8_with_non_ascii(b"plain"));
     }
 }

@@ -9,8 +9,14 @@
 //!   their full boilerplate ([`short_article_variant`]: the article cut to its first paragraph or
 //!   two, page and reference cut alike), so a main-content choice that drifts to a footer or a
 //!   share bar when the article no longer dominates the page shows.
-//! - Throughput of [`extract`](super::extract) over all pages read (pages/s, MB/s of HTML); the
-//!   short-article variants are not timed.
+//! - Chinese character F1 ([`char_f1`]): on the Chinese article and forum pages of
+//!   `zh/html-extraction/` (magic-html's benchmark), our text against the reference `content` as
+//!   multisets of units ([`char_units`]: every non-whitespace character, except that a run of ASCII
+//!   letters and digits is one lowercased unit, so a CJK character weighs what an English word
+//!   weighs; whitespace tokens mean nothing in Chinese, which has no spaces), averaged over all
+//!   pages and over article and forum pages separately. Absent when that folder is.
+//! - Throughput of [`extract`](super::extract) over all English and formula pages read (pages/s,
+//!   MB/s of HTML); the short-article variants are not timed, the Chinese pages are timed apart.
 
 use super::extract;
 use super::math::{collapse_ws, strip_style_wrapper};
@@ -42,6 +48,10 @@ pub struct PageScore {
     pub short_f1: Option<f64>,
     /// (formulas found in our text, formulas in the source) on math pages.
     pub formulas: Option<(usize, usize)>,
+    /// Character F1 ([`char_f1`]) on Chinese pages, 0..1.
+    pub char_f1: Option<f64>,
+    /// `article` or `forum` on Chinese pages (`zh/html-extraction/INDEX.tsv`).
+    pub zh_type: Option<String>,
     /// Extraction error reason, if extraction failed.
     pub error: Option<&'static str>,
 }
@@ -49,7 +59,7 @@ pub struct PageScore {
 /// The evaluation's result.
 #[derive(Debug, Clone)]
 pub struct EvalReport {
-    /// Per-page figures, article pages then math pages.
+    /// Per-page figures: article pages, then math pages, then Chinese pages.
     pub pages: Vec<PageScore>,
     /// Mean token F1 over article pages (0..1).
     pub mean_f1: f64,
@@ -65,6 +75,23 @@ pub struct EvalReport {
     pub timed_bytes: u64,
     /// Time spent inside `extract` for them.
     pub extract_time: Duration,
+    /// The Chinese pages' figures; `None` when the data folder has no `zh/html-extraction/`.
+    pub zh: Option<ZhReport>,
+}
+
+/// Character F1 on the Chinese pages of `zh/html-extraction/` (see the module doc).
+#[derive(Debug, Clone)]
+pub struct ZhReport {
+    /// Mean [`char_f1`] over every Chinese page (0..1).
+    pub char_f1: f64,
+    /// Mean over the `article` pages.
+    pub article_f1: f64,
+    /// Mean over the `forum` pages.
+    pub forum_f1: f64,
+    /// Pages counted: (article, forum).
+    pub pages: (usize, usize),
+    /// Time spent inside `extract` on them (one thread).
+    pub extract_time: Duration,
 }
 
 impl EvalReport {
@@ -78,15 +105,15 @@ impl EvalReport {
     }
 }
 
-impl fmt::Display for EvalReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<60} {:>6} {:>6} {:>10}", "page", "F1", "short", "formulas")?;
-        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-        for p in &self.pages {
-            let fm = p.formulas.map_or("-".to_string(), |(a, b)| format!("{a}/{b}"));
-            let err = p.error.map_or(String::new(), |e| format!("  [{e}]"));
-            writeln!(f, "{:<60} {:>6} {:>6} {:>10}{}", p.page, num(p.f1), num(p.short_f1), fm, err)?;
-        }
+impl EvalReport {
+    /// The summary lines (means, recall, throughput) without the per-page table.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        self.write_summary(&mut s).expect("writing to a String");
+        s
+    }
+
+    fn write_summary(&self, f: &mut impl fmt::Write) -> fmt::Result {
         let articles = self.pages.iter().filter(|p| p.f1.is_some()).count();
         writeln!(f, "mean token F1 {:.4} over {} article pages", self.mean_f1, articles)?;
         writeln!(f, "mean token F1 {:.4} over their short-article variants (article cut to its first paragraph or two)", self.short_f1)?;
@@ -99,7 +126,38 @@ impl fmt::Display for EvalReport {
             self.extract_time.as_secs_f64(),
             self.pages_per_sec(),
             self.mb_per_sec()
-        )
+        )?;
+        match &self.zh {
+            Some(z) => write!(
+                f,
+                "\nChinese pages (zh/html-extraction, char F1: non-whitespace characters, ASCII words as one): mean char F1 {:.4} over {} pages; article {:.4} over {}; forum {:.4} over {}; extract {:.0} pages/s",
+                z.char_f1,
+                z.pages.0 + z.pages.1,
+                z.article_f1,
+                z.pages.0,
+                z.forum_f1,
+                z.pages.1,
+                (z.pages.0 + z.pages.1) as f64 / z.extract_time.as_secs_f64().max(1e-9)
+            ),
+            None => write!(f, "\nChinese pages: none (the data folder has no zh/html-extraction/)"),
+        }
+    }
+}
+
+impl fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:<72} {:>6} {:>6} {:>10} {:>7}", "page", "F1", "short", "formulas", "char F1")?;
+        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        for p in &self.pages {
+            let fm = p.formulas.map_or("-".to_string(), |(a, b)| format!("{a}/{b}"));
+            let err = p.error.map_or(String::new(), |e| format!("  [{e}]"));
+            let name = match &p.zh_type {
+                Some(t) => format!("zh/{} ({t})", p.page),
+                None => p.page.clone(),
+            };
+            writeln!(f, "{:<72} {:>6} {:>6} {:>10} {:>7}{}", name, num(p.f1), num(p.short_f1), fm, num(p.char_f1), err)?;
+        }
+        self.write_summary(f)
     }
 }
 
@@ -113,14 +171,19 @@ fn read_gz(path: &Path) -> Result<Vec<u8>, EvalError> {
 /// Token F1 of `ours` against `truth`: bags of lowercased whitespace tokens. 1.0 when both are
 /// empty.
 pub fn token_f1(ours: &str, truth: &str) -> f64 {
-    let bag = |s: &str| {
-        let mut m: HashMap<String, i64> = HashMap::new();
-        for t in s.split_whitespace() {
-            *m.entry(t.to_lowercase()).or_default() += 1;
+    bag_f1(ours.split_whitespace().map(str::to_lowercase), truth.split_whitespace().map(str::to_lowercase))
+}
+
+/// F1 of two multisets of units: 1.0 when both are empty, 0.0 when they share none.
+fn bag_f1<T: std::hash::Hash + Eq>(ours: impl Iterator<Item = T>, truth: impl Iterator<Item = T>) -> f64 {
+    let bag = |units: &mut dyn Iterator<Item = T>| {
+        let mut m: HashMap<T, i64> = HashMap::new();
+        for u in units {
+            *m.entry(u).or_default() += 1;
         }
         m
     };
-    let (a, b) = (bag(ours), bag(truth));
+    let (a, b) = (bag(&mut { ours }), bag(&mut { truth }));
     let (na, nb): (i64, i64) = (a.values().sum(), b.values().sum());
     if na == 0 && nb == 0 {
         return 1.0;
@@ -134,8 +197,92 @@ pub fn token_f1(ours: &str, truth: &str) -> f64 {
     2.0 * p * r / (p + r)
 }
 
+/// The units [`char_f1`] counts: every non-whitespace character of `s` on its own, except that a
+/// maximal run of ASCII letters and digits is one unit, lowercased. A CJK character thus weighs
+/// about what an English word does (Chinese has no spaces; whitespace tokens of a Chinese text
+/// are whole sentences).
+pub fn char_units(s: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let mut out = Vec::new();
+    let mut word: Option<usize> = None;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_alphanumeric() {
+            word.get_or_insert(i);
+            continue;
+        }
+        if let Some(w) = word.take() {
+            out.push(Cow::Owned(s[w..i].to_ascii_lowercase()));
+        }
+        if !c.is_whitespace() {
+            out.push(Cow::Borrowed(&s[i..i + c.len_utf8()]));
+        }
+    }
+    if let Some(w) = word {
+        out.push(Cow::Owned(s[w..].to_ascii_lowercase()));
+    }
+    out
+}
+
+/// Character F1 of `ours` against `truth`: the F1 of the multisets of their [`char_units`]. 1.0
+/// when both are empty, 0.0 when they share no unit.
+pub fn char_f1(ours: &str, truth: &str) -> f64 {
+    bag_f1(char_units(ours).into_iter(), char_units(truth).into_iter())
+}
+
+/// Evaluates [`extract`] on the Chinese pages of `root` (`zh/html-extraction/`): `None` when it
+/// has no `ground-truth.json`.
+fn evaluate_zh(root: &Path, pages: &mut Vec<PageScore>) -> Result<Option<ZhReport>, EvalError> {
+    let gt_path = root.join("ground-truth.json");
+    if !gt_path.is_file() {
+        return Ok(None);
+    }
+    let gt_bytes = std::fs::read(&gt_path).map_err(|source| EvalError::Io { path: gt_path.clone(), source })?;
+    let gt: serde_json::Value = serde_json::from_slice(&gt_bytes).map_err(|e| EvalError::Format { path: gt_path.clone(), why: e.to_string() })?;
+    let gt = gt.as_object().ok_or_else(|| EvalError::Format { path: gt_path.clone(), why: "not an object".into() })?;
+    let idx_path = root.join("INDEX.tsv");
+    let idx = std::fs::read_to_string(&idx_path).map_err(|source| EvalError::Io { path: idx_path.clone(), source })?;
+    let mut kinds: HashMap<String, String> = HashMap::new();
+    for line in idx.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 2 {
+            return Err(EvalError::Format { path: idx_path.clone(), why: format!("short row {line:?}") });
+        }
+        let key = cols[0].rsplit('/').next().unwrap_or(cols[0]).trim_end_matches(".html.gz");
+        kinds.insert(key.to_string(), cols[1].to_string());
+    }
+    let mut keys: Vec<&String> = gt.keys().collect();
+    keys.sort();
+    let (mut article, mut forum) = (Vec::new(), Vec::new());
+    let mut extract_time = Duration::ZERO;
+    for key in keys {
+        let truth = gt[key.as_str()]["content"].as_str().unwrap_or("");
+        let kind = kinds.get(key.as_str()).ok_or_else(|| EvalError::Format { path: idx_path.clone(), why: format!("no row for {key}") })?;
+        let body = read_gz(&root.join("html").join(format!("{key}.html.gz")))?;
+        let t0 = Instant::now();
+        let r = extract(&body, None);
+        extract_time += t0.elapsed();
+        let (f1, error) = match &r {
+            Ok(x) => (char_f1(&x.text, truth), None),
+            Err(e) => (char_f1("", truth), Some(e.reason())),
+        };
+        if kind == "forum" { &mut forum } else { &mut article }.push(f1);
+        pages.push(PageScore { page: key.clone(), f1: None, short_f1: None, formulas: None, char_f1: Some(f1), zh_type: Some(kind.clone()), error });
+    }
+    let all: Vec<f64> = article.iter().chain(&forum).copied().collect();
+    Ok(Some(ZhReport { char_f1: mean(&all), article_f1: mean(&article), forum_f1: mean(&forum), pages: (article.len(), forum.len()), extract_time }))
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
 /// Evaluates [`extract`] on `data_dir` (the shared data folder holding `html-extraction/` and
-/// `html-math/`). Reads files; the extraction itself is timed separately from the reading.
+/// `html-math/`, and `zh/html-extraction/` when present). Reads files; the extraction itself is
+/// timed separately from the reading.
 pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
     let mut pages = Vec::new();
     let mut timed_pages = 0usize;
@@ -170,7 +317,7 @@ pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
         let (page, short_truth) = short_article_variant(&body, truth);
         let (short_f1, _) = f1_of(&extract(page.as_bytes(), Some("text/html; charset=utf-8")), &short_truth);
         short_f1s.push(short_f1);
-        pages.push(PageScore { page: key.clone(), f1: Some(f1), short_f1: Some(short_f1), formulas: None, error });
+        pages.push(PageScore { page: key.clone(), f1: Some(f1), short_f1: Some(short_f1), formulas: None, char_f1: None, zh_type: None, error });
     }
 
     let idx_path = data_dir.join("html-math/INDEX.tsv");
@@ -197,9 +344,9 @@ pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
         if !source.is_empty() {
             recalls.push(found as f64 / source.len() as f64);
         }
-        pages.push(PageScore { page: cols[0].to_string(), f1: None, short_f1: None, formulas: Some((found, source.len())), error });
+        pages.push(PageScore { page: cols[0].to_string(), f1: None, short_f1: None, formulas: Some((found, source.len())), char_f1: None, zh_type: None, error });
     }
-    let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let zh = evaluate_zh(&data_dir.join("zh/html-extraction"), &mut pages)?;
     Ok(EvalReport {
         pages,
         mean_f1: mean(&f1s),
@@ -209,6 +356,7 @@ pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
         timed_pages,
         timed_bytes,
         extract_time,
+        zh,
     })
 }
 
