@@ -150,8 +150,12 @@ fn pass_file(path: &Path, depth: usize, model: &Classifier) -> anyhow::Result<u6
             sink += x.text.len();
             continue;
         }
-        let norm = normalize(&x.text);
+        sink += corpusminer_pipeline::lang::identify(&x.text).len();
         if depth == 6 {
+            continue;
+        }
+        let norm = normalize(&x.text);
+        if depth == 7 {
             sink += norm.len();
             continue;
         }
@@ -161,7 +165,7 @@ fn pass_file(path: &Path, depth: usize, model: &Classifier) -> anyhow::Result<u6
     Ok(pages)
 }
 
-const STAGES: [&str; 7] = ["gzip decode", "WARC parse", "HTTP decode + page filter", "charset decode", "HTML to text", "normalisation", "scoring"];
+const STAGES: [&str; 8] = ["gzip decode", "WARC parse", "HTTP decode + page filter", "charset decode", "HTML to text", "language identification", "normalisation", "scoring"];
 
 fn train_default_model(data: &Path) -> anyhow::Result<Classifier> {
     let fields = TextFields::default();

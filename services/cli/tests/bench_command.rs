@@ -43,7 +43,7 @@ fn bench_runs_every_stage_on_a_real_shard() {
     .unwrap();
     let Command::Bench(args) = cli.command else { panic!("bench expected") };
     let result = corpusminer_cli::bench(args).unwrap();
-    assert_eq!(result.stages.len(), 7, "every stage is measured");
+    assert_eq!(result.stages.len(), 8, "every stage is measured");
     assert_eq!(result.pages, 16, "the Common Crawl excerpt holds 16 HTML pages");
     assert!(result.one_core_pages_per_s > 0.0 && result.all_cores_pages_per_s > 0.0);
     assert!(result.peak_rss_mb > 0.0);
