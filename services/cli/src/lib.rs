@@ -8,6 +8,7 @@ pub mod domains;
 pub mod iterate;
 pub mod progress;
 mod run;
+pub mod serve;
 pub mod train;
 
 use clap::{Args, Parser, Subcommand};
@@ -73,6 +74,12 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Sample text from a checkpoint or an exported model (temperature, top-p, seed).
     Generate(train::GenerateArgs),
+    /// Serve the HTTP API (JSON under /api/v1, OpenAPI document at /api/v1/openapi.json) on the
+    /// metastore of --out or --db; every route but health needs a token from `admin token create`.
+    Serve(serve::ServeArgs),
+    /// Administration: the API's bearer tokens.
+    #[command(subcommand)]
+    Admin(serve::AdminCommand),
 }
 
 /// Arguments of `eval-extraction`.
@@ -223,6 +230,14 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
         }
         Command::Status(args) => {
             print!("{}", iterate::status(args).await?);
+            done
+        }
+        Command::Serve(args) => {
+            serve::serve(args).await?;
+            done
+        }
+        Command::Admin(cmd) => {
+            print!("{}", serve::admin(cmd).await?);
             done
         }
         Command::EvalExtraction(args) => {

@@ -20,8 +20,8 @@ pub mod testing;
 
 pub use error::{error_chain, join_causes, StorageError, StorageErrorKind};
 pub use metastore::{
-    Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, ShardCounts,
-    ShardResult, ShardRow,
+    ApiToken, Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, Role,
+    ShardCounts, ShardResult, ShardRow,
 };
 pub use object_store::{resolve, resolve_root, HttpStore, LocalStore, ObjectStore, RootedStore, S3Store, StorageConfig, DEFAULT_MAX_GET_BYTES};
 pub use redact::{redact_json, redact_text, redact_uri};

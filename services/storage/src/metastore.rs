@@ -18,8 +18,10 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 mod iteration_state;
+mod tokens;
 mod training;
 pub use iteration_state::IterationState;
+pub use tokens::{token_digest, ApiToken, Role, TOKEN_PREFIX};
 pub use training::{TrainingProgress, TrainingRun};
 
 /// The migrations of each dialect, embedded at compile time: `(version, description, sql)`.
@@ -57,6 +59,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "languages",
         include_str!("../../../migrations/sqlite/0006_languages.sql"),
     ),
+    (
+        7,
+        "api tokens",
+        include_str!("../../../migrations/sqlite/0007_api_tokens.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -88,6 +95,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "languages",
         include_str!("../../../migrations/postgres/0006_languages.sql"),
+    ),
+    (
+        7,
+        "api tokens",
+        include_str!("../../../migrations/postgres/0007_api_tokens.sql"),
     ),
 ];
 
@@ -152,6 +164,9 @@ pub enum MetastoreError {
     /// A value does not fit the database's signed 64-bit integers.
     #[error("value out of range: {0}")]
     OutOfRange(String),
+    /// A value given is not acceptable (an empty name); nothing was written.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// Running the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -723,6 +723,28 @@ async fn training_runs(ms: Metastore) {
     assert_eq!(ms.training_run(failed).await.unwrap().state, "failed");
 }
 
+async fn api_tokens_are_stored_hashed_and_revoked(ms: Metastore) {
+    use corpusminer_storage::metastore::{token_digest, Role, TOKEN_PREFIX};
+    let (row, token) = ms.create_token(" alice ", Role::Annotator).await.unwrap();
+    assert_eq!((row.name.as_str(), row.role, row.revoked_at_ms), ("alice", Role::Annotator, None));
+    assert!(token.starts_with(TOKEN_PREFIX) && token.len() == TOKEN_PREFIX.len() + 64, "{token}");
+    let (admin, admin_token) = ms.create_token("ci", Role::Admin).await.unwrap();
+    assert_ne!(token, admin_token);
+    // Only the digest is stored: no column of any row holds the token.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_sha256 FROM api_tokens ORDER BY id").fetch_all(ms.pool()).await.unwrap();
+    assert_eq!(stored, vec![token_digest(&token), token_digest(&admin_token)]);
+    assert_eq!(ms.token_by_secret(&token).await.unwrap().map(|t| t.id), Some(row.id));
+    assert_eq!(ms.token_by_secret("cm_wrong").await.unwrap(), None);
+    ms.revoke_token(row.id).await.unwrap();
+    assert_eq!(ms.token_by_secret(&token).await.unwrap(), None, "a revoked token stops working");
+    assert!(matches!(ms.revoke_token(row.id).await, Err(MetastoreError::NotFound { .. })), "revoking twice is an error");
+    assert!(matches!(ms.revoke_token(admin.id + 100).await, Err(MetastoreError::NotFound { .. })));
+    assert!(matches!(ms.create_token("  ", Role::Admin).await, Err(MetastoreError::InvalidInput(_))));
+    let all = ms.tokens().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].revoked_at_ms.is_some() && all[1].revoked_at_ms.is_none());
+}
+
 macro_rules! metastore_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -764,6 +786,7 @@ metastore_suite!(
     proposals_are_replaced_per_iteration,
     annotations_supersede_and_keep_history,
     iteration_state_machine,
+    api_tokens_are_stored_hashed_and_revoked,
 );
 
 #[tokio::test]

@@ -1,0 +1,12 @@
+-- API tokens (SQLite dialect; keep in step with ../postgres/0007_api_tokens.sql).
+-- One row per bearer token of `corpusminer serve`, made by `corpusminer admin token create`: only
+-- the SHA-256 of the token is stored (hex), never the token. A revoked token keeps its row (who
+-- made what stays readable) with `revoked_at` set. Times are Unix epoch milliseconds.
+CREATE TABLE api_tokens (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    name         TEXT    NOT NULL,
+    role         TEXT    NOT NULL CHECK (role IN ('admin', 'annotator', 'worker')),
+    token_sha256 TEXT    NOT NULL UNIQUE,
+    created_at   INTEGER NOT NULL,
+    revoked_at   INTEGER
+);

@@ -1,0 +1,96 @@
+//! Every error of the API is a JSON body `{error, message, field?}` with a 4xx or 5xx status:
+//! `error` a stable machine-readable code, `message` what a person reads, `field` the request
+//! field at fault when there is one.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use corpusminer_storage::MetastoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable code: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `conflict`,
+    /// `payload_too_large`, `unavailable`, `internal`.
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The request field at fault (query parameter, path parameter or body field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// An error answered to a request.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status (4xx or 5xx).
+    pub status: StatusCode,
+    /// The body.
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &str, message: impl Into<String>, field: Option<&str>) -> Self {
+        ApiError { status, body: ErrorBody { error: error.into(), message: message.into(), field: field.map(str::to_string) } }
+    }
+
+    /// 400: the request is malformed or a value is out of range; `field` names it.
+    pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message, Some(field))
+    }
+
+    /// 401: no credentials, or credentials that are not (or no longer) valid.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message, None)
+    }
+
+    /// 403: valid credentials whose role may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message, None)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message, None)
+    }
+
+    /// 503: a dependency (metastore, store) cannot be reached.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None)
+    }
+
+    /// 500: logged with its cause; the body says no more than that it happened.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (logged by the server)", None)
+    }
+}
+
+impl From<MetastoreError> for ApiError {
+    fn from(e: MetastoreError) -> Self {
+        match e {
+            MetastoreError::NotFound { what } => ApiError::not_found(format!("{what} not found")),
+            MetastoreError::InvalidState { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string(), None),
+            MetastoreError::InvalidInput(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m, None),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+/// Maps axum's own rejections (malformed JSON, a query that does not parse, a body over the
+/// limit) to the same JSON error bodies.
+pub fn rejection(status: StatusCode, message: String, field: &str) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(status, "payload_too_large", message, None),
+        s if s.is_client_error() => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message, Some(field)),
+        _ => ApiError::internal(message),
+    }
+}

@@ -1,0 +1,107 @@
+//! `corpusminer serve`: the HTTP API over the metastore, versioned JSON under `/api/v1`.
+//!
+//! - Reads go straight to the metastore, so every replica of `serve` on one PostgreSQL answers
+//!   the same.
+//! - Every route but `/healthz`, `/readyz` and `/api/v1/openapi.json` needs a bearer token
+//!   ([`auth`]); each handler checks what the token's role may do.
+//! - Errors are JSON `{error, message, field}` ([`error`]); an invalid request changes nothing
+//!   (every value is checked before the first write). Request bodies are limited to
+//!   [`MAX_BODY_BYTES`].
+//! - The OpenAPI 3 document is generated from the handlers' annotations (`utoipa`).
+
+pub mod annotations;
+pub mod auth;
+pub mod error;
+pub mod iterations;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use corpusminer_storage::Metastore;
+use error::{ApiError, ErrorBody};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Largest request body accepted, in bytes (1 MiB); a larger one is answered 413.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The metastore (iterations, shards, proposals, annotations, tokens).
+    pub metastore: Metastore,
+}
+
+/// The OpenAPI document of [`router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
+    paths(healthz, readyz, iterations::list, iterations::get, iterations::proposals, annotations::list, annotations::post),
+    components(schemas(ErrorBody, Health)),
+    modifiers(&BearerAuth),
+    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "health", description = "Liveness and readiness"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("a token from `corpusminer admin token create`")).build()));
+    }
+}
+
+/// Liveness or readiness.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok".into() })
+}
+
+/// The metastore answers a query.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+pub async fn readyz(State(state): State<ApiState>) -> Result<Json<Health>, ApiError> {
+    state.metastore.iteration_ids().await.map_err(|e| ApiError::unavailable(format!("metastore {}: {e}", state.metastore.redacted_url())))?;
+    Ok(Json(Health { status: "ok".into() }))
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route (the API is under /api/v1; its document is /api/v1/openapi.json)")
+}
+
+/// The whole API.
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/iterations", get(iterations::list))
+        .route("/iterations/{id}", get(iterations::get))
+        .route("/iterations/{id}/proposals", get(iterations::proposals))
+        .route("/annotations", get(annotations::list).post(annotations::post));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async { ApiError { status: StatusCode::METHOD_NOT_ALLOWED, body: ErrorBody { error: "method_not_allowed".into(), message: "this route does not take that method".into(), field: None } } })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight (axum's graceful shutdown).
+pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
