@@ -272,6 +272,7 @@ mod tests {
             total += 1;
             zh += (identify(&page.text) == "zh") as usize;
         }
+        println!("{zh} of {total} labelled Chinese pages identified as zh");
         assert!(total >= 70, "{total} pages extracted");
         // Some pages are mostly English (Project Euler's originals beside the translation).
         assert!(zh as f64 >= 0.9 * total as f64, "{zh} of {total} Chinese pages identified as zh");
