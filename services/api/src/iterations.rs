@@ -300,3 +300,26 @@ pub async fn proposals(
     let (items, total) = paging.page(&items)?;
     Ok(Json(ProposalPage { items, total, offset: paging.offset }))
 }
+
+/// What `POST /iterations/{id}/cancel` did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Cancelled {
+    /// The iteration.
+    pub id: i64,
+    /// The state it was in.
+    pub was: String,
+    /// `cancelled`.
+    pub state: String,
+}
+
+/// Cancels an iteration (admins only): a process running it stops at its next shard or step.
+/// A complete or already cancelled iteration is a 409 and stays as it was.
+#[utoipa::path(post, path = "/api/v1/iterations/{id}/cancel", tag = "iterations", params(("id" = i64, Path, description = "iteration id")), security(("bearer" = [])),
+    responses((status = 200, body = Cancelled), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>) -> Result<Json<Cancelled>, ApiError> {
+    caller.must_be_admin("cancel iterations")?;
+    let id = iteration_id(path)?;
+    let was = state.metastore.cancel_iteration(id).await?;
+    tracing::info!(iteration = id, by = %caller.name, was = %was, "iteration cancelled through the API");
+    Ok(Json(Cancelled { id, was: was.to_string(), state: "cancelled".into() }))
+}

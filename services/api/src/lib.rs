@@ -38,7 +38,7 @@ pub struct ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
-    paths(healthz, readyz, iterations::list, iterations::get, iterations::proposals, annotations::list, annotations::post),
+    paths(healthz, readyz, iterations::list, iterations::get, iterations::proposals, iterations::cancel, annotations::list, annotations::post),
     components(schemas(ErrorBody, Health)),
     modifiers(&BearerAuth),
     tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "health", description = "Liveness and readiness"))
@@ -89,6 +89,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/iterations", get(iterations::list))
         .route("/iterations/{id}", get(iterations::get))
         .route("/iterations/{id}/proposals", get(iterations::proposals))
+        .route("/iterations/{id}/cancel", axum::routing::post(iterations::cancel))
         .route("/annotations", get(annotations::list).post(annotations::post));
     Router::new()
         .route("/healthz", get(healthz))

@@ -75,7 +75,7 @@ async fn auth_and_bad_input(pg: bool) {
     let (st, doc) = call(&s, "GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(st, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
-    for p in ["/api/v1/iterations", "/api/v1/iterations/{id}", "/api/v1/iterations/{id}/proposals", "/api/v1/annotations"] {
+    for p in ["/api/v1/iterations", "/api/v1/iterations/{id}", "/api/v1/iterations/{id}/proposals", "/api/v1/iterations/{id}/cancel", "/api/v1/annotations"] {
         assert!(doc["paths"][p].is_object(), "{p} missing from the document");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
@@ -134,6 +134,24 @@ async fn auth_and_bad_input(pg: bool) {
     assert_eq!(it["config"]["threshold"].as_f64(), Some(0.5));
     let (_, page) = call(&s, "GET", "/api/v1/iterations?limit=1", Some(&s.admin), None).await;
     assert_eq!((page["total"].as_u64(), page["items"].as_array().unwrap().len()), (Some(1), 1));
+
+    // Cancel: admins only; a refused or repeated cancel changes nothing.
+    let cancel = format!("/api/v1/iterations/{id}/cancel");
+    assert_eq!(call(&s, "POST", &cancel, None, None).await.0, 401);
+    assert_eq!(call(&s, "POST", &cancel, Some(&s.revoked), None).await.0, 401);
+    for t in [&s.annotator, &s.worker] {
+        let (st, e) = call(&s, "POST", &cancel, Some(t), None).await;
+        assert_eq!((st, e["error"].as_str()), (403, Some("forbidden")), "{e}");
+    }
+    assert_eq!(s.ms.iteration(id).await.unwrap().state, "preparing", "a refused cancel changed nothing");
+    assert_eq!(call(&s, "POST", "/api/v1/iterations/x/cancel", Some(&s.admin), None).await.1["field"].as_str(), Some("id"));
+    assert_eq!(call(&s, "POST", "/api/v1/iterations/999/cancel", Some(&s.admin), None).await.0, 404);
+    assert_eq!(call(&s, "GET", &cancel, Some(&s.admin), None).await.0, 405);
+    let (st, done) = call(&s, "POST", &cancel, Some(&s.admin), None).await;
+    assert_eq!((st, done["was"].as_str(), done["state"].as_str()), (200, Some("preparing"), Some("cancelled")), "{done}");
+    let (st, e) = call(&s, "POST", &cancel, Some(&s.admin), None).await;
+    assert_eq!((st, e["error"].as_str()), (409, Some("conflict")), "{e}");
+    assert_eq!(s.ms.iteration(id).await.unwrap().state, "cancelled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
