@@ -52,11 +52,11 @@ pub enum Command {
     Delete(DeleteArgs),
     /// The iterations of the metastore (state, pages, kept, retention), or one in detail.
     Status(StatusArgs),
-    /// Measure text extraction on ../shared/data: token F1 against the article reference texts
-    /// and formula recall on the math pages.
+    /// Measure text extraction on ../shared/data: token F1 against the article reference texts,
+    /// formula recall on the math pages, and character F1 on the Chinese article and forum pages.
     EvalExtraction(EvalArgs),
     /// Benchmark the worker pipeline stage by stage (gzip, WARC, HTTP, charset, HTML to text,
-    /// normalisation, scoring) on one core and on all cores, optionally beside the peers
+    /// language identification, normalisation, scoring) on one core and on all cores, optionally beside the peers
     /// (fastwarc + resiliparse + fastText, datatrove) on the same bytes; or, with
     /// `--corpus-rows N`, corpus writing on a synthetic iteration of N scored pages (peak RSS).
     Bench(BenchArgs),
