@@ -432,7 +432,7 @@ pub fn analyse(dom: &Dom) -> Analysis {
         if !class_bad[id] || skip[id] {
             continue;
         }
-        let math_comments = ((formulas[id] > 0 && formulas[body] >= 5) || (thread_page && para_len[id] > 0)) && in_comments[id] && is_comment_like(dom, id);
+        let math_comments = ((formulas[id] > 0 && formulas[body] >= 5) || (thread_page && para_len[id] > 0)) && is_comment_like(dom, id);
         // A comment section is never the page's main text by its size alone (a short article
         // under a long thread); other wrappers with a boilerplate word are, when they hold most of it.
         let by_size = (text_len[id] as f64 >= 0.5 * total || para_len[id] as f64 >= 0.5 * total_para) && !is_comment_like(dom, id);
@@ -644,6 +644,7 @@ fn readability_top(dom: &Dom, a: &Analysis) -> Option<NodeId> {
 /// container. Looked for up to eight levels above `top` (table layouts nest posts deep), never
 /// above the body's children.
 fn repeated_blocks_container(dom: &Dom, a: &Analysis, top: NodeId) -> NodeId {
+    let post = |s: NodeId| !a.skip[s] && a.para_len[s] >= RUNNING_TEXT && ld_of(a, s) < 0.25;
     let mut c = top;
     for _ in 0..8 {
         let p = dom.nodes[c].parent;
@@ -651,7 +652,6 @@ fn repeated_blocks_container(dom: &Dom, a: &Analysis, top: NodeId) -> NodeId {
             break;
         }
         let (name, class) = (dom.name(c), dom.attr(c, "class").unwrap_or(""));
-        let post = |s: NodeId| !a.skip[s] && a.para_len[s] >= RUNNING_TEXT && ld_of(a, s) < 0.25;
         if post(c) || c == top {
             let repeats = dom.children(p).iter().filter(|&&s| s != c && dom.name(s) == name && dom.attr(s, "class").unwrap_or("") == class && post(s)).count();
             if repeats >= 1 {

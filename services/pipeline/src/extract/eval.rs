@@ -176,14 +176,14 @@ pub fn token_f1(ours: &str, truth: &str) -> f64 {
 
 /// F1 of two multisets of units: 1.0 when both are empty, 0.0 when they share none.
 fn bag_f1<T: std::hash::Hash + Eq>(ours: impl Iterator<Item = T>, truth: impl Iterator<Item = T>) -> f64 {
-    let bag = |units: &mut dyn Iterator<Item = T>| {
-        let mut m: HashMap<T, i64> = HashMap::new();
+    fn bag<T: std::hash::Hash + Eq>(units: impl Iterator<Item = T>) -> HashMap<T, i64> {
+        let mut m = HashMap::new();
         for u in units {
             *m.entry(u).or_default() += 1;
         }
         m
-    };
-    let (a, b) = (bag(&mut { ours }), bag(&mut { truth }));
+    }
+    let (a, b) = (bag(ours), bag(truth));
     let (na, nb): (i64, i64) = (a.values().sum(), b.values().sum());
     if na == 0 && nb == 0 {
         return 1.0;
@@ -236,9 +236,7 @@ fn evaluate_zh(root: &Path, pages: &mut Vec<PageScore>) -> Result<Option<ZhRepor
     if !gt_path.is_file() {
         return Ok(None);
     }
-    let gt_bytes = std::fs::read(&gt_path).map_err(|source| EvalError::Io { path: gt_path.clone(), source })?;
-    let gt: serde_json::Value = serde_json::from_slice(&gt_bytes).map_err(|e| EvalError::Format { path: gt_path.clone(), why: e.to_string() })?;
-    let gt = gt.as_object().ok_or_else(|| EvalError::Format { path: gt_path.clone(), why: "not an object".into() })?;
+    let gt = read_ground_truth(&gt_path)?;
     let idx_path = root.join("INDEX.tsv");
     let idx = std::fs::read_to_string(&idx_path).map_err(|source| EvalError::Io { path: idx_path.clone(), source })?;
     let mut kinds: HashMap<String, String> = HashMap::new();
@@ -272,6 +270,15 @@ fn evaluate_zh(root: &Path, pages: &mut Vec<PageScore>) -> Result<Option<ZhRepor
     Ok(Some(ZhReport { char_f1: mean(&all), article_f1: mean(&article), forum_f1: mean(&forum), pages: (article.len(), forum.len()), extract_time }))
 }
 
+/// A `ground-truth.json`: an object of page key to reference fields.
+fn read_ground_truth(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, EvalError> {
+    let bytes = std::fs::read(path).map_err(|source| EvalError::Io { path: path.to_path_buf(), source })?;
+    match serde_json::from_slice(&bytes).map_err(|e| EvalError::Format { path: path.to_path_buf(), why: e.to_string() })? {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(EvalError::Format { path: path.to_path_buf(), why: "not an object".into() }),
+    }
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         0.0
@@ -298,9 +305,7 @@ pub fn evaluate(data_dir: &Path) -> Result<EvalReport, EvalError> {
     };
 
     let gt_path = data_dir.join("html-extraction/ground-truth.json");
-    let gt_bytes = std::fs::read(&gt_path).map_err(|source| EvalError::Io { path: gt_path.clone(), source })?;
-    let gt: serde_json::Value = serde_json::from_slice(&gt_bytes).map_err(|e| EvalError::Format { path: gt_path.clone(), why: e.to_string() })?;
-    let gt = gt.as_object().ok_or_else(|| EvalError::Format { path: gt_path.clone(), why: "not an object".into() })?;
+    let gt = read_ground_truth(&gt_path)?;
     let mut keys: Vec<&String> = gt.keys().collect();
     keys.sort();
     let mut f1s = Vec::new();
