@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts what the storage tests need: the s3s-fs S3 server binary and a local PostgreSQL.
+# Starts what the tests need: the s3s-fs S3 server binary, a local PostgreSQL, and schemathesis
+# for the API test.
 # Idempotent: installs or starts only what is missing, and says what it does.
 set -euo pipefail
 
@@ -27,4 +28,16 @@ else
     done
     pg_isready -h 127.0.0.1
     echo "postgres: started"
+fi
+
+# schemathesis (PyPI) checks every route's responses against the server's OpenAPI document
+# (services/cli/tests/schemathesis.rs), from a virtual environment of its own.
+SCHEMATHESIS_VERSION=4.32.5
+if [ -x .venv-schemathesis/bin/st ] && .venv-schemathesis/bin/st --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    echo "schemathesis: present ($(.venv-schemathesis/bin/st --version))"
+else
+    echo "schemathesis: installing $SCHEMATHESIS_VERSION into .venv-schemathesis"
+    python3 -m venv .venv-schemathesis
+    .venv-schemathesis/bin/pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+    echo "schemathesis: installed ($(.venv-schemathesis/bin/st --version))"
 fi

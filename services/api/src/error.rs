@@ -56,6 +56,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message, None)
     }
 
+    /// 409: the resource is in a state that does not allow this (nothing changed).
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message, None)
+    }
+
     /// 503: a dependency (metastore, store) cannot be reached.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message, None)

@@ -107,6 +107,61 @@ pub struct IterationDetail {
     pub report: Option<serde_json::Value>,
     /// Failed shards' reasons with counts (`timeout: 2, not_warc: 1`), empty when none failed.
     pub failures: String,
+    /// Pages so far, their rate and the time left; the step when this server drives it.
+    pub progress: LiveProgress,
+}
+
+/// Live progress of an iteration, read from the metastore (every replica answers the same);
+/// `step` and `detail` only from the server that drives it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiveProgress {
+    /// Pages scored in done shards.
+    pub pages: u64,
+    /// Pages per second of the current scoring run (shards finished since it started), while
+    /// scoring.
+    pub pages_per_second: Option<f64>,
+    /// Seconds until every shard is scored at the current run's pace, while scoring.
+    pub eta_seconds: Option<f64>,
+    /// The process driving it now (`host:pid`), while its lease is held.
+    pub driven_by: Option<String>,
+    /// When that lease runs out unless renewed (RFC 3339).
+    pub lease_expires_at: Option<String>,
+    /// The step in progress, when this server drives it.
+    pub step: Option<String>,
+    /// What the step is doing, when this server drives it.
+    pub detail: Option<String>,
+}
+
+/// [`LiveProgress`] of `it`.
+pub async fn live_progress(state: &ApiState, it: &Iteration) -> Result<LiveProgress, ApiError> {
+    let shards = state.metastore.shards(it.id).await?;
+    let done: Vec<_> = shards.iter().filter(|s| s.state == "done").collect();
+    let pages: u64 = done.iter().map(|s| s.pages.unwrap_or(0).max(0) as u64).sum();
+    let (mut pages_per_second, mut eta_seconds) = (None, None);
+    if it.state == corpusminer_storage::IterationState::Scoring.as_str() {
+        let inputs: corpusminer_coordinator::driver::IterationInputs = it.inputs_json.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        if let Some(run) = inputs.scoring_runs.last().filter(|r| r.seconds.is_none()) {
+            let elapsed = (chrono::Utc::now().timestamp_millis() - run.started_ms).max(1) as f64 / 1000.0;
+            let since: Vec<_> = done.iter().filter(|s| s.finished_at.is_some_and(|t| t.timestamp_millis() >= run.started_ms)).collect();
+            let run_pages: u64 = since.iter().map(|s| s.pages.unwrap_or(0).max(0) as u64).sum();
+            pages_per_second = Some(run_pages as f64 / elapsed);
+            let left = shards.iter().filter(|s| s.state == "pending" || s.state == "leased").count();
+            if !since.is_empty() {
+                eta_seconds = Some(left as f64 * elapsed / since.len() as f64);
+            }
+        }
+    }
+    let live = it.lease_expires_at.is_some_and(|t| t > chrono::Utc::now());
+    let step = state.control.as_ref().and_then(|c| c.drivers.step(it.id));
+    Ok(LiveProgress {
+        pages,
+        pages_per_second,
+        eta_seconds,
+        driven_by: it.lease_holder.clone().filter(|_| live),
+        lease_expires_at: it.lease_expires_at.filter(|_| live).map(|t| t.to_rfc3339()),
+        step: step.as_ref().map(|s| s.step.clone()),
+        detail: step.map(|s| s.detail),
+    })
 }
 
 /// A page of iterations, newest first.
@@ -160,7 +215,7 @@ pub async fn list(State(state): State<ApiState>, caller: Caller, paging: Result<
 }
 
 /// One iteration: state, settings, inputs, shard progress and, once done, its report.
-#[utoipa::path(get, path = "/api/v1/iterations/{id}", tag = "iterations", params(("id" = i64, Path, description = "iteration id")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/iterations/{id}", tag = "iterations", params(("id" = i64, Path, description = "iteration id", example = 1)), security(("bearer" = [])),
     responses((status = 200, body = IterationDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>) -> Result<Json<IterationDetail>, ApiError> {
     caller.may_read()?;
@@ -173,6 +228,7 @@ pub async fn get(State(state): State<ApiState>, caller: Caller, path: Result<Pat
         inputs: it.inputs_json.as_deref().map(json_or_string),
         report: it.report_json.as_deref().map(json_or_string),
         failures: corpusminer_coordinator::driver::failure_reasons(&shards),
+        progress: live_progress(&state, &it).await?,
     }))
 }
 
@@ -250,7 +306,7 @@ pub struct ProposalPage {
 }
 
 /// The hosts an iteration proposes for annotation, filtered, sorted and paged.
-#[utoipa::path(get, path = "/api/v1/iterations/{id}/proposals", tag = "iterations", params(("id" = i64, Path, description = "iteration id"), ProposalQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/iterations/{id}/proposals", tag = "iterations", params(("id" = i64, Path, description = "iteration id", example = 1), ProposalQuery), security(("bearer" = [])),
     responses((status = 200, body = ProposalPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn proposals(
     State(state): State<ApiState>,

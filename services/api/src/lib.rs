@@ -7,18 +7,26 @@
 //! - Errors are JSON `{error, message, field}` ([`error`]); an invalid request changes nothing
 //!   (every value is checked before the first write). Request bodies are limited to
 //!   [`MAX_BODY_BYTES`].
-//! - The OpenAPI 3 document is generated from the handlers' annotations (`utoipa`).
+//! - The OpenAPI 3 document is generated from the handlers' annotations (`utoipa`); the body
+//!   schema of `POST /iterations` comes from the `run` flags themselves ([`control::RunRequest`]).
+//! - With a [`control::Control`] the server also starts, resumes and deletes iterations and
+//!   drives them in-process ([`drivers`]); without one it only reads.
 
 pub mod annotations;
 pub mod auth;
+pub mod control;
+pub mod corpus;
+pub mod drivers;
 pub mod error;
 pub mod iterations;
+pub mod metrics;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use corpusminer_storage::Metastore;
+use corpusminer_storage::{Metastore, ObjectStore, StorageConfig};
+use std::sync::Arc;
 use error::{ApiError, ErrorBody};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -32,16 +40,32 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct ApiState {
     /// The metastore (iterations, shards, proposals, annotations, tokens).
     pub metastore: Metastore,
+    /// The output folder replacing the recorded one (SQLite in a local `--out`: the folder may
+    /// have moved), else `None`.
+    pub out: Option<String>,
+    /// Object-store settings replacing the recorded ones (`--s3-endpoint`), else `None`.
+    pub storage: Option<StorageConfig>,
+    /// Starting and driving iterations; `None`: a read-only API (those routes answer 503).
+    pub control: Option<Arc<control::Control>>,
+    /// The server's output folder, checked by `/readyz`.
+    pub output: Option<Arc<dyn ObjectStore>>,
+}
+
+impl ApiState {
+    /// A read-only API over `metastore`, iterations' files where they are recorded.
+    pub fn new(metastore: Metastore) -> Self {
+        ApiState { metastore, out: None, storage: None, control: None, output: None }
+    }
 }
 
 /// The OpenAPI document of [`router`].
 #[derive(OpenApi)]
 #[openapi(
     info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
-    paths(healthz, readyz, iterations::list, iterations::get, iterations::proposals, iterations::cancel, annotations::list, annotations::post),
+    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, annotations::list, annotations::post),
     components(schemas(ErrorBody, Health)),
     modifiers(&BearerAuth),
-    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "health", description = "Liveness and readiness"))
+    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "health", description = "Liveness and readiness"))
 )]
 pub struct ApiDoc;
 
@@ -67,15 +91,28 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into() })
 }
 
-/// The metastore answers a query.
+/// The metastore answers a query and the output folder a lookup.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn readyz(State(state): State<ApiState>) -> Result<Json<Health>, ApiError> {
     state.metastore.iteration_ids().await.map_err(|e| ApiError::unavailable(format!("metastore {}: {e}", state.metastore.redacted_url())))?;
+    if let Some(out) = &state.output {
+        out.exists(corpusminer_coordinator::iteration::REPORT_KEY).await.map_err(|e| ApiError::unavailable(format!("output folder {}: {e}", out.uri())))?;
+    }
     Ok(Json(Health { status: "ok".into() }))
 }
 
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document, with the `POST /iterations` body schema of the `run` flags when this server
+/// starts iterations.
+pub fn openapi_document(state: &ApiState) -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    if let Some(c) = &state.control {
+        doc["paths"]["/api/v1/iterations"]["post"]["requestBody"]["content"]["application/json"]["schema"] = c.run_request.schema();
+    }
+    doc
+}
+
+async fn openapi_json(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    Json(openapi_document(&state))
 }
 
 async fn not_found() -> ApiError {
@@ -84,20 +121,27 @@ async fn not_found() -> ApiError {
 
 /// The whole API.
 pub fn router(state: ApiState) -> Router {
+    metrics::install();
     let v1 = Router::new()
         .route("/openapi.json", get(openapi_json))
-        .route("/iterations", get(iterations::list))
-        .route("/iterations/{id}", get(iterations::get))
+        .route("/iterations", get(iterations::list).post(control::create))
+        .route("/iterations/{id}", get(iterations::get).delete(control::delete))
         .route("/iterations/{id}/proposals", get(iterations::proposals))
-        .route("/iterations/{id}/cancel", axum::routing::post(iterations::cancel))
+        .route("/iterations/{id}/cancel", post(iterations::cancel))
+        .route("/iterations/{id}/next", post(control::next))
+        .route("/iterations/{id}/resume", post(control::resume))
+        .route("/iterations/{id}/corpus/files", get(corpus::list))
+        .route("/iterations/{id}/corpus/files/{name}", get(corpus::download))
         .route("/annotations", get(annotations::list).post(annotations::post));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::render))
         .nest("/api/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError { status: StatusCode::METHOD_NOT_ALLOWED, body: ErrorBody { error: "method_not_allowed".into(), message: "this route does not take that method".into(), field: None } } })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
 

@@ -33,7 +33,7 @@ async fn start(pg: bool) -> Option<Server> {
     ms.revoke_token(gone.id).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(ApiState { metastore: ms.clone() });
+    let app = router(ApiState::new(ms.clone()));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Some(Server { base, ms, admin, annotator, worker, revoked, _dir: dir, _pg: pgdb })
 }
@@ -75,7 +75,7 @@ async fn auth_and_bad_input(pg: bool) {
     let (st, doc) = call(&s, "GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(st, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
-    for p in ["/api/v1/iterations", "/api/v1/iterations/{id}", "/api/v1/iterations/{id}/proposals", "/api/v1/iterations/{id}/cancel", "/api/v1/annotations"] {
+    for p in ["/api/v1/iterations", "/api/v1/iterations/{id}", "/api/v1/iterations/{id}/proposals", "/api/v1/iterations/{id}/cancel", "/api/v1/iterations/{id}/next", "/api/v1/iterations/{id}/resume", "/api/v1/iterations/{id}/corpus/files", "/api/v1/iterations/{id}/corpus/files/{name}", "/api/v1/annotations"] {
         assert!(doc["paths"][p].is_object(), "{p} missing from the document");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
@@ -98,6 +98,31 @@ async fn auth_and_bad_input(pg: bool) {
         assert_eq!((st, e["error"].as_str()), (403, Some("forbidden")), "{method} {path} as a worker: {e}");
     }
     assert!(s.ms.annotations(true).await.unwrap().is_empty(), "refused requests wrote nothing");
+    // The routes that start, steer and delete iterations: admins only, checked before anything.
+    let admin_only: [(&str, String, Option<&str>); 4] = [
+        ("POST", "/api/v1/iterations".into(), Some(r#"{"input":["x.warc.gz"],"model":"m.bin"}"#)),
+        ("POST", format!("/api/v1/iterations/{id}/next"), None),
+        ("POST", format!("/api/v1/iterations/{id}/resume"), None),
+        ("DELETE", format!("/api/v1/iterations/{id}"), None),
+    ];
+    for (method, path, body) in &admin_only {
+        assert_eq!(call(&s, method, path, None, *body).await.0, 401, "{method} {path} without a token");
+        assert_eq!(call(&s, method, path, Some(&s.revoked), *body).await.0, 401, "{method} {path} with a revoked token");
+        for t in [&s.annotator, &s.worker] {
+            let (st, e) = call(&s, method, path, Some(t), *body).await;
+            assert_eq!((st, e["error"].as_str()), (403, Some("forbidden")), "{method} {path}: {e}");
+        }
+    }
+    // This server was started without iteration control: starting is unavailable, not done.
+    let (st, e) = call(&s, "POST", "/api/v1/iterations", Some(&s.admin), Some("{}")).await;
+    assert_eq!((st, e["error"].as_str()), (503, Some("unavailable")), "{e}");
+    // Deleting an active iteration is a conflict; its corpus is not there before it is done.
+    let (st, e) = call(&s, "DELETE", &format!("/api/v1/iterations/{id}"), Some(&s.admin), None).await;
+    assert_eq!((st, e["error"].as_str()), (409, Some("conflict")), "{e}");
+    let (st, e) = call(&s, "GET", &format!("/api/v1/iterations/{id}/corpus/files"), Some(&s.annotator), None).await;
+    assert_eq!((st, e["error"].as_str()), (409, Some("conflict")), "{e}");
+    assert_eq!(s.ms.iteration_ids().await.unwrap(), [id], "refused requests created or deleted nothing");
+    assert_eq!(s.ms.iteration(id).await.unwrap().state, "preparing");
 
     // Bad input: a JSON error naming the field, nothing written.
     let bad: [(&str, &str, Option<&str>, &str); 9] = [

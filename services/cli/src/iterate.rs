@@ -146,6 +146,7 @@ pub(crate) fn drive_options(workers: usize, retries: u32, max_attempts: u32, rec
         progress: Arc::new(Progress::default()),
         worker_name: format!("{}:{}", crate::run::hostname(), std::process::id()),
         reclaim_leases,
+        lease_ttl: corpusminer_coordinator::driver::DEFAULT_LEASE_TTL,
         out,
         live_config: None,
         store_flags: String::new(),
@@ -222,7 +223,7 @@ async fn newest_parent(ms: &Metastore, store: &StoreArgs) -> anyhow::Result<i64>
     match IterationState::parse(&it.state) {
         Some(s) if s.is_done() => Ok(id),
         Some(s) if s.is_active() || s == IterationState::Failed => {
-            if let Some(runner) = corpusminer_coordinator::driver::live_runner(&it, &crate::run::hostname()) {
+            if let Some(runner) = corpusminer_coordinator::driver::lease_holder_alive(&it, &crate::run::hostname()) {
                 anyhow::bail!("iteration {id} is {s}, run by process {runner}: wait for it (or cancel it) first");
             }
             anyhow::bail!("iteration {id} is {s}: finish it with `corpusminer resume {id} {}` (or cancel it) first", store.flags())
@@ -329,69 +330,9 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<String> {
 }
 
 async fn delete_in(ms: &Metastore, args: &DeleteArgs) -> anyhow::Result<String> {
-    let it = ms.iteration(args.iteration).await?;
-    // The chain below it, parents before children; deleted in reverse.
-    let mut chain = vec![it.id];
-    let mut i = 0;
-    while i < chain.len() {
-        chain.extend(ms.children(chain[i]).await?);
-        i += 1;
-    }
-    if chain.len() > 1 && !args.recursive {
-        let below = chain[1..].iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
-        anyhow::bail!("iteration {} has iterations grown from it ({below}): delete those first, or all of them with `corpusminer delete {} --recursive`", it.id, it.id);
-    }
-    for &id in &chain {
-        let state = ms.iteration(id).await?.state;
-        if IterationState::parse(&state).is_some_and(|s| s.is_active()) {
-            anyhow::bail!("iteration {id} is {state}: cancel it first (`corpusminer cancel {id} {}`); nothing was deleted", args.store.flags());
-        }
-    }
-    let mut cfg: RunConfig = serde_json::from_str(&it.config_json)?;
-    if let Some(out) = out_override(&args.store.out, args.store.db.as_deref()) {
-        cfg.out = out;
-    }
-    let store = corpusminer_coordinator::driver::output_store(&cfg)?;
-    let mut s = String::new();
-    for &id in chain.iter().rev() {
-        let prefix = corpusminer_coordinator::iteration::join_key(&["iterations", &id.to_string()]) + "/";
-        let keys = store.list(&prefix).await?;
-        for key in &keys {
-            store.delete(key).await?;
-        }
-        ms.delete_iteration(id).await?;
-        if !cfg.out.contains("://") {
-            // A local folder keeps empty directories after its files are deleted; remove them
-            // only when nothing else is left in them.
-            let dir = std::path::Path::new(&cfg.out).join(&prefix);
-            if walk_files(&dir) == 0 {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-        }
-        let _ = writeln!(s, "iteration {id} deleted: {} files under {}{prefix} and its rows", keys.len(), store.uri());
-    }
-    // report.json describes the newest iteration that is left, never a deleted one.
-    let mut newest = None;
-    for id in ms.iteration_ids().await?.into_iter().rev() {
-        if let Some(report) = ms.iteration(id).await?.report_json {
-            newest = Some((id, report));
-            break;
-        }
-    }
-    match newest {
-        Some((id, report)) => {
-            store.put(corpusminer_coordinator::iteration::REPORT_KEY, report.into_bytes().into()).await?;
-            let _ = writeln!(s, "{}{} is now iteration {id}'s report", store.uri(), corpusminer_coordinator::iteration::REPORT_KEY);
-        }
-        None => store.delete(corpusminer_coordinator::iteration::REPORT_KEY).await?,
-    }
-    Ok(s)
+    corpusminer_coordinator::driver::delete_chain(ms, args.iteration, args.recursive, out_override(&args.store.out, args.store.db.as_deref()), &args.store.flags()).await
 }
 
-fn walk_files(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries.filter_map(Result::ok).map(|e| e.path()).map(|p| if p.is_dir() { walk_files(&p) } else { 1 }).sum()
-}
 
 /// For an iteration left in a step by a process that is gone (killed, Ctrl-C, a crash), or
 /// failed: what to run to go on. `None` when it is done, or its process still runs here.
@@ -400,7 +341,7 @@ fn stopped_hint(it: &Iteration, loc: &str) -> Option<String> {
     if !(state.is_active() || state == IterationState::Failed) {
         return None;
     }
-    if let Some(runner) = corpusminer_coordinator::driver::live_runner(it, &crate::run::hostname()) {
+    if let Some(runner) = corpusminer_coordinator::driver::lease_holder_alive(it, &crate::run::hostname()) {
         return Some(format!("iteration {} is {state}, run now by process {runner}", it.id));
     }
     let why = if state == IterationState::Failed { "failed".to_string() } else { format!("was left in {state} by a process that is no longer running") };

@@ -8,6 +8,7 @@ pub mod domains;
 pub mod iterate;
 pub mod progress;
 mod run;
+pub mod run_request;
 pub mod serve;
 pub mod train;
 

@@ -223,13 +223,8 @@ impl RunArgs {
 /// Every argument and input is checked before anything is created (no output folder, no
 /// metastore, no iteration): a refused command leaves nothing behind.
 pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
-    args.validate()?;
-    let mut cfg = args.config().absolute()?;
-    check_inputs(&cfg)?;
-    // Benchmarks are found and read in full now, before any scoring: a missing one stops the
-    // run here. The config stored with the iteration names the files used.
-    let filters = cfg.filters.clone();
-    cfg.filters = tokio::task::spawn_blocking(move || filters.load()).await??.settings;
+    let checked = args.clone();
+    let cfg = tokio::task::spawn_blocking(move || checked_config(&checked)).await??;
     let mut printable = serde_json::to_value(&cfg)?;
     printable["storage"] = serde_json::to_value(cfg.storage.redacted())?;
     corpusminer_storage::redact_json(&mut printable);
@@ -262,6 +257,19 @@ pub async fn run(args: RunArgs, show_progress: bool) -> anyhow::Result<Report> {
     .await;
     ms.close().await;
     result
+}
+
+/// The configuration of `args` once every check has passed: values that cannot mean anything
+/// ([`RunArgs::validate`]), shards, seed, negatives, model or labels that are not there; paths
+/// made absolute. Benchmarks are found and read in full now, before any scoring, so a missing
+/// one stops here; the config names the files used. Blocking (reads the file system). The
+/// first flag an error names is the one at fault.
+pub fn checked_config(args: &RunArgs) -> anyhow::Result<RunConfig> {
+    args.validate()?;
+    let mut cfg = args.config().absolute()?;
+    check_inputs(&cfg)?;
+    cfg.filters = cfg.filters.load()?.settings;
+    Ok(cfg)
 }
 
 impl RunArgs {

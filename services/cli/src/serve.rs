@@ -7,14 +7,118 @@ use clap::{Args, Subcommand};
 use corpusminer_storage::Role;
 use std::net::SocketAddr;
 
-/// Arguments of `corpusminer serve`.
+/// Arguments of `corpusminer serve`. Each setting comes from its flag, else its environment
+/// variable, else `--config`, else its default ([`ServeConfig`]).
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// Address to listen on (`0.0.0.0:8080` for every interface).
-    #[arg(long, default_value = "127.0.0.1:8080", env = "CORPUSMINER_LISTEN")]
+    /// A TOML file of these settings, keys named like the flags in snake_case (`listen`, `out`,
+    /// `db`, `workers`, `lease_ttl`, `s3_endpoint`, `retries`, `max_attempts`).
+    #[arg(long, value_name = "FILE", env = "CORPUSMINER_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Metastore: sqlite://FILE or postgres://USER@HOST/DB. Default: SQLite in --out.
+    #[arg(long, env = "CORPUSMINER_DB", hide_env_values = true)]
+    pub db: Option<String>,
+    /// Output folder (or s3:// prefix with --db) of the iterations started here. Default: `out`.
+    #[arg(long)]
+    pub out: Option<String>,
+    /// Address to listen on (`0.0.0.0:8080` for every interface). Default: 127.0.0.1:8080.
+    #[arg(long, env = "CORPUSMINER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Shards scored at once per iteration by this process's workers. Default: all cores.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub workers: Option<u64>,
+    /// Seconds an iteration lease lasts unless renewed (every third of it): a replica takes an
+    /// iteration over this long after its driver stopped. Default: 30.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_ttl: Option<u64>,
+    /// S3 endpoint for S3-compatible servers (path-style addressing).
+    #[arg(long, env = "CORPUSMINER_S3_ENDPOINT", hide_env_values = true)]
+    pub s3_endpoint: Option<String>,
+}
+
+/// The settings of `serve`, resolved (flags, then environment, then `--config`, then defaults).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address listened on.
     pub listen: SocketAddr,
+    /// Output folder of the iterations started here.
+    pub out: String,
+    /// Metastore URL; `None`: SQLite in `out`.
+    pub db: Option<String>,
+    /// Shards scored at once per iteration.
+    pub workers: usize,
+    /// Iteration lease time, seconds.
+    pub lease_ttl: u64,
+    /// S3 endpoint.
+    pub s3_endpoint: Option<String>,
+    /// Retries of a broken shard stream within one attempt.
+    pub retries: u32,
+    /// Attempts at a shard before it is failed.
+    pub max_attempts: u32,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            out: "out".into(),
+            db: None,
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            lease_ttl: corpusminer_coordinator::driver::DEFAULT_LEASE_TTL.as_secs(),
+            s3_endpoint: None,
+            retries: 8,
+            max_attempts: 3,
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The resolved settings. Errors: an unreadable `--config`, unknown keys or bad values in it.
+    pub fn resolve(&self) -> anyhow::Result<ServeConfig> {
+        let mut c = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?;
+                toml::from_str::<ServeConfig>(&text).map_err(|e| anyhow::anyhow!("--config {}: {e}", path.display()))?
+            }
+            None => ServeConfig::default(),
+        };
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = &self.out {
+            c.out = v.clone();
+        }
+        if self.db.is_some() {
+            c.db = self.db.clone();
+        }
+        if let Some(v) = self.workers {
+            c.workers = v as usize;
+        }
+        if let Some(v) = self.lease_ttl {
+            c.lease_ttl = v;
+        }
+        if self.s3_endpoint.is_some() {
+            c.s3_endpoint = self.s3_endpoint.clone();
+        }
+        anyhow::ensure!(c.workers > 0 && c.lease_ttl > 0 && c.max_attempts > 0 && c.retries > 0, "workers, lease_ttl, retries and max_attempts must be at least 1");
+        Ok(c)
+    }
+}
+
+impl ServeConfig {
+    /// The settings as printed at start: the database URL without its password.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("the config serialises");
+        if let Some(db) = &self.db {
+            v["db"] = serde_json::Value::String(corpusminer_storage::redact_uri(db));
+        }
+        v
+    }
+
+    fn store(&self) -> StoreArgs {
+        StoreArgs { db: self.db.clone(), out: self.out.clone() }
+    }
 }
 
 /// `corpusminer admin …`.
@@ -95,18 +199,53 @@ pub async fn admin(cmd: AdminCommand) -> anyhow::Result<String> {
     }
 }
 
-/// Runs `serve` until SIGINT or SIGTERM, then lets the requests in flight finish.
+/// Runs `serve` until SIGINT or SIGTERM: the API, the drives of the iterations started here
+/// and a supervisor that picks up active iterations nobody drives. On the signal the requests
+/// in flight finish, the drives stop and hand their shard and iteration leases back.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let ms = args.store.connect(false).await?;
-    tracing::info!(db = %ms.redacted_url(), out = %args.store.out, listen = %args.listen, "corpusminer serve");
-    let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let cfg = args.resolve()?;
+    let store = cfg.store();
+    println!("corpusminer serve: config {}", cfg.redacted());
+    let ms = store.connect(false).await?;
+    tracing::info!(db = %ms.redacted_url(), out = %cfg.out, listen = %cfg.listen, "corpusminer serve");
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    println!("corpusminer serve: listening on http://{addr} (API under /api/v1, document at /api/v1/openapi.json)");
+    println!("corpusminer serve: listening on http://{addr} (API under /api/v1, document at /api/v1/openapi.json, metrics at /metrics)");
     if ms.tokens().await?.iter().all(|t| t.revoked_at_ms.is_some()) {
-        println!("no valid token yet: make one with `corpusminer admin token create {} --role admin --name NAME`", args.store.flags());
+        println!("no valid token yet: make one with `corpusminer admin token create {} --role admin --name NAME`", store.flags());
     }
-    let state = corpusminer_api::ApiState { metastore: ms.clone() };
+    let storage = cfg.s3_endpoint.as_ref().map(|e| {
+        let mut s = corpusminer_storage::StorageConfig::default();
+        s.s3_endpoint = Some(e.clone());
+        s
+    });
+    let out = crate::iterate::out_override(&cfg.out, cfg.db.as_deref());
+    let lease_ttl = std::time::Duration::from_secs(cfg.lease_ttl);
+    let drivers = corpusminer_api::drivers::Drivers::new(
+        ms.clone(),
+        corpusminer_api::drivers::DriverSettings {
+            workers: cfg.workers,
+            retries: cfg.retries,
+            max_attempts: cfg.max_attempts,
+            lease_ttl,
+            out: out.clone(),
+            storage: storage.clone(),
+            holder: format!("{}:{}", crate::run::hostname(), std::process::id()),
+        },
+    );
+    let run_request = crate::run_request::RunFlags { out: cfg.out.clone(), db: cfg.db.clone(), workers: cfg.workers, s3_endpoint: cfg.s3_endpoint.clone() };
+    let control = corpusminer_api::control::Control { drivers: drivers.clone(), run_request: std::sync::Arc::new(run_request) };
+    let mut root_storage = corpusminer_storage::StorageConfig::default();
+    root_storage.s3_endpoint = cfg.s3_endpoint.clone();
+    let output = corpusminer_storage::resolve_root(&cfg.out, &root_storage).map_err(|e| anyhow::anyhow!("--out {}: {e}", cfg.out))?;
+    let state = corpusminer_api::ApiState { metastore: ms.clone(), out, storage, control: Some(std::sync::Arc::new(control)), output: Some(output) };
+    let supervisor = tokio::spawn(drivers.clone().supervise((lease_ttl / 2).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(10))));
     corpusminer_api::serve(listener, state, shutdown_signal()).await?;
+    supervisor.abort();
+    let stopped = drivers.shutdown().await;
+    if !stopped.is_empty() {
+        println!("corpusminer serve: stopped driving iterations {stopped:?}; their leases are handed back (a restarted serve or a replica goes on)");
+    }
     ms.close().await;
     println!("corpusminer serve: stopped");
     Ok(())

@@ -121,10 +121,12 @@ async fn cancel_stops_resume_and_delete_removes_rows_and_files() {
     assert_eq!(state(&db).await, "scoring");
     assert!(out.join("iterations/1/model.bin").is_file());
 
-    // A live process recorded as the runner (this test, on this machine) blocks a second run.
+    // A live process holding the iteration's lease (this test, on this machine) blocks a second run.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
     let ms = Metastore::connect(&db).await.unwrap();
-    ms.set_runner(1, &format!("{host}:{}", std::process::id())).await.unwrap();
+    let killed_lease = ms.iteration_lease(1).await.unwrap().expect("the killed process held the iteration's lease");
+    let lease = ms.acquire_iteration_lease(1, &format!("{host}:{}", std::process::id()), std::time::Duration::from_secs(60), Some(&killed_lease.token)).await.unwrap();
+    assert!(lease.is_some(), "a gone holder's lease is taken over by its token");
     let blocked = corpusminer(&store(&["resume", "1"]), None);
     assert!(String::from_utf8_lossy(&blocked.stderr).contains("is being run by process"), "{}", String::from_utf8_lossy(&blocked.stderr));
     ms.close().await;

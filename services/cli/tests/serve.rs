@@ -1,11 +1,17 @@
 //! `corpusminer admin token …` and `corpusminer serve` as processes: a token made by the CLI
-//! opens the API, a revoked one no longer does, and SIGTERM stops the server cleanly.
+//! opens the API, a revoked one no longer does, and SIGTERM stops the server cleanly; an
+//! iteration started by `POST /api/v1/iterations` runs on the real minicrawl to its corpus,
+//! downloaded through the API; and two replicas on one PostgreSQL, one killed mid-step, drive
+//! the iteration to its end with nothing counted twice.
 
 mod common;
 
-use common::{corpusminer, ok, strings};
+use common::{corpusminer, fixture, ok, strings};
+use corpusminer_storage::Metastore;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `(status, body)` of `GET path` with `token`, over a plain TCP connection.
 fn get(addr: &str, path: &str, token: &str) -> (u16, String) {
@@ -40,6 +46,8 @@ fn tokens_from_the_cli_open_the_api_until_revoked() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let config = lines.next().unwrap().unwrap();
+    assert!(config.starts_with("corpusminer serve: config {"), "the config is printed first: {config}");
     let first = lines.next().unwrap().unwrap();
     let addr = first.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {first:?}")).to_string();
     let (status, body) = get(&addr, "/api/v1/iterations", &token);
@@ -58,4 +66,267 @@ fn tokens_from_the_cli_open_the_api_until_revoked() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(status.success(), "{status:?}");
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
+
+/// A response: status, headers (lowercase names) and body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} body is not JSON ({e}): {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request over a plain TCP connection (the way `curl` would send it).
+fn request(addr: &str, method: &str, path: &str, token: &str, body: Option<&Value>, extra: &[(&str, &str)]) -> Response {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        head += "Content-Type: application/json\r\n";
+    }
+    for (k, v) in extra {
+        head += &format!("{k}: {v}\r\n");
+    }
+    write!(s, "{head}\r\n{body}").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v == "chunked") {
+        body = dechunk(&body);
+    }
+    Response { status, headers, body }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+/// A running `serve` and the address it printed.
+struct Serve {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(args: &[&str], env: &[(&str, &str)]) -> Serve {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_corpusminer"));
+    cmd.arg("serve").args(args).args(["--listen", "127.0.0.1:0", "--workers", "1"]).env("RUST_LOG", "warn").stdout(Stdio::piped());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CORPUSMINER_") && k != "CORPUSMINER_SHARED_DATA") {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    for line in lines.map_while(Result::ok) {
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split_whitespace().next().map(str::to_string);
+            break;
+        }
+    }
+    Serve { child, addr: addr.expect("serve printed its address") }
+}
+
+fn token(store: &[&str], role: &str, name: &str) -> String {
+    let mut args = strings(&["admin", "token", "create", "--role", role, "--name", name]);
+    args.extend(store.iter().map(|s| s.to_string()));
+    let made = corpusminer(&args, None);
+    ok(&made, "token create");
+    String::from_utf8(made.stdout).unwrap().lines().next().unwrap().to_string()
+}
+
+/// The fixture's `run` flags as a `POST /iterations` body (flags in snake_case).
+fn run_body(run_args: &[String]) -> Value {
+    let mut body = serde_json::Map::new();
+    let mut key: Option<String> = None;
+    for a in &run_args[1..] {
+        if let Some(flag) = a.strip_prefix("--") {
+            key = Some(flag.replace('-', "_"));
+            continue;
+        }
+        let k = key.clone().expect("a value follows a flag");
+        let v = if ["seed", "negatives", "input"].contains(&k.as_str()) {
+            let mut list = body.get(&k).and_then(Value::as_array).cloned().unwrap_or_default();
+            list.push(json!(a));
+            json!(list)
+        } else {
+            a.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(a))
+        };
+        body.insert(k, v);
+    }
+    body.remove("workers");
+    Value::Object(body)
+}
+
+/// Polls `GET /iterations/{id}` until its state is one of `states`.
+fn wait_for(addr: &str, token: &str, id: i64, states: &[&str], limit: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let r = request(addr, "GET", &format!("/api/v1/iterations/{id}"), token, None, &[]);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let it = r.json();
+        if states.contains(&it["state"].as_str().unwrap_or_default()) {
+            return it;
+        }
+        assert!(started.elapsed() < limit, "iteration {id} still {} after {limit:?}: {it}", it["state"]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_iteration_started_over_http_runs_to_its_corpus() {
+    let Some(f) = fixture() else { return };
+    let out = f.dir.join("served").to_string_lossy().to_string();
+    let store = ["--out", out.as_str()];
+    let admin = token(&store, "admin", "root");
+    let annotator = token(&store, "annotator", "alice");
+    let server = serve(&store, &[]);
+    let addr = server.addr.as_str();
+    let body = run_body(&f.run_args);
+
+    // Bad requests are refused with the field named, and create nothing.
+    let mut bad_threshold = body.clone();
+    bad_threshold["threshold"] = json!(2);
+    let mut missing_seed = body.clone();
+    missing_seed["seed"] = json!(["/nonexistent/seed.jsonl"]);
+    for (b, field) in [(json!({"out": "/elsewhere"}), "out"), (json!({"thresold": 0.5}), "thresold"), (bad_threshold, "threshold"), (missing_seed, "seed"), (json!([1, 2]), "body")] {
+        let r = request(addr, "POST", "/api/v1/iterations", &admin, Some(&b), &[]);
+        let e = r.json();
+        assert_eq!((r.status, e["field"].as_str()), (400, Some(field)), "{b}: {e}");
+    }
+    let r = request(addr, "POST", "/api/v1/iterations", &annotator, Some(&body), &[]);
+    assert_eq!(r.status, 403, "annotators do not start iterations");
+    assert_eq!(request(addr, "GET", "/api/v1/iterations", &admin, None, &[]).json()["total"], 0, "refused requests created nothing");
+
+    // Start it; a retry with the same Idempotency-Key returns the same iteration.
+    let r = request(addr, "POST", "/api/v1/iterations", &admin, Some(&body), &[("Idempotency-Key", "first-run")]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_i64().unwrap();
+    assert_eq!(r.header("location"), Some(format!("/api/v1/iterations/{id}").as_str()));
+    let again = request(addr, "POST", "/api/v1/iterations", &admin, Some(&body), &[("Idempotency-Key", "first-run")]);
+    assert_eq!((again.status, again.json()["id"].as_i64(), again.header("idempotent-replayed")), (201, Some(id), Some("true")));
+    assert_eq!(request(addr, "GET", "/api/v1/iterations", &admin, None, &[]).json()["total"], 1);
+
+    let it = wait_for(addr, &admin, id, &["awaiting_annotation", "complete", "failed"], Duration::from_secs(600));
+    assert_ne!(it["state"], "failed", "{it}");
+    assert_eq!((it["shards"]["done"].as_u64(), it["shards"]["total"].as_u64()), (Some(2), Some(2)), "{it}");
+    assert!(it["progress"]["pages"].as_u64().unwrap() > 0 && it["report"]["pages"] == it["progress"]["pages"], "{it}");
+    assert!(it["progress"]["driven_by"].is_null(), "the lease is given back when the drive ends: {it}");
+
+    // Proposals, an annotation, the corpus.
+    let p = request(addr, "GET", &format!("/api/v1/iterations/{id}/proposals?limit=5"), &annotator, None, &[]);
+    assert_eq!(p.status, 200);
+    let host = p.json()["items"][0]["host"].as_str().map(str::to_string).unwrap_or_else(|| "example.org".into());
+    let a = request(addr, "POST", "/api/v1/annotations", &annotator, Some(&json!({"annotations": [{"prefix": host, "label": "math"}]})), &[]);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let files = request(addr, "GET", &format!("/api/v1/iterations/{id}/corpus/files"), &annotator, None, &[]).json();
+    let names: Vec<&str> = files["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"manifest.json"), "{files}");
+    let part = files["files"].as_array().unwrap().iter().find(|f| f["name"].as_str().unwrap().ends_with(".jsonl.zst")).expect("a corpus part");
+    let got = request(addr, "GET", part["url"].as_str().unwrap(), &annotator, None, &[]);
+    assert_eq!((got.status, got.body.len() as u64), (200, part["bytes"].as_u64().unwrap()));
+    let on_disk = std::fs::read(std::path::Path::new(&out).join(format!("iterations/{id}/corpus")).join(part["name"].as_str().unwrap())).unwrap();
+    assert_eq!(got.body, on_disk, "the download is the file");
+    let docs = String::from_utf8(zstd::decode_all(&got.body[..]).unwrap()).unwrap();
+    assert!(docs.lines().all(|l| serde_json::from_str::<Value>(l).unwrap()["metadata"]["score"].is_number()));
+    for bad in ["../../corpusminer.db", "nothing.jsonl.zst", ".hidden"] {
+        let r = request(addr, "GET", &format!("/api/v1/iterations/{id}/corpus/files/{bad}"), &annotator, None, &[]);
+        assert!(r.status == 400 || r.status == 404, "{bad}: {}", r.status);
+    }
+
+    // Metrics count requests by route template; the next iteration starts from this one.
+    let m = String::from_utf8(request(addr, "GET", "/metrics", "", None, &[]).body).unwrap();
+    assert!(m.contains("corpusminer_http_requests_total") && m.contains("route=\"/api/v1/iterations/{id}\""), "{m}");
+    assert!(m.contains("corpusminer_iterations{state=\""), "{m}");
+    let next = request(addr, "POST", &format!("/api/v1/iterations/{id}/next"), &admin, None, &[]);
+    assert_eq!(next.status, 201, "{}", String::from_utf8_lossy(&next.body));
+    let child = next.json()["id"].as_i64().unwrap();
+    assert_eq!(request(addr, "DELETE", &format!("/api/v1/iterations/{id}"), &admin, None, &[]).status, 409, "a parent of another iteration is not deleted alone");
+    let cancelled = request(addr, "POST", &format!("/api/v1/iterations/{child}/cancel"), &admin, None, &[]);
+    assert_eq!(cancelled.status, 200);
+    let deleted = request(addr, "DELETE", &format!("/api/v1/iterations/{id}?recursive=true"), &admin, None, &[]);
+    assert_eq!(deleted.status, 200, "{}", String::from_utf8_lossy(&deleted.body));
+    assert_eq!(request(addr, "GET", "/api/v1/iterations", &admin, None, &[]).json()["total"], 0);
+}
+
+/// Two replicas on one PostgreSQL: the one driving an iteration is killed in the middle of its
+/// scoring step (after its first shard is committed); the other takes the lease over once it
+/// expires and finishes the iteration, and every shard is counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_takes_over_an_iteration_whose_driver_was_killed() {
+    let Some(f) = fixture() else { return };
+    let Some(pg) = corpusminer_storage::testing::PgTestDb::create().await else { return };
+    let out = f.dir.join("replicas").to_string_lossy().to_string();
+    let store = ["--out", out.as_str(), "--db", pg.url.as_str()];
+    let admin = token(&store, "admin", "root");
+    let mut args: Vec<&str> = store.to_vec();
+    args.extend(["--lease-ttl", "3"]);
+    // Replica A aborts (as a SIGKILL would leave it) right after its first shard is committed.
+    let mut a = serve(&args, &[("CORPUSMINER_FAULT", "shard_completed:1")]);
+    let b = serve(&args, &[]);
+    let r = request(&a.addr, "POST", "/api/v1/iterations", &admin, Some(&run_body(&f.run_args)), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_i64().unwrap();
+    let a_pid = a.child.id();
+    let ms = Metastore::connect(&pg.url).await.unwrap();
+    // While A lives, B never drives the iteration: every holder seen is A.
+    let mut holders = std::collections::BTreeSet::new();
+    let started = Instant::now();
+    while a.child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(600), "replica A never reached its fault point");
+        if let Some(h) = ms.iteration(id).await.unwrap().lease_holder {
+            holders.insert(h);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(holders.iter().all(|h| h.ends_with(&format!(":{a_pid}"))), "only A held the lease while it lived: {holders:?}");
+    assert_eq!(ms.iteration(id).await.unwrap().state, "scoring", "A died in the middle of scoring");
+    assert_eq!(ms.shard_counts(id).await.unwrap().done, 1, "A committed one shard");
+
+    let it = tokio::task::spawn_blocking({
+        let (addr, admin) = (b.addr.clone(), admin.clone());
+        move || wait_for(&addr, &admin, id, &["awaiting_annotation", "complete", "failed"], Duration::from_secs(600))
+    })
+    .await
+    .unwrap();
+    assert_ne!(it["state"], "failed", "{it}");
+    let shards = ms.shards(id).await.unwrap();
+    assert!(shards.iter().all(|s| s.state == "done"), "{shards:?}");
+    // Nothing counted twice: the histogram holds exactly the pages of the shards.
+    let histogram_pages: i64 = ms.histogram(id).await.unwrap().iter().map(|&(_, pages, _)| pages).sum();
+    let shard_pages: i64 = shards.iter().map(|s| s.pages.unwrap_or(0)).sum();
+    assert_eq!(histogram_pages, shard_pages);
+    assert_eq!(it["report"]["pages"].as_i64(), Some(shard_pages), "{it}");
+    let inputs: Value = serde_json::from_str(ms.iteration(id).await.unwrap().inputs_json.as_deref().unwrap()).unwrap();
+    assert_eq!(inputs["scoring_runs"].as_array().map(Vec::len), Some(2), "A's scoring run, then B's: {inputs}");
+    ms.close().await;
+    drop(b);
 }

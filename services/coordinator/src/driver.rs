@@ -24,12 +24,13 @@ use crate::cpu::{decode_rows, off_runtime, sha256_hex};
 use corpusminer_pipeline::scored::encode_rows;
 use corpusminer_pipeline::text::TokenCounter;
 use corpusminer_storage::fault;
-use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
+use corpusminer_storage::metastore::{Iteration, IterationLease, IterationState, Metastore};
 use corpusminer_storage::{redact_json, redact_uri, resolve, resolve_root, ObjectStore, RetryPolicy, StorageConfig};
 use corpusminer_worker::{grouped, run_worker, Progress, ShardContext, WorkerConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -122,6 +123,9 @@ pub struct DriveOptions {
     pub worker_name: String,
     /// Hand the leases a killed process held back before scoring (resume).
     pub reclaim_leases: bool,
+    /// How long the iteration lease lasts unless renewed ([`DEFAULT_LEASE_TTL`]); another
+    /// process takes the iteration over this long after this one stops renewing it.
+    pub lease_ttl: Duration,
     /// The output folder as this process was given it (`--out`), replacing the recorded one:
     /// every file of an iteration is recorded relative to its output folder, so a moved or
     /// copied folder is used where it is now. `None`: the recorded folder.
@@ -265,31 +269,99 @@ pub fn output_store(cfg: &RunConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
     Ok(resolve_root(&cfg.out, &cfg.storage)?)
 }
 
-/// The process recorded as running `it`, when it is alive on this machine (`host:pid` with
-/// this host's name and a live pid other than ours). A runner on another machine cannot be
-/// checked from here and is reported as not alive.
-pub fn live_runner(it: &Iteration, this_host: &str) -> Option<String> {
-    let runner = it.runner.as_deref()?;
-    let mut parts = runner.split(':');
-    let (host, pid) = (parts.next()?, parts.next()?.parse::<u32>().ok()?);
-    let alive = host == this_host && pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists();
-    alive.then(|| runner.to_string())
+/// Default time an iteration lease lasts unless renewed ([`DriveOptions::lease_ttl`]).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// Who holds `it`'s lease now, when someone does: a lease that has not expired, unless its
+/// holder (`host:pid`) is a process of this machine (`this_host`) that is gone. A holder on
+/// another machine cannot be checked from here and holds the lease until it expires.
+pub fn lease_holder_alive(it: &Iteration, this_host: &str) -> Option<String> {
+    let holder = it.lease_holder.as_deref()?;
+    let expires = it.lease_expires_at.map(|t| t.timestamp_millis()).unwrap_or(0);
+    holder_alive(holder, expires, this_host).then(|| holder.to_string())
+}
+
+fn holder_alive(holder: &str, expires_at_ms: i64, this_host: &str) -> bool {
+    if expires_at_ms <= chrono::Utc::now().timestamp_millis() {
+        return false;
+    }
+    let mut parts = holder.split(':');
+    let (host, pid) = (parts.next().unwrap_or_default(), parts.next().and_then(|p| p.parse::<u32>().ok()));
+    let gone_here = host == this_host && pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+    !gone_here
+}
+
+/// Takes iteration `id`'s lease for `opts.worker_name`, taking over a lease whose holder is gone.
+async fn take_lease(ms: &Metastore, id: i64, opts: &DriveOptions) -> anyhow::Result<IterationLease> {
+    let this_host = opts.worker_name.split(':').next().unwrap_or_default();
+    let held = |holder: &str| anyhow::Error::new(LeaseHeld { iteration: id, holder: holder.to_string() });
+    // The token taken over is the one judged gone, read in the same row: a lease taken by a
+    // live process meanwhile has another token and is not taken.
+    let current = ms.iteration_lease(id).await?;
+    if let Some(l) = &current {
+        if holder_alive(&l.holder, l.expires_at_ms, this_host) {
+            return Err(held(&l.holder));
+        }
+    }
+    let gone = current.map(|l| l.token);
+    match ms.acquire_iteration_lease(id, &opts.worker_name, opts.lease_ttl, gone.as_deref()).await? {
+        Some(lease) => Ok(lease),
+        None => Err(held(&ms.iteration(id).await?.lease_holder.unwrap_or_default())),
+    }
+}
+
+/// Another process drives the iteration ([`drive`] refused to start).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("iteration {iteration} is being run by process {holder}: wait for it, or stop it with `corpusminer cancel {iteration}`")]
+pub struct LeaseHeld {
+    /// The iteration.
+    pub iteration: i64,
+    /// Its lease holder (`host:pid`).
+    pub holder: String,
+}
+
+/// Renews `lease` every third of `ttl` until aborted; sets `lost` when it is found taken over.
+fn heartbeat(ms: Metastore, mut lease: IterationLease, ttl: Duration, lost: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            match ms.renew_iteration_lease(&mut lease, ttl).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!(iteration = lease.iteration_id, "iteration lease lost (expired and taken over): this process stops driving it");
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                Err(e) => tracing::warn!(iteration = lease.iteration_id, error = %e, "renewing the iteration lease failed; retrying"),
+            }
+        }
+    })
 }
 
 /// Runs iteration `id` from its current state until it is done or cancelled. A failed
 /// iteration is reopened at the state it failed in. An error in a step marks the iteration
 /// failed (resumable) and is returned. `storage` replaces the stored object-store settings
 /// (credentials are never stored).
+///
+/// The process holds the iteration's lease throughout (heartbeat every `lease_ttl / 3`) and
+/// every state transition is fenced by it; it gives the lease back when it returns. Errors:
+/// [`LeaseHeld`] (nothing changed) when another live process holds it.
 pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage::StorageConfig>, opts: &DriveOptions) -> anyhow::Result<Outcome> {
-    let it = ms.iteration(id).await?;
-    let this_host = opts.worker_name.split(':').next().unwrap_or_default();
-    if let Some(runner) = live_runner(&it, this_host) {
-        anyhow::bail!("iteration {id} is being run by process {runner} on this machine: wait for it, or stop it with `corpusminer cancel {id}`");
+    let lease = take_lease(ms, id, opts).await?;
+    let lost = Arc::new(AtomicBool::new(false));
+    let beat = heartbeat(ms.clone(), lease.clone(), opts.lease_ttl, lost.clone());
+    let outcome = drive_leased(ms, id, storage, opts, &lease, &lost).await;
+    beat.abort();
+    if let Err(e) = ms.release_iteration_lease(&lease).await {
+        tracing::warn!(iteration = id, error = %e, "giving the iteration lease back failed (it expires by itself)");
     }
+    outcome
+}
+
+async fn drive_leased(ms: &Metastore, id: i64, storage: Option<&StorageConfig>, opts: &DriveOptions, lease: &IterationLease, lost: &AtomicBool) -> anyhow::Result<Outcome> {
     let overrides = Overrides { storage, out: opts.out.as_deref(), config: opts.live_config.as_ref() };
     let mut state = ms.reopen_iteration(id).await?;
     if state.is_active() {
-        ms.set_runner(id, &opts.worker_name).await?;
         // A missing benchmark stops the iteration here, before any work, never at the corpus.
         let filters = Ctx::load(ms, id, overrides).await?.cfg.filters;
         tokio::task::spawn_blocking(move || filters.load()).await.expect("benchmark loading panicked")?;
@@ -312,6 +384,9 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
             IterationState::Selecting => selecting_step(&ctx, opts).await,
             _ => unreachable!("active states only"),
         };
+        if lost.load(Ordering::Relaxed) {
+            anyhow::bail!("iteration {id}: this process lost its lease during {state} (another process took it over); it stops here and changes nothing more");
+        }
         let next = match step {
             Ok(next) => next,
             Err(e) => {
@@ -320,10 +395,13 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
                 return Err(e.context(format!("iteration {id} failed in {state} (`corpusminer resume {id}{flags}` retries it)")));
             }
         };
-        if !ms.advance(id, state, next).await? {
-            let now = ms.iteration(id).await?.state;
-            tracing::warn!(iteration = id, from = %state, to = %next, now = %now, "state changed meanwhile (cancelled?); stopping");
-            let state = IterationState::parse(&now).unwrap_or(IterationState::Cancelled);
+        if !ms.advance_leased(lease, state, next).await? {
+            let now = ms.iteration(id).await?;
+            if now.state == state.as_str() {
+                anyhow::bail!("iteration {id}: lease lost during {state} (now held by {}); this process stops", now.lease_holder.unwrap_or_default());
+            }
+            tracing::warn!(iteration = id, from = %state, to = %next, now = %now.state, "state changed meanwhile (cancelled?); stopping");
+            let state = IterationState::parse(&now.state).unwrap_or(IterationState::Cancelled);
             return Ok(Outcome { iteration: id, state, report: None });
         }
         tracing::info!(iteration = id, from = %state, to = %next, "step done");
@@ -617,4 +695,96 @@ pub async fn measure_convergence(ms: &Metastore, store: &Arc<dyn ObjectStore>, k
     let pbucket = p.threshold_bucket.ok_or_else(|| anyhow::anyhow!("iteration {parent} has no threshold"))? as usize;
     let parent_kept = kept_pages(store, &ms.shards(parent).await?, pbucket).await?;
     Ok(Convergence::measure(parent, &parent_kept, kept))
+}
+
+/// Why [`delete_chain`] deleted nothing: the iteration has children and `recursive` was not
+/// given, or an iteration to delete is still active.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct DeleteRefused(pub String);
+
+/// Deletes iteration `id` (its files, `iterations/<id>/` in its output folder, then its rows);
+/// with `recursive` the chain below it first, deepest first. Refused ([`DeleteRefused`],
+/// nothing deleted) while an iteration to delete is active, and for an iteration with children
+/// without `recursive`. The output folder's `report.json` is then the newest remaining
+/// iteration's report (removed when none is left). `out` replaces the recorded output folder
+/// (see [`DriveOptions::out`]); `flags` names this process's store in suggested commands.
+/// Returns one line per deleted iteration and one about `report.json`.
+pub async fn delete_chain(ms: &Metastore, id: i64, recursive: bool, out: Option<String>, flags: &str) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let it = ms.iteration(id).await?;
+    // The chain below it, parents before children; deleted in reverse.
+    let mut chain = vec![it.id];
+    let mut i = 0;
+    while i < chain.len() {
+        chain.extend(ms.children(chain[i]).await?);
+        i += 1;
+    }
+    if chain.len() > 1 && !recursive {
+        let below = chain[1..].iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+        return Err(DeleteRefused(format!("iteration {id} has iterations grown from it ({below}): delete those first, or all of them with `corpusminer delete {id} --recursive`")).into());
+    }
+    for &c in &chain {
+        let state = ms.iteration(c).await?.state;
+        if IterationState::parse(&state).is_some_and(|s| s.is_active()) {
+            return Err(DeleteRefused(format!("iteration {c} is {state}: cancel it first (`corpusminer cancel {c} {flags}`); nothing was deleted")).into());
+        }
+    }
+    let mut cfg: RunConfig = serde_json::from_str(&it.config_json)?;
+    if let Some(out) = out {
+        cfg.out = out;
+    }
+    let store = output_store(&cfg)?;
+    let mut s = String::new();
+    for &c in chain.iter().rev() {
+        let prefix = join_key(&["iterations", &c.to_string()]) + "/";
+        let keys = store.list(&prefix).await?;
+        for key in &keys {
+            store.delete(key).await?;
+        }
+        ms.delete_iteration(c).await?;
+        if !cfg.out.contains("://") {
+            // A local folder keeps empty directories after its files are deleted; remove them
+            // only when nothing else is left in them.
+            let dir = std::path::Path::new(&cfg.out).join(&prefix);
+            if walk_files(&dir) == 0 {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+        let _ = writeln!(s, "iteration {c} deleted: {} files under {}{prefix} and its rows", keys.len(), store.uri());
+    }
+    // report.json describes the newest iteration that is left, never a deleted one.
+    let mut newest = None;
+    for c in ms.iteration_ids().await?.into_iter().rev() {
+        if let Some(report) = ms.iteration(c).await?.report_json {
+            newest = Some((c, report));
+            break;
+        }
+    }
+    match newest {
+        Some((c, report)) => {
+            store.put(crate::iteration::REPORT_KEY, report.into_bytes().into()).await?;
+            let _ = writeln!(s, "{}{} is now iteration {c}'s report", store.uri(), crate::iteration::REPORT_KEY);
+        }
+        None => store.delete(crate::iteration::REPORT_KEY).await?,
+    }
+    Ok(s)
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.filter_map(Result::ok).map(|e| e.path()).map(|p| if p.is_dir() { walk_files(&p) } else { 1 }).sum()
+}
+
+/// The output store of iteration `it` (keys relative to its output folder), as [`drive`] opens
+/// it: `storage` and `out` replace the recorded settings when given (see [`DriveOptions::out`]).
+pub fn iteration_store(it: &Iteration, storage: Option<&StorageConfig>, out: Option<&str>) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let mut cfg: RunConfig = serde_json::from_str(&it.config_json).map_err(|e| anyhow::anyhow!("iteration {}'s stored config: {e}", it.id))?;
+    if let Some(s) = storage {
+        cfg.storage = s.clone();
+    }
+    if let Some(out) = out {
+        cfg.out = out.to_string();
+    }
+    output_store(&cfg)
 }

@@ -20,7 +20,7 @@ pub mod testing;
 
 pub use error::{error_chain, join_causes, StorageError, StorageErrorKind};
 pub use metastore::{
-    ApiToken, Backend, HostBucket, HostCount, Iteration, IterationState, Lease, Metastore, MetastoreError, Role,
+    ApiToken, Backend, HostBucket, HostCount, Iteration, IterationLease, IterationState, Lease, Metastore, MetastoreError, Role,
     ShardCounts, ShardResult, ShardRow,
 };
 pub use object_store::{resolve, resolve_root, HttpStore, LocalStore, ObjectStore, RootedStore, S3Store, StorageConfig, DEFAULT_MAX_GET_BYTES};

@@ -18,9 +18,11 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 
 mod iteration_state;
+mod leases;
 mod tokens;
 mod training;
 pub use iteration_state::IterationState;
+pub use leases::IterationLease;
 pub use tokens::{token_digest, ApiToken, Role, TOKEN_PREFIX};
 pub use training::{TrainingProgress, TrainingRun};
 
@@ -64,6 +66,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "api tokens",
         include_str!("../../../migrations/sqlite/0007_api_tokens.sql"),
     ),
+    (
+        8,
+        "iteration leases",
+        include_str!("../../../migrations/sqlite/0008_iteration_leases.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -100,6 +107,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "api tokens",
         include_str!("../../../migrations/postgres/0007_api_tokens.sql"),
+    ),
+    (
+        8,
+        "iteration leases",
+        include_str!("../../../migrations/postgres/0008_iteration_leases.sql"),
     ),
 ];
 
@@ -228,8 +240,11 @@ pub struct Iteration {
     pub error: Option<String>,
     /// The state a failed iteration was in; `resume` restarts there.
     pub failed_state: Option<String>,
-    /// The process that last ran the iteration (`host:pid`).
-    pub runner: Option<String>,
+    /// The process driving the iteration (`host:pid`), while its lease is held
+    /// ([`Metastore::acquire_iteration_lease`]); possibly expired: compare `lease_expires_at`.
+    pub lease_holder: Option<String>,
+    /// When that lease runs out unless renewed.
+    pub lease_expires_at: Option<DateTime<Utc>>,
 }
 
 /// A shard handed to a worker until `expires_at`; `token` proves ownership at completion.
@@ -609,7 +624,7 @@ impl Metastore {
     pub async fn iteration(&self, id: i64) -> Result<Iteration, MetastoreError> {
         let row = sqlx::query(
             "SELECT id, crawl, state, created_at, updated_at, config, model_uri, model_sha256, \
-             validation, threshold, threshold_bucket, report, parent_id, inputs, error, failed_state, runner \
+             validation, threshold, threshold_bucket, report, parent_id, inputs, error, failed_state, lease_holder, lease_expires_at \
              FROM iterations WHERE id = $1",
         )
         .bind(id)
@@ -635,7 +650,8 @@ impl Metastore {
             inputs_json: row.try_get(13)?,
             error: row.try_get(14)?,
             failed_state: row.try_get(15)?,
-            runner: row.try_get(16)?,
+            lease_holder: row.try_get(16)?,
+            lease_expires_at: row.try_get::<Option<i64>, _>(17)?.map(from_ms),
         })
     }
 

@@ -98,7 +98,7 @@ impl Metastore {
 
     /// Runs a conditional update of iteration `id`: `Ok(true)` when it changed the row,
     /// `Ok(false)` when its condition no longer held, `NotFound` when there is no such row.
-    async fn compare_and_set<'a>(&self, id: i64, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<bool, MetastoreError> {
+    pub(super) async fn compare_and_set<'a>(&self, id: i64, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<bool, MetastoreError> {
         if query.execute(&self.pool).await?.rows_affected() == 0 {
             self.iteration(id).await?;
             return Ok(false);
@@ -224,7 +224,7 @@ impl Metastore {
         let mut tx = self.pool.begin().await?;
         // Explicit deletes: SQLite enforces ON DELETE only with foreign_keys on, which an
         // outside connection may not have set.
-        for table in ["shards", "score_histogram", "host_buckets", "language_buckets", "host_languages", "skip_counts", "proposals"] {
+        for table in ["shards", "score_histogram", "host_buckets", "language_buckets", "host_languages", "skip_counts", "proposals", "idempotency_keys"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE iteration_id = $1")).bind(id).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM iterations WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -250,15 +250,6 @@ impl Metastore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
-    }
-
-    /// Records `runner` (`host:pid`) as the process running iteration `id`. Errors: `NotFound`.
-    pub async fn set_runner(&self, id: i64, runner: &str) -> Result<(), MetastoreError> {
-        let q = sqlx::query("UPDATE iterations SET runner = $1, updated_at = $2 WHERE id = $3")
-            .bind(runner)
-            .bind(now_ms())
-            .bind(id);
-        self.update_iteration(id, q).await
     }
 
     /// The newest iteration (highest id), if any.

@@ -745,6 +745,58 @@ async fn api_tokens_are_stored_hashed_and_revoked(ms: Metastore) {
     assert!(all[0].revoked_at_ms.is_some() && all[1].revoked_at_ms.is_none());
 }
 
+async fn iteration_leases_fence_one_driver(ms: Metastore) {
+    use corpusminer_storage::IterationState as S;
+    use std::time::Duration;
+    let id = ms.create_iteration("c", "{}").await.unwrap();
+    let ttl = Duration::from_secs(60);
+    // Of many concurrent takers, exactly one gets the lease.
+    let takers: Vec<_> = (0..8).map(|i| {
+        let ms = ms.clone();
+        tokio::spawn(async move { ms.acquire_iteration_lease(id, &format!("host:{i}"), ttl, None).await.unwrap() })
+    }).collect();
+    let mut held = Vec::new();
+    for t in takers {
+        held.extend(t.await.unwrap());
+    }
+    assert_eq!(held.len(), 1, "one lease among concurrent takers");
+    let mut a = held.pop().unwrap();
+    assert_eq!(ms.iteration(id).await.unwrap().lease_holder.as_deref(), Some(a.holder.as_str()));
+    assert!(ms.unleased_active_iterations(Duration::ZERO).await.unwrap().is_empty(), "a held lease is not picked up");
+    // Renewal extends it; a wrong token neither takes it nor moves the state.
+    let before = a.expires_at_ms;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(ms.renew_iteration_lease(&mut a, ttl).await.unwrap());
+    assert!(a.expires_at_ms > before);
+    assert!(ms.acquire_iteration_lease(id, "other:1", ttl, Some("not-the-token")).await.unwrap().is_none());
+    assert!(ms.advance_leased(&a, S::Preparing, S::PreparingNegatives).await.unwrap());
+    // Taken over with the holder's token (a holder known to be gone): the old one is fenced off.
+    let b = ms.acquire_iteration_lease(id, "other:1", ttl, Some(&a.token)).await.unwrap().expect("taken over by token");
+    assert!(!ms.advance_leased(&a, S::PreparingNegatives, S::Training).await.unwrap(), "the old holder cannot move the iteration");
+    assert!(!ms.renew_iteration_lease(&mut a, ttl).await.unwrap(), "nor renew its lease");
+    assert_eq!(ms.iteration(id).await.unwrap().state, "preparing_negatives");
+    // An expired lease is free to anyone; a released one too, and idle iterations are listed.
+    let short = ms.acquire_iteration_lease(id, "x:1", ttl, Some(&b.token)).await.unwrap().unwrap();
+    ms.release_iteration_lease(&short).await.unwrap();
+    assert_eq!(ms.iteration_lease(id).await.unwrap(), None);
+    assert_eq!(ms.unleased_active_iterations(Duration::ZERO).await.unwrap(), [id]);
+    assert!(ms.unleased_active_iterations(Duration::from_secs(3600)).await.unwrap().is_empty(), "a row changed just now is left to its creator");
+    let brief = ms.acquire_iteration_lease(id, "y:1", Duration::from_millis(1), None).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(ms.acquire_iteration_lease(id, "z:1", ttl, None).await.unwrap().is_some(), "an expired lease is taken");
+    assert!(!ms.advance_leased(&brief, S::PreparingNegatives, S::Training).await.unwrap());
+    assert!(matches!(ms.acquire_iteration_lease(id + 99, "z:1", ttl, None).await, Err(MetastoreError::NotFound { .. })));
+    // Idempotency keys: the first record wins; deleting the iteration drops its key.
+    assert_eq!(ms.idempotent_iteration("k").await.unwrap(), None);
+    assert_eq!(ms.record_idempotency_key("k", id).await.unwrap(), id);
+    let other = ms.create_iteration("c", "{}").await.unwrap();
+    assert_eq!(ms.record_idempotency_key("k", other).await.unwrap(), id, "a second record of a key returns the first iteration");
+    ms.cancel_iteration(other).await.unwrap();
+    ms.cancel_iteration(id).await.unwrap();
+    ms.delete_iteration(id).await.unwrap();
+    assert_eq!(ms.idempotent_iteration("k").await.unwrap(), None);
+}
+
 macro_rules! metastore_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -787,6 +839,7 @@ metastore_suite!(
     annotations_supersede_and_keep_history,
     iteration_state_machine,
     api_tokens_are_stored_hashed_and_revoked,
+    iteration_leases_fence_one_driver,
 );
 
 #[tokio::test]
