@@ -109,3 +109,29 @@ pub async fn download(State(state): State<ApiState>, caller: Caller, path: Resul
     }
     Ok(resp)
 }
+
+/// The whole corpus of a done iteration as one Parquet file (annotators and admins): columns
+/// id, text, source, added, created and metadata (a struct of the dolma metadata fields), as
+/// `corpusminer export --format parquet` writes it. Built in a temporary file, then streamed.
+#[utoipa::path(get, path = "/api/v1/iterations/{id}/corpus/parquet", tag = "corpus", params(("id" = i64, Path, description = "iteration id", example = 1)), security(("bearer" = [])),
+    responses((status = 200, description = "the corpus as Parquet", content_type = "application/vnd.apache.parquet"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn parquet(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>) -> Result<Response, ApiError> {
+    caller.may_read()?;
+    let id = iteration_id(path)?;
+    let (_, store) = done_iteration(&state, id).await?;
+    let file = tokio::task::spawn_blocking(tempfile::tempfile).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let writer = file.try_clone().map_err(ApiError::internal)?;
+    corpusminer_coordinator::export::export_iteration(store, id, std::io::BufWriter::new(writer)).await.map_err(|e| ApiError::unavailable(format!("exporting iteration {id}: {e}")))?;
+    let mut file = tokio::fs::File::from_std(file);
+    use tokio::io::AsyncSeekExt;
+    let size = file.seek(std::io::SeekFrom::End(0)).await.map_err(ApiError::internal)?;
+    file.seek(std::io::SeekFrom::Start(0)).await.map_err(ApiError::internal)?;
+    let mut resp = Body::from_stream(tokio_util::io::ReaderStream::new(file)).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.apache.parquet"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"corpus-{id}.parquet\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}

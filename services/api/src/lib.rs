@@ -14,6 +14,7 @@
 
 pub mod annotations;
 pub mod auth;
+pub mod browse;
 pub mod control;
 pub mod corpus;
 pub mod drivers;
@@ -62,7 +63,7 @@ impl ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
-    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, annotations::list, annotations::post),
+    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post),
     components(schemas(ErrorBody, Health)),
     modifiers(&BearerAuth),
     tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "health", description = "Liveness and readiness"))
@@ -127,10 +128,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/iterations", get(iterations::list).post(control::create))
         .route("/iterations/{id}", get(iterations::get).delete(control::delete))
         .route("/iterations/{id}/proposals", get(iterations::proposals))
+        .route("/iterations/{id}/hosts/{host}/paths", get(browse::host_paths))
+        .route("/iterations/{id}/pages/{page_id}", get(browse::page))
         .route("/iterations/{id}/cancel", post(iterations::cancel))
         .route("/iterations/{id}/next", post(control::next))
         .route("/iterations/{id}/resume", post(control::resume))
         .route("/iterations/{id}/corpus/files", get(corpus::list))
+        .route("/iterations/{id}/corpus/parquet", get(corpus::parquet))
         .route("/iterations/{id}/corpus/files/{name}", get(corpus::download))
         .route("/annotations", get(annotations::list).post(annotations::post));
     Router::new()

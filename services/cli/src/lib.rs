@@ -5,6 +5,7 @@ pub mod annotate;
 pub mod bench;
 pub mod bench_corpus;
 pub mod domains;
+pub mod export;
 pub mod iterate;
 pub mod progress;
 mod run;
@@ -81,6 +82,8 @@ pub enum Command {
     /// Administration: the API's bearer tokens.
     #[command(subcommand)]
     Admin(serve::AdminCommand),
+    /// Write an iteration's corpus in another format: Parquet, the dolma fields as columns.
+    Export(export::ExportArgs),
 }
 
 /// Arguments of `eval-extraction`.
@@ -239,6 +242,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
         }
         Command::Admin(cmd) => {
             print!("{}", serve::admin(cmd).await?);
+            done
+        }
+        Command::Export(args) => {
+            print!("{}", export::export(args).await?);
             done
         }
         Command::EvalExtraction(args) => {

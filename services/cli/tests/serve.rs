@@ -244,7 +244,24 @@ fn an_iteration_started_over_http_runs_to_its_corpus() {
     // Proposals, an annotation, the corpus.
     let p = request(addr, "GET", &format!("/api/v1/iterations/{id}/proposals?limit=5"), &annotator, None, &[]);
     assert_eq!(p.status, 200);
-    let host = p.json()["items"][0]["host"].as_str().map(str::to_string).unwrap_or_else(|| "example.org".into());
+    let host = p.json()["items"][0]["host"].as_str().expect("minicrawl proposes hosts").to_string();
+    // The host's path tree and a page of it, text included (the default text floor keeps all).
+    let t = request(addr, "GET", &format!("/api/v1/iterations/{id}/hosts/WWW.{}/paths?depth=2", host.to_uppercase()), &annotator, None, &[]);
+    assert_eq!(t.status, 200, "{}", String::from_utf8_lossy(&t.body));
+    let tree = t.json();
+    assert_eq!(tree["host"], json!(host));
+    let (pages, kept) = (tree["tree"]["pages"].as_u64().unwrap(), tree["tree"]["kept_pages"].as_u64().unwrap());
+    assert!(pages > 0 && kept <= pages, "{tree}");
+    let under: u64 = tree["tree"]["children"].as_array().unwrap().iter().map(|c| c["pages"].as_u64().unwrap()).sum();
+    assert!(under <= pages, "children split their parent's pages: {tree}");
+    let sample = &tree["tree"]["samples"][0];
+    let pg = request(addr, "GET", &format!("/api/v1/iterations/{id}/pages/{}", sample["id"].as_str().unwrap()), &annotator, None, &[]);
+    assert_eq!(pg.status, 200, "{}", String::from_utf8_lossy(&pg.body));
+    let pg = pg.json();
+    assert_eq!((&pg["url"], &pg["score"]), (&sample["url"], &sample["score"]));
+    assert!(!pg["text"].as_str().unwrap_or_default().is_empty(), "{pg}");
+    assert_eq!(request(addr, "GET", &format!("/api/v1/iterations/{id}/pages/no-such-page"), &annotator, None, &[]).status, 404);
+    assert_eq!(request(addr, "GET", &format!("/api/v1/iterations/{id}/hosts/{host}/paths?depth=99"), &annotator, None, &[]).json()["field"], "depth");
     let a = request(addr, "POST", "/api/v1/annotations", &annotator, Some(&json!({"annotations": [{"prefix": host, "label": "math"}]})), &[]);
     assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
     let files = request(addr, "GET", &format!("/api/v1/iterations/{id}/corpus/files"), &annotator, None, &[]).json();
@@ -261,6 +278,18 @@ fn an_iteration_started_over_http_runs_to_its_corpus() {
         let r = request(addr, "GET", &format!("/api/v1/iterations/{id}/corpus/files/{bad}"), &annotator, None, &[]);
         assert!(r.status == 400 || r.status == 404, "{bad}: {}", r.status);
     }
+
+    // The corpus as Parquet, through the API and through `corpusminer export`: the same file.
+    let pq = request(addr, "GET", &format!("/api/v1/iterations/{id}/corpus/parquet"), &annotator, None, &[]);
+    assert_eq!((pq.status, pq.header("content-type")), (200, Some("application/vnd.apache.parquet")));
+    assert!(pq.body.starts_with(b"PAR1") && pq.body.ends_with(b"PAR1"), "a Parquet file");
+    let file = f.dir.join("corpus.parquet");
+    let exported = corpusminer(&strings(&["export", &id.to_string(), "--out", &out, "--format", "parquet", "--output", &file.to_string_lossy()]), None);
+    ok(&exported, "export");
+    let said = String::from_utf8_lossy(&exported.stdout).to_string();
+    let docs = String::from_utf8(zstd::decode_all(&got.body[..]).unwrap()).unwrap().lines().count();
+    assert!(said.contains("documents written") && docs > 0, "{said}");
+    assert_eq!(std::fs::read(&file).unwrap(), pq.body, "the API serves what export writes");
 
     // Metrics count requests by route template; the next iteration starts from this one.
     let m = String::from_utf8(request(addr, "GET", "/metrics", "", None, &[]).body).unwrap();

@@ -17,12 +17,14 @@
 
 pub mod annotation;
 pub mod benchmarks;
+pub mod browse;
 pub mod convergence;
 pub mod corpus;
 pub mod cpu;
 #[cfg(test)]
 mod corpus_tests;
 pub mod driver;
+pub mod export;
 pub mod filters;
 pub mod inputs;
 pub mod iteration;
