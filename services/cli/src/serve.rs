@@ -199,20 +199,28 @@ pub async fn admin(cmd: AdminCommand) -> anyhow::Result<String> {
     }
 }
 
+/// A line on stdout; a closed stdout (a daemon's, a pipe whose reader left) is no reason to stop.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Runs `serve` until SIGINT or SIGTERM: the API, the drives of the iterations started here
 /// and a supervisor that picks up active iterations nobody drives. On the signal the requests
 /// in flight finish, the drives stop and hand their shard and iteration leases back.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     let store = cfg.store();
-    println!("corpusminer serve: config {}", cfg.redacted());
+    say!("corpusminer serve: config {}", cfg.redacted());
     let ms = store.connect(false).await?;
     tracing::info!(db = %ms.redacted_url(), out = %cfg.out, listen = %cfg.listen, "corpusminer serve");
     let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    println!("corpusminer serve: listening on http://{addr} (API under /api/v1, document at /api/v1/openapi.json, metrics at /metrics)");
+    say!("corpusminer serve: listening on http://{addr} (API under /api/v1, document at /api/v1/openapi.json, metrics at /metrics)");
     if ms.tokens().await?.iter().all(|t| t.revoked_at_ms.is_some()) {
-        println!("no valid token yet: make one with `corpusminer admin token create {} --role admin --name NAME`", store.flags());
+        say!("no valid token yet: make one with `corpusminer admin token create {} --role admin --name NAME`", store.flags());
     }
     let storage = cfg.s3_endpoint.as_ref().map(|e| {
         let mut s = corpusminer_storage::StorageConfig::default();
@@ -244,10 +252,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     supervisor.abort();
     let stopped = drivers.shutdown().await;
     if !stopped.is_empty() {
-        println!("corpusminer serve: stopped driving iterations {stopped:?}; their leases are handed back (a restarted serve or a replica goes on)");
+        say!("corpusminer serve: stopped driving iterations {stopped:?}; their leases are handed back (a restarted serve or a replica goes on)");
     }
     ms.close().await;
-    println!("corpusminer serve: stopped");
+    say!("corpusminer serve: stopped");
     Ok(())
 }
 

@@ -144,14 +144,16 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> Serve {
     }
     cmd.envs(env.iter().copied());
     let mut child = cmd.spawn().unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut addr = None;
-    for line in lines.map_while(Result::ok) {
+    for line in lines.by_ref().map_while(Result::ok) {
         if let Some(rest) = line.split("listening on http://").nth(1) {
             addr = rest.split_whitespace().next().map(str::to_string);
             break;
         }
     }
+    // The rest of its output is read (and dropped) so it never writes to a closed pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
     Serve { child, addr: addr.expect("serve printed its address") }
 }
 
@@ -358,4 +360,47 @@ async fn a_replica_takes_over_an_iteration_whose_driver_was_killed() {
     assert_eq!(inputs["scoring_runs"].as_array().map(Vec::len), Some(2), "A's scoring run, then B's: {inputs}");
     ms.close().await;
     drop(b);
+}
+
+/// SIGTERM while an iteration is being driven: `serve` exits 0 having handed its shard leases
+/// and the iteration lease back; a restarted `serve` picks the iteration up and finishes it,
+/// every shard counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_serve_finishes_what_a_stopped_one_was_driving() {
+    let Some(f) = fixture() else { return };
+    let out = f.dir.join("restarted").to_string_lossy().to_string();
+    let store = ["--out", out.as_str()];
+    let admin = token(&store, "admin", "root");
+    let args = ["--out", out.as_str(), "--lease-ttl", "2"];
+    let mut first = serve(&args, &[]);
+    let r = request(&first.addr, "POST", "/api/v1/iterations", &admin, Some(&run_body(&f.run_args)), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_i64().unwrap();
+    let it = tokio::task::spawn_blocking({
+        let (addr, admin) = (first.addr.clone(), admin.clone());
+        move || wait_for(&addr, &admin, id, &["training", "scoring", "selecting", "awaiting_annotation", "complete"], Duration::from_secs(300))
+    })
+    .await
+    .unwrap();
+    assert_eq!(unsafe { libc::kill(first.child.id() as i32, libc::SIGTERM) }, 0);
+    assert!(first.child.wait().unwrap().success(), "SIGTERM is a clean stop");
+    let db = format!("sqlite://{out}/corpusminer.db");
+    let ms = Metastore::connect(&db).await.unwrap();
+    let state = ms.iteration(id).await.unwrap().state;
+    if corpusminer_storage::IterationState::parse(&state).unwrap().is_active() {
+        assert_eq!(ms.iteration_lease(id).await.unwrap(), None, "the iteration lease was handed back (it was {})", it["state"]);
+        assert_eq!(ms.shard_counts(id).await.unwrap().leased, 0, "no shard stays leased");
+    }
+    let second = serve(&args, &[]);
+    let done = tokio::task::spawn_blocking({
+        let (addr, admin) = (second.addr.clone(), admin.clone());
+        move || wait_for(&addr, &admin, id, &["awaiting_annotation", "complete", "failed"], Duration::from_secs(600))
+    })
+    .await
+    .unwrap();
+    assert_ne!(done["state"], "failed", "{done}");
+    let shards = ms.shards(id).await.unwrap();
+    let histogram_pages: i64 = ms.histogram(id).await.unwrap().iter().map(|&(_, pages, _)| pages).sum();
+    assert_eq!(histogram_pages, shards.iter().map(|s| s.pages.unwrap_or(0)).sum::<i64>(), "every shard counted once");
+    ms.close().await;
 }
