@@ -109,6 +109,24 @@ pub struct IterationDetail {
     pub failures: String,
     /// Pages so far, their rate and the time left; the step when this server drives it.
     pub progress: LiveProgress,
+    /// The corpus manifest (`corpus/manifest.json`: files, counts, checksums, filters), once
+    /// the iteration is done.
+    #[schema(value_type = Option<Object>)]
+    pub corpus_manifest: Option<serde_json::Value>,
+}
+
+/// The corpus manifest of a done iteration; `None` before, or when it cannot be read (logged).
+async fn corpus_manifest(state: &ApiState, it: &Iteration) -> Option<serde_json::Value> {
+    if !corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_done()) {
+        return None;
+    }
+    let key = corpusminer_coordinator::iteration::join_key(&["iterations", &it.id.to_string(), "corpus", "manifest.json"]);
+    let read = async {
+        let store = corpusminer_coordinator::driver::iteration_store(it, state.storage.as_ref(), state.out.as_deref())?;
+        let bytes = store.get(&key).await?;
+        Ok::<_, anyhow::Error>(serde_json::from_slice(&bytes)?)
+    };
+    read.await.map_err(|e| tracing::warn!(iteration = it.id, error = %e, "reading the corpus manifest failed")).ok()
 }
 
 /// Live progress of an iteration, read from the metastore (every replica answers the same);
@@ -229,6 +247,7 @@ pub async fn get(State(state): State<ApiState>, caller: Caller, path: Result<Pat
         report: it.report_json.as_deref().map(json_or_string),
         failures: corpusminer_coordinator::driver::failure_reasons(&shards),
         progress: live_progress(&state, &it).await?,
+        corpus_manifest: corpus_manifest(&state, &it).await,
     }))
 }
 

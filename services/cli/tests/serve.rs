@@ -242,6 +242,7 @@ fn an_iteration_started_over_http_runs_to_its_corpus() {
     assert_eq!((it["shards"]["done"].as_u64(), it["shards"]["total"].as_u64()), (Some(2), Some(2)), "{it}");
     assert!(it["progress"]["pages"].as_u64().unwrap() > 0 && it["report"]["pages"] == it["progress"]["pages"], "{it}");
     assert!(it["progress"]["driven_by"].is_null(), "the lease is given back when the drive ends: {it}");
+    assert!(it["corpus_manifest"]["files"].is_array(), "the detail carries the corpus manifest: {it}");
 
     // Proposals, an annotation, the corpus.
     let p = request(addr, "GET", &format!("/api/v1/iterations/{id}/proposals?limit=5"), &annotator, None, &[]);
