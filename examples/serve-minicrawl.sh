@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 BIN="${CORPUSMINER:-corpusminer}"
 DATA="$(cd "${DATA:-../shared/data}" && pwd)"
 OUT="${OUT:-out-served}"
+DOWNLOADS="${DOWNLOADS:-out-served-downloads}"   # where the corpus is downloaded to
 PORT="${PORT:-8089}"
 API="http://127.0.0.1:$PORT/api/v1"
-json() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1; }   # first value of a JSON field
+json() { grep -o "\"$1\":\"\{0,1\}[^\",}]*" | head -n 1 | sed 's/.*:"\{0,1\}//'; }   # first value of a JSON field
 
 TOKEN="$("$BIN" admin token create --out "$OUT" --role admin --name example | head -n 1)"
 "$BIN" serve --out "$OUT" --listen "127.0.0.1:$PORT" &
@@ -53,10 +54,10 @@ curl -sf -H "$AUTH" -H 'content-type: application/json' \
 echo "annotated $HOST as math"
 
 # The corpus: every file by name, then the whole corpus as Parquet.
-mkdir -p "corpus-$ID"
+mkdir -p "$DOWNLOADS/corpus-$ID"
 for NAME in $(curl -sf -H "$AUTH" "$API/iterations/$ID/corpus/files" | grep -o '"name":"[^"]*"' | cut -d'"' -f4); do
-    curl -sf -H "$AUTH" -o "corpus-$ID/$NAME" "$API/iterations/$ID/corpus/files/$NAME"
+    curl -sf -H "$AUTH" -o "$DOWNLOADS/corpus-$ID/$NAME" "$API/iterations/$ID/corpus/files/$NAME"
 done
-curl -sf -H "$AUTH" -o "corpus-$ID.parquet" "$API/iterations/$ID/corpus/parquet"
-echo "downloaded $(ls "corpus-$ID" | wc -l) corpus files into corpus-$ID/ and corpus-$ID.parquet ($(wc -c < "corpus-$ID.parquet") bytes)"
+curl -sf -H "$AUTH" -o "$DOWNLOADS/corpus-$ID.parquet" "$API/iterations/$ID/corpus/parquet"
+echo "downloaded $(ls "$DOWNLOADS/corpus-$ID" | wc -l) corpus files into $DOWNLOADS/corpus-$ID/ and corpus-$ID.parquet ($(wc -c < "$DOWNLOADS/corpus-$ID.parquet") bytes)"
 curl -sf "http://127.0.0.1:$PORT/metrics" | grep -E '^corpusminer_(iterations|pages_scored)' | head -n 12

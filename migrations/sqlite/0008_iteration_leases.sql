@@ -7,9 +7,11 @@ ALTER TABLE iterations ADD COLUMN lease_holder TEXT;
 ALTER TABLE iterations ADD COLUMN lease_token TEXT;
 ALTER TABLE iterations ADD COLUMN lease_expires_at INTEGER;
 -- `POST /api/v1/iterations` with an Idempotency-Key header: the key names the iteration the
--- first request created, so a retried request returns it instead of creating another.
+-- first request created, so a retried request returns it instead of creating another; the
+-- SHA-256 of that request's body tells a retry from another request reusing the key.
 CREATE TABLE idempotency_keys (
     idem_key     TEXT    PRIMARY KEY,
+    request_sha256 TEXT  NOT NULL,
     iteration_id INTEGER  NOT NULL REFERENCES iterations(id) ON DELETE CASCADE,
     created_at   INTEGER  NOT NULL
 );

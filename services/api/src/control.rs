@@ -17,6 +17,7 @@ use corpusminer_coordinator::driver::{lease_holder_alive, DeleteRefused};
 use corpusminer_coordinator::{create_first, create_next, RunConfig};
 use corpusminer_storage::IterationState;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
@@ -95,11 +96,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// `seed`, `negatives`, `threshold`, `token_budget`, `model`, …; see the schema). The output
 /// folder and metastore are the server's. `201` with the id; the iteration runs in the
 /// background (follow it at `GET /iterations/{id}`). With an `Idempotency-Key` header a
-/// retried request returns the first one's iteration (`Idempotent-Replayed: true`).
+/// retried request returns the first one's iteration (`Idempotent-Replayed: true`); the same
+/// key with another body is a 422.
 #[utoipa::path(post, path = "/api/v1/iterations", tag = "iterations", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "makes a retried request return the first one's iteration")),
     request_body(content = Object, description = "the choices of `corpusminer run`, named like its flags in snake_case", content_type = "application/json"),
-    responses((status = 201, body = Started), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = Started), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create(State(state): State<ApiState>, caller: Caller, headers: HeaderMap, body: Result<Json<serde_json::Value>, JsonRejection>) -> Result<Response, ApiError> {
     caller.must_be_admin("start iterations")?;
     let control = state.control()?;
@@ -108,8 +110,14 @@ pub async fn create(State(state): State<ApiState>, caller: Caller, headers: Head
         return Err(ApiError::bad_request("body", "the body must be a JSON object of run choices (`{\"input\": [\"shards/*.warc.gz\"], \"seed\": [\"seed.jsonl\"], …}`)"));
     };
     let key = idempotency_key(&headers)?;
+    // The body's digest (keys sorted: serde_json's map is ordered) tells a retry from a reuse.
+    let digest = hex::encode(Sha256::digest(serde_json::Value::Object(body.clone()).to_string()));
+    let reused = || ApiError::unprocessable("Idempotency-Key", "this Idempotency-Key was used with another body: give each new request a new key");
     if let Some(k) = &key {
-        if let Some(id) = state.metastore.idempotent_iteration(k).await? {
+        if let Some((id, first)) = state.metastore.idempotent_iteration(k).await? {
+            if first != digest {
+                return Err(reused());
+            }
             let it = state.metastore.iteration(id).await?;
             return Ok(started(id, &it.state, StatusCode::CREATED, true));
         }
@@ -118,11 +126,14 @@ pub async fn create(State(state): State<ApiState>, caller: Caller, headers: Head
     let cfg = tokio::task::spawn_blocking(move || parser.config(&body)).await.map_err(ApiError::internal)?.map_err(|e| ApiError::bad_request(&e.field, e.message))?;
     let id = create_first(&state.metastore, &cfg).await.map_err(ApiError::internal)?;
     if let Some(k) = &key {
-        let first = state.metastore.record_idempotency_key(k, id).await?;
+        let (first, first_digest) = state.metastore.record_idempotency_key(k, &digest, id).await?;
         if first != id {
             // A concurrent request with the same key won: this one's iteration goes away.
             state.metastore.cancel_iteration(id).await?;
             state.metastore.delete_iteration(id).await?;
+            if first_digest != digest {
+                return Err(reused());
+            }
             let it = state.metastore.iteration(first).await?;
             return Ok(started(first, &it.state, StatusCode::CREATED, true));
         }
@@ -168,6 +179,12 @@ pub async fn resume(State(state): State<ApiState>, caller: Caller, path: Result<
     if !resumable {
         return Err(ApiError::conflict(format!("iteration {id} is {s} with no failed shard: there is nothing to resume")));
     }
+    if s.is_done() {
+        let children = state.metastore.children(id).await?;
+        if !children.is_empty() {
+            return Err(ApiError::conflict(format!("iteration {id} has iterations grown from it ({children:?}): its failed shards can no longer be scored into it")));
+        }
+    }
     let this_host = control.drivers.settings().holder.split(':').next().unwrap_or_default().to_string();
     if control.drivers.is_driving(id) {
         return Err(ApiError::conflict(format!("iteration {id} is being driven by this server already")));
@@ -204,13 +221,14 @@ pub struct Deleted {
 /// too. An active iteration (cancel it first), or one with children without `recursive`, is a
 /// 409 and nothing is deleted.
 #[utoipa::path(delete, path = "/api/v1/iterations/{id}", tag = "iterations", params(("id" = i64, Path, description = "iteration id"), DeleteQuery), security(("bearer" = [])),
-    responses((status = 200, body = Deleted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Deleted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>, query: Result<Query<DeleteQuery>, QueryRejection>) -> Result<Json<Deleted>, ApiError> {
     caller.must_be_admin("delete iterations")?;
+    state.control()?;
     let id = iteration_id(path)?;
     let Query(q) = query.map_err(|e| rejection(e.status(), e.body_text(), "recursive"))?;
     state.metastore.iteration(id).await?;
-    let message = corpusminer_coordinator::driver::delete_chain(&state.metastore, id, q.recursive, state.out.clone(), "").await.map_err(|e| match e.downcast_ref::<DeleteRefused>() {
+    let message = corpusminer_coordinator::driver::delete_chain(&state.metastore, id, q.recursive, state.storage.as_ref(), state.out.clone(), "").await.map_err(|e| match e.downcast_ref::<DeleteRefused>() {
         Some(r) => ApiError::conflict(r.0.clone()),
         None => match e.downcast::<corpusminer_storage::MetastoreError>() {
             Ok(m) => m.into(),

@@ -9,6 +9,7 @@ use corpusminer_coordinator::{drive, DriveOptions, RunConfig};
 use corpusminer_storage::{Metastore, StorageConfig};
 use corpusminer_worker::Progress;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +35,10 @@ pub struct DriverSettings {
 
 struct Running {
     progress: Arc<Progress>,
-    task: tokio::task::AbortHandle,
+    /// Aborts the drive (and, dropped with it, its workers and heartbeat).
+    drive: tokio::task::AbortHandle,
+    /// Ends once the drive has ended, however it ended.
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 /// The drives of this process (cheap to clone: shared).
@@ -43,6 +47,8 @@ pub struct Drivers {
     ms: Metastore,
     settings: Arc<DriverSettings>,
     running: Arc<Mutex<HashMap<i64, Running>>>,
+    /// Set by [`Drivers::shutdown`]: no drive starts after it.
+    stopping: Arc<AtomicBool>,
 }
 
 /// What a running drive shows of itself.
@@ -57,7 +63,7 @@ pub struct LocalStep {
 impl Drivers {
     /// No drives yet.
     pub fn new(ms: Metastore, settings: DriverSettings) -> Self {
-        Drivers { ms, settings: Arc::new(settings), running: Arc::default() }
+        Drivers { ms, settings: Arc::new(settings), running: Arc::default(), stopping: Arc::default() }
     }
 
     /// The settings drives run with.
@@ -65,14 +71,14 @@ impl Drivers {
         &self.settings
     }
 
-    /// Starts driving iteration `id` in a task, unless this process drives it already (then
-    /// `false`). `reclaim`: hand back shard leases a stopped driver held (takeover, resume).
+    /// Starts driving iteration `id` in a task, unless this process drives it already or is
+    /// stopping (then `false`). `reclaim`: hand back shard leases a stopped driver held (takeover, resume).
     /// `live_config`: the configuration with its credentials (a new iteration); `None` reads
     /// the stored one. A lease held by another live process makes the task end at once,
     /// logged, with nothing changed.
     pub fn start(&self, id: i64, reclaim: bool, live_config: Option<RunConfig>) -> bool {
         let mut running = self.running.lock().expect("drivers lock");
-        if running.contains_key(&id) {
+        if running.contains_key(&id) || self.stopping.load(Ordering::SeqCst) {
             return false;
         }
         let progress = Arc::new(Progress::default());
@@ -89,17 +95,23 @@ impl Drivers {
             live_config,
             store_flags: String::new(),
         };
-        let this = self.clone();
-        let task = tokio::spawn(async move {
-            let outcome = drive(&this.ms, id, this.settings.storage.as_ref(), &opts).await;
-            match outcome {
-                Ok(o) => tracing::info!(iteration = id, state = %o.state, "drive ended"),
-                Err(e) if e.downcast_ref::<LeaseHeld>().is_some() => tracing::info!(iteration = id, "{e}"),
-                Err(e) => tracing::error!(iteration = id, "{e:#}"),
+        // The drive runs in a task of its own, watched by a second one: a panic in the drive is
+        // seen by the watcher, and the iteration is never left marked as driven here.
+        let (ms, storage) = (self.ms.clone(), self.settings.storage.clone());
+        let drive_task = tokio::spawn(async move { drive(&ms, id, storage.as_ref(), &opts).await });
+        let drive_abort = drive_task.abort_handle();
+        let running_map = self.running.clone();
+        let watcher = tokio::spawn(async move {
+            match drive_task.await {
+                Ok(Ok(o)) => tracing::info!(iteration = id, state = %o.state, "drive ended"),
+                Ok(Err(e)) if e.downcast_ref::<LeaseHeld>().is_some() => tracing::info!(iteration = id, "{e}"),
+                Ok(Err(e)) => tracing::error!(iteration = id, "{e:#}"),
+                Err(e) if e.is_panic() => tracing::error!(iteration = id, "the drive panicked: {e}; its lease runs out and the iteration is picked up again"),
+                Err(_) => {}
             }
-            this.running.lock().expect("drivers lock").remove(&id);
+            running_map.lock().expect("drivers lock").remove(&id);
         });
-        running.insert(id, Running { progress, task: task.abort_handle() });
+        running.insert(id, Running { progress, drive: drive_abort, watcher });
         tracing::info!(iteration = id, reclaim, "driving");
         true
     }
@@ -147,14 +159,21 @@ impl Drivers {
     /// counted twice) and its iteration lease is given back, so a replica or a restarted
     /// `serve` goes on at once. Returns the iterations stopped.
     pub async fn shutdown(&self) -> Vec<i64> {
-        let stopped: Vec<(i64, tokio::task::AbortHandle)> = self.running.lock().expect("drivers lock").drain().map(|(id, r)| (id, r.task)).collect();
-        for (_, task) in &stopped {
-            task.abort();
+        let stopped: Vec<(i64, Running)> = {
+            let mut running = self.running.lock().expect("drivers lock");
+            self.stopping.store(true, Ordering::SeqCst);
+            running.drain().collect()
+        };
+        for (_, r) in &stopped {
+            r.drive.abort();
         }
         let mut ids = Vec::with_capacity(stopped.len());
-        for (id, _) in stopped {
+        for (id, r) in stopped {
+            // Once the drive is gone its workers are too (dropped with it): no shard is leased
+            // after the leases are handed back below.
+            let _ = r.watcher.await;
             match self.ms.iteration_lease(id).await {
-                Ok(Some(lease)) if lease.holder == self.settings.holder => {
+                Ok(Some(lease)) if lease.holder == corpusminer_coordinator::driver::lease_holder_name(&self.settings.holder) => {
                     let released = async {
                         let shards = self.ms.requeue_leased(id).await?;
                         self.ms.release_iteration_lease(&lease).await?;

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable code: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `conflict`,
-    /// `payload_too_large`, `unavailable`, `internal`.
+    /// `payload_too_large`, `unprocessable`, `unavailable`, `internal`.
     pub error: String,
     /// What went wrong, for a person.
     pub message: String,
@@ -59,6 +59,12 @@ impl ApiError {
     /// 409: the resource is in a state that does not allow this (nothing changed).
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message, None)
+    }
+
+    /// 422: a well-formed request that contradicts an earlier one (an Idempotency-Key reused
+    /// with another body).
+    pub fn unprocessable(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", message, Some(field))
     }
 
     /// 503: a dependency (metastore, store) cannot be reached.

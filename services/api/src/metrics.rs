@@ -58,7 +58,12 @@ async fn refresh(state: &ApiState) -> anyhow::Result<()> {
     let (mut pending, mut leased, mut done, mut failed) = (0u64, 0u64, 0u64, 0u64);
     let (mut pages, mut rate) = (0u64, 0f64);
     for id in ms.iteration_ids().await? {
-        let it = ms.iteration(id).await?;
+        // An iteration deleted since the listing is simply not counted.
+        let it = match ms.iteration(id).await {
+            Ok(it) => it,
+            Err(corpusminer_storage::MetastoreError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
         let Some(s) = IterationState::parse(&it.state) else { continue };
         *by_state.entry(s.as_str()).or_default() += 1;
         if s.is_active() {

@@ -116,9 +116,9 @@ async fn auth_and_bad_input(pg: bool) {
     // This server was started without iteration control: starting is unavailable, not done.
     let (st, e) = call(&s, "POST", "/api/v1/iterations", Some(&s.admin), Some("{}")).await;
     assert_eq!((st, e["error"].as_str()), (503, Some("unavailable")), "{e}");
-    // Deleting an active iteration is a conflict; its corpus is not there before it is done.
     let (st, e) = call(&s, "DELETE", &format!("/api/v1/iterations/{id}"), Some(&s.admin), None).await;
-    assert_eq!((st, e["error"].as_str()), (409, Some("conflict")), "{e}");
+    assert_eq!((st, e["error"].as_str()), (503, Some("unavailable")), "a read-only server deletes nothing: {e}");
+    // An iteration's corpus is not there before it is done.
     let (st, e) = call(&s, "GET", &format!("/api/v1/iterations/{id}/corpus/files"), Some(&s.annotator), None).await;
     assert_eq!((st, e["error"].as_str()), (409, Some("conflict")), "{e}");
     assert_eq!(s.ms.iteration_ids().await.unwrap(), [id], "refused requests created or deleted nothing");

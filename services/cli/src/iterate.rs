@@ -330,7 +330,7 @@ pub async fn delete(args: DeleteArgs) -> anyhow::Result<String> {
 }
 
 async fn delete_in(ms: &Metastore, args: &DeleteArgs) -> anyhow::Result<String> {
-    corpusminer_coordinator::driver::delete_chain(ms, args.iteration, args.recursive, out_override(&args.store.out, args.store.db.as_deref()), &args.store.flags()).await
+    corpusminer_coordinator::driver::delete_chain(ms, args.iteration, args.recursive, None, out_override(&args.store.out, args.store.db.as_deref()), &args.store.flags()).await
 }
 
 

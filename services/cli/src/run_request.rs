@@ -1,8 +1,9 @@
 //! `POST /api/v1/iterations` bodies read as the flags of `corpusminer run`: each field is a
 //! flag in snake_case (`token_budget` is `--token-budget`), so the API offers exactly the
 //! choices, defaults and checks of the command line, and its OpenAPI schema is generated from
-//! the same flag definitions. The server's own settings (`out`, `db`, `workers`,
-//! `s3_endpoint`) are not request fields.
+//! the same flag definitions. The server's own settings (`out`, `db`, `workers`, `retries`,
+//! `max_attempts`, `s3_endpoint`) are not request fields. Paths and URLs in a body are read by
+//! the server with its own access (admins only may send one).
 
 use crate::Cli;
 use clap::{ArgAction, CommandFactory, FromArgMatches};
@@ -11,7 +12,7 @@ use corpusminer_coordinator::RunConfig;
 use serde_json::{json, Map, Value};
 
 /// Flags of `run` a request may not set: they belong to the server.
-const SERVER_FLAGS: &[&str] = &["out", "db", "new_chain", "workers", "s3_endpoint", "help"];
+const SERVER_FLAGS: &[&str] = &["out", "db", "new_chain", "workers", "retries", "max_attempts", "s3_endpoint", "help"];
 
 /// [`RunRequest`] by the `run` flags, for a server whose output folder and metastore are fixed.
 pub struct RunFlags {

@@ -285,10 +285,24 @@ fn holder_alive(holder: &str, expires_at_ms: i64, this_host: &str) -> bool {
     if expires_at_ms <= chrono::Utc::now().timestamp_millis() {
         return false;
     }
-    let mut parts = holder.split(':');
+    // A pid means something only in its own pid namespace: two containers may share a host
+    // name, so a holder is judged gone by its pid only when it recorded this namespace.
+    let (name, ns) = holder.split_once('@').map_or((holder, None), |(n, ns)| (n, Some(ns)));
+    let mut parts = name.split(':');
     let (host, pid) = (parts.next().unwrap_or_default(), parts.next().and_then(|p| p.parse::<u32>().ok()));
-    let gone_here = host == this_host && pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let same_namespace = ns.is_some_and(|ns| ns == pid_namespace());
+    let gone_here = same_namespace && host == this_host && pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
     !gone_here
+}
+
+/// This process's pid namespace (`pid:[4026531836]`), empty where it cannot be read.
+fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid").map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+/// The lease holder name of a process named `worker_name` (`host:pid`): `host:pid@pidns`.
+pub fn lease_holder_name(worker_name: &str) -> String {
+    format!("{worker_name}@{}", pid_namespace())
 }
 
 /// Takes iteration `id`'s lease for `opts.worker_name`, taking over a lease whose holder is gone.
@@ -304,7 +318,7 @@ async fn take_lease(ms: &Metastore, id: i64, opts: &DriveOptions) -> anyhow::Res
         }
     }
     let gone = current.map(|l| l.token);
-    match ms.acquire_iteration_lease(id, &opts.worker_name, opts.lease_ttl, gone.as_deref()).await? {
+    match ms.acquire_iteration_lease(id, &lease_holder_name(&opts.worker_name), opts.lease_ttl, gone.as_deref()).await? {
         Some(lease) => Ok(lease),
         None => Err(held(&ms.iteration(id).await?.lease_holder.unwrap_or_default())),
     }
@@ -320,9 +334,11 @@ pub struct LeaseHeld {
     pub holder: String,
 }
 
-/// Renews `lease` every third of `ttl` until aborted; sets `lost` when it is found taken over.
-fn heartbeat(ms: Metastore, mut lease: IterationLease, ttl: Duration, lost: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Renews `lease` every third of `ttl` until aborted; sets `lost` when it is found taken over,
+/// or when its expiry passes without a renewal getting through (the database unreachable for
+/// a whole lease time: another process may take it from then on).
+fn heartbeat(ms: Metastore, mut lease: IterationLease, ttl: Duration, lost: Arc<AtomicBool>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
         loop {
             tokio::time::sleep(ttl / 3).await;
             match ms.renew_iteration_lease(&mut lease, ttl).await {
@@ -332,10 +348,24 @@ fn heartbeat(ms: Metastore, mut lease: IterationLease, ttl: Duration, lost: Arc<
                     lost.store(true, Ordering::Relaxed);
                     return;
                 }
+                Err(e) if chrono::Utc::now().timestamp_millis() >= lease.expires_at_ms => {
+                    tracing::error!(iteration = lease.iteration_id, error = %e, "the iteration lease expired unrenewed: this process stops driving it");
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
                 Err(e) => tracing::warn!(iteration = lease.iteration_id, error = %e, "renewing the iteration lease failed; retrying"),
             }
         }
-    })
+    }))
+}
+
+/// A task aborted when this is dropped (also when the future holding it panics or is dropped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs iteration `id` from its current state until it is done or cancelled. A failed
@@ -351,7 +381,7 @@ pub async fn drive(ms: &Metastore, id: i64, storage: Option<&corpusminer_storage
     let lost = Arc::new(AtomicBool::new(false));
     let beat = heartbeat(ms.clone(), lease.clone(), opts.lease_ttl, lost.clone());
     let outcome = drive_leased(ms, id, storage, opts, &lease, &lost).await;
-    beat.abort();
+    drop(beat);
     if let Err(e) = ms.release_iteration_lease(&lease).await {
         tracing::warn!(iteration = id, error = %e, "giving the iteration lease back failed (it expires by itself)");
     }
@@ -390,7 +420,11 @@ async fn drive_leased(ms: &Metastore, id: i64, storage: Option<&StorageConfig>, 
         let next = match step {
             Ok(next) => next,
             Err(e) => {
-                ms.fail_iteration(id, state, &format!("{e:#}")).await?;
+                // Only the lease holder marks the iteration failed: an error caused by a
+                // takeover (the new holder reclaimed our shards) must not fail its drive.
+                if !ms.fail_iteration_leased(lease, state, &format!("{e:#}")).await? && ms.iteration(id).await?.state == state.as_str() {
+                    anyhow::bail!("iteration {id}: lease lost during {state}; this process stops and leaves it to the new holder ({e:#})");
+                }
                 let flags = if opts.store_flags.is_empty() { String::new() } else { format!(" {}", opts.store_flags) };
                 return Err(e.context(format!("iteration {id} failed in {state} (`corpusminer resume {id}{flags}` retries it)")));
             }
@@ -708,9 +742,10 @@ pub struct DeleteRefused(pub String);
 /// nothing deleted) while an iteration to delete is active, and for an iteration with children
 /// without `recursive`. The output folder's `report.json` is then the newest remaining
 /// iteration's report (removed when none is left). `out` replaces the recorded output folder
-/// (see [`DriveOptions::out`]); `flags` names this process's store in suggested commands.
+/// (see [`DriveOptions::out`]) and `storage` the recorded object-store settings; `flags` names
+/// this process's store in suggested commands.
 /// Returns one line per deleted iteration and one about `report.json`.
-pub async fn delete_chain(ms: &Metastore, id: i64, recursive: bool, out: Option<String>, flags: &str) -> anyhow::Result<String> {
+pub async fn delete_chain(ms: &Metastore, id: i64, recursive: bool, storage: Option<&StorageConfig>, out: Option<String>, flags: &str) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let it = ms.iteration(id).await?;
     // The chain below it, parents before children; deleted in reverse.
@@ -733,6 +768,9 @@ pub async fn delete_chain(ms: &Metastore, id: i64, recursive: bool, out: Option<
     let mut cfg: RunConfig = serde_json::from_str(&it.config_json)?;
     if let Some(out) = out {
         cfg.out = out;
+    }
+    if let Some(storage) = storage {
+        cfg.storage = storage.clone();
     }
     let store = output_store(&cfg)?;
     let mut s = String::new();

@@ -85,6 +85,21 @@ impl Metastore {
         self.compare_and_set(lease.iteration_id, q).await
     }
 
+    /// [`Metastore::fail_iteration`] fenced by `lease`: marks the iteration failed in `during`
+    /// with `error` only if it is still in `during` and leased under `lease.token`.
+    pub async fn fail_iteration_leased(&self, lease: &IterationLease, during: IterationState, error: &str) -> Result<bool, MetastoreError> {
+        let q = sqlx::query(
+            "UPDATE iterations SET state = 'failed', failed_state = $1, error = $2, updated_at = $3 \
+             WHERE id = $4 AND state = $1 AND lease_token = $5",
+        )
+        .bind(during.as_str())
+        .bind(crate::redact::redact_text(error))
+        .bind(now_ms())
+        .bind(lease.iteration_id)
+        .bind(&lease.token);
+        self.compare_and_set(lease.iteration_id, q).await
+    }
+
     /// The current lease of iteration `id` as (holder, token, expiry ms), if any row holds one
     /// (expired or not). Errors: `NotFound`.
     pub async fn iteration_lease(&self, id: i64) -> Result<Option<IterationLease>, MetastoreError> {
@@ -120,21 +135,24 @@ impl Metastore {
         rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)?)).collect()
     }
 
-    /// The iteration an earlier request with idempotency `key` created, if any.
-    pub async fn idempotent_iteration(&self, key: &str) -> Result<Option<i64>, MetastoreError> {
-        let row = sqlx::query("SELECT iteration_id FROM idempotency_keys WHERE idem_key = $1").bind(key).fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
+    /// The iteration an earlier request with idempotency `key` created, and the SHA-256 of
+    /// that request's body, if any.
+    pub async fn idempotent_iteration(&self, key: &str) -> Result<Option<(i64, String)>, MetastoreError> {
+        let row = sqlx::query("SELECT iteration_id, request_sha256 FROM idempotency_keys WHERE idem_key = $1").bind(key).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?))).transpose()?)
     }
 
-    /// Records that `key` created iteration `id`; returns the iteration the key names now:
-    /// `id`, or the one of a request with the same key that recorded it first (a race).
-    pub async fn record_idempotency_key(&self, key: &str, id: i64) -> Result<i64, MetastoreError> {
-        sqlx::query("INSERT INTO idempotency_keys (idem_key, iteration_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (idem_key) DO NOTHING")
+    /// Records that `key`, with a request body of SHA-256 `request_sha256`, created iteration
+    /// `id`; returns what the key names now: `id`, or the iteration (and body digest) of a
+    /// request with the same key that recorded it first (a race).
+    pub async fn record_idempotency_key(&self, key: &str, request_sha256: &str, id: i64) -> Result<(i64, String), MetastoreError> {
+        sqlx::query("INSERT INTO idempotency_keys (idem_key, request_sha256, iteration_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (idem_key) DO NOTHING")
             .bind(key)
+            .bind(request_sha256)
             .bind(id)
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        Ok(self.idempotent_iteration(key).await?.unwrap_or(id))
+        Ok(self.idempotent_iteration(key).await?.unwrap_or((id, request_sha256.to_string())))
     }
 }

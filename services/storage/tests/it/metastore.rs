@@ -788,9 +788,9 @@ async fn iteration_leases_fence_one_driver(ms: Metastore) {
     assert!(matches!(ms.acquire_iteration_lease(id + 99, "z:1", ttl, None).await, Err(MetastoreError::NotFound { .. })));
     // Idempotency keys: the first record wins; deleting the iteration drops its key.
     assert_eq!(ms.idempotent_iteration("k").await.unwrap(), None);
-    assert_eq!(ms.record_idempotency_key("k", id).await.unwrap(), id);
+    assert_eq!(ms.record_idempotency_key("k", "h1", id).await.unwrap(), (id, "h1".to_string()));
     let other = ms.create_iteration("c", "{}").await.unwrap();
-    assert_eq!(ms.record_idempotency_key("k", other).await.unwrap(), id, "a second record of a key returns the first iteration");
+    assert_eq!(ms.record_idempotency_key("k", "h2", other).await.unwrap(), (id, "h1".to_string()), "a second record of a key returns the first iteration and body");
     ms.cancel_iteration(other).await.unwrap();
     ms.cancel_iteration(id).await.unwrap();
     ms.delete_iteration(id).await.unwrap();
