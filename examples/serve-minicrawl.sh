@@ -40,7 +40,8 @@ echo "iteration $ID started"
 while :; do
     IT=$(curl -sf -H "$AUTH" "$API/iterations/$ID")
     STATE=$(echo "$IT" | json state)
-    echo "  $STATE: shards $(echo "$IT" | json done)/$(echo "$IT" | json total), pages $(echo "$IT" | json pages), pages/s $(echo "$IT" | json pages_per_second)"
+    SHARDS=$(echo "$IT" | grep -o '"shards":{[^}]*}'); LIVE=$(echo "$IT" | grep -o '"progress":{[^}]*}')
+    echo "  $STATE: shards $(echo "$SHARDS" | json done)/$(echo "$SHARDS" | json total), pages $(echo "$LIVE" | json pages), pages/s $(echo "$LIVE" | json pages_per_second), ETA $(echo "$LIVE" | json eta_seconds) s"
     case "$STATE" in awaiting_annotation|complete) break ;; failed|cancelled) echo "$IT"; exit 1 ;; esac
     sleep 2
 done

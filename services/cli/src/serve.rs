@@ -280,3 +280,41 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing the requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cli, Command};
+    use clap::Parser;
+
+    fn resolve(argv: &[&str]) -> anyhow::Result<super::ServeConfig> {
+        let mut all = vec!["corpusminer", "serve"];
+        all.extend(argv);
+        match Cli::try_parse_from(all).unwrap().command {
+            Command::Serve(a) => a.resolve(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_config_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("serve.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nout = \"s3://bucket/mined\"\ndb = \"postgres://cm:hunter2@db/cm\"\nworkers = 3\nlease_ttl = 10\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = resolve(&["--config", f]).unwrap();
+        assert_eq!((c.listen.to_string().as_str(), c.out.as_str(), c.workers, c.lease_ttl, c.max_attempts), ("0.0.0.0:9000", "s3://bucket/mined", 3, 10, 3));
+        let c = resolve(&["--config", f, "--workers", "5", "--listen", "127.0.0.1:1"]).unwrap();
+        assert_eq!((c.workers, c.listen.port(), c.lease_ttl), (5, 1, 10));
+        let shown = c.redacted().to_string();
+        assert!(!shown.contains("hunter2") && shown.contains("db"), "the password never shows: {shown}");
+        let d = resolve(&[]).unwrap();
+        // (`db` is not checked: another test of this binary sets CORPUSMINER_DB for a moment.)
+        assert_eq!((d.listen.to_string().as_str(), d.out.as_str()), ("127.0.0.1:8080", "out"));
+        std::fs::write(&file, "workers = 2\nlisten_on = \"x\"\n").unwrap();
+        let e = resolve(&["--config", f]).unwrap_err().to_string();
+        assert!(e.contains("listen_on") && e.contains("serve.toml"), "unknown keys are refused by name: {e}");
+        std::fs::write(&file, "workers = 0\n").unwrap();
+        assert!(resolve(&["--config", f]).is_err(), "0 workers is refused");
+        assert!(resolve(&["--config", "/nonexistent.toml"]).unwrap_err().to_string().contains("/nonexistent.toml"));
+    }
+}
