@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts what the tests need: the s3s-fs S3 server binary, a local PostgreSQL, and schemathesis
-# for the API test.
+# Starts what the tests need: the s3s-fs S3 server binary, a local PostgreSQL, schemathesis
+# for the API test, and Chromium with playwright-core for the web UI test.
 # Idempotent: installs or starts only what is missing, and says what it does.
 set -euo pipefail
 
@@ -40,4 +40,21 @@ else
     python3 -m venv .venv-schemathesis
     .venv-schemathesis/bin/pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
     echo "schemathesis: installed ($(.venv-schemathesis/bin/st --version))"
+fi
+
+# The web UI test (services/cli/tests/web_ui.rs) drives Debian's Chromium with playwright-core
+# from the npm registry (never `npx playwright install`: browser downloads fail here).
+if [ -x /usr/bin/chromium ]; then
+    echo "chromium: present ($(/usr/bin/chromium --version 2>/dev/null))"
+else
+    echo "chromium: installing Debian's package"
+    (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null && apt-get install -y chromium >/dev/null))
+    echo "chromium: installed ($(/usr/bin/chromium --version 2>/dev/null))"
+fi
+if [ -d services/cli/tests/ui/node_modules/playwright-core ]; then
+    echo "playwright-core: present"
+else
+    echo "playwright-core: installing into services/cli/tests/ui/node_modules"
+    npm install --silent --no-audit --no-fund --prefix services/cli/tests/ui
+    echo "playwright-core: installed"
 fi

@@ -1,7 +1,8 @@
 //! Bearer tokens: every route but health, readiness, metrics and the OpenAPI document needs
 //! `Authorization: Bearer cm_…`, a token made by `corpusminer admin token create`. The token is
 //! looked up by its SHA-256 in the metastore on each request (a revoked token stops working at
-//! once, on every replica). What a role may do is checked by the handler through [`Caller`].
+//! once, on every replica). The web UI's session cookie carries the same token
+//! ([`SESSION_COOKIE`]). What a role may do is checked by the handler through [`Caller`].
 
 use crate::error::ApiError;
 use crate::ApiState;
@@ -43,22 +44,48 @@ impl Caller {
     }
 }
 
+/// The cookie a web UI session is kept in ([`crate::ui`]): the token itself, HttpOnly and
+/// SameSite=Strict.
+pub const SESSION_COOKIE: &str = "cm_session";
+
+/// The header the web UI sends on every request that changes something: a cross-site page can
+/// send no custom header without a CORS preflight, which this server never answers, so a
+/// session cookie alone never authorises a write.
+pub const UI_HEADER: &str = "x-corpusminer-ui";
+
+/// The value of cookie `name` in `parts`' Cookie headers.
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| c.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+}
+
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN` (make one with `corpusminer admin token create`)"))?;
-        let value = header.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer TOKEN`"))?;
-        match state.metastore.token_by_secret(token).await? {
+        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => {
+                let value = header.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer TOKEN`"))?
+                    .to_string()
+            }
+            None => {
+                let session = cookie(parts, SESSION_COOKIE).filter(|t| !t.is_empty());
+                let Some(session) = session else {
+                    return Err(ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN` (make one with `corpusminer admin token create`)"));
+                };
+                let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+                if !safe && parts.headers.get(UI_HEADER).is_none() {
+                    return Err(ApiError::forbidden(format!("a session authorises a change only with the {UI_HEADER} header (the web UI sends it)")));
+                }
+                session.to_string()
+            }
+        };
+        match state.metastore.token_by_secret(&token).await? {
             Some(t) => Ok(Caller { name: t.name, role: t.role }),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }

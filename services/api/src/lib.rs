@@ -21,6 +21,7 @@ pub mod drivers;
 pub mod error;
 pub mod iterations;
 pub mod metrics;
+pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -142,6 +143,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .nest("/api/v1", v1)
+        .nest("/ui", ui::routes())
+        .route("/", get(|| async { axum::response::Redirect::to("/ui/iterations") }))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError { status: StatusCode::METHOD_NOT_ALLOWED, body: ErrorBody { error: "method_not_allowed".into(), message: "this route does not take that method".into(), field: None } } })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -119,3 +119,52 @@ pub fn files_under(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.map(|e| e.unwrap().path()).map(|p| if p.is_dir() { files_under(&p) } else { 1 }).sum()
 }
+
+/// A `serve` over a done first iteration of the fixture (SQLite in `out`), with one token.
+pub struct ServedIteration {
+    /// The fixture (its folder lives as long as this).
+    pub fixture: Fixture,
+    /// The output folder.
+    pub out: PathBuf,
+    /// The token made for `role`.
+    pub token: String,
+    /// `host:port` the server listens on.
+    pub addr: String,
+    server: std::process::Child,
+}
+
+impl Drop for ServedIteration {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Runs the fixture's first iteration, makes a `role` token named `name` and starts `serve` on
+/// it (port 0); `None` when the fixture is missing (a failure under CI).
+pub fn served_iteration(role: &str, name: &str) -> Option<ServedIteration> {
+    use std::io::{BufRead, BufReader};
+    let fixture = fixture()?;
+    let out = fixture.dir.join("out");
+    ok(&corpusminer(&with_store(&fixture.run_args, &out, None), None), "run");
+    let out_s = out.to_string_lossy().to_string();
+    let made = corpusminer(&strings(&["admin", "token", "create", "--out", &out_s, "--role", role, "--name", name]), None);
+    ok(&made, "token create");
+    let token = String::from_utf8(made.stdout).unwrap().lines().next().unwrap().to_string();
+    let mut server = Command::new(BIN)
+        .args(["serve", "--out", &out_s, "--listen", "127.0.0.1:0", "--workers", "1"])
+        .env("RUST_LOG", "warn")
+        .env_remove("CORPUSMINER_DB")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("listening on http://").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string))
+        .expect("serve printed its address");
+    // The rest of its output is read (and dropped) so it never writes to a closed pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    Some(ServedIteration { fixture, out, token, addr, server })
+}

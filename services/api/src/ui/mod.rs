@@ -1,0 +1,336 @@
+//! The web UI under `/ui`: server-rendered HTML (maud), one stylesheet and one small script,
+//! all compiled into the binary (no CDN, no build step besides cargo).
+//!
+//! - `/ui/login`: a token from `corpusminer admin token create` opens a session (the token in
+//!   an HttpOnly, SameSite=Strict cookie; writes also need the UI's own header, see
+//!   [`crate::auth::UI_HEADER`]).
+//! - `/ui/iterations`: every iteration with its state and live progress.
+//! - `/ui/iterations/{id}`: the hosts it proposes, what is labelled and what is left.
+//! - `/ui/iterations/{id}/hosts/{host}`: the host's path tree; one key labels the selected
+//!   prefix math (`m`) or not math (`n`) and moves to the next unlabelled one.
+//! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text.
+
+use crate::auth::{Caller, SESSION_COOKIE};
+use crate::error::ApiError;
+use crate::ApiState;
+use axum::extract::{Form, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use corpusminer_coordinator::annotation::label_of;
+use corpusminer_storage::Role;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+const CSS: &str = include_str!("ui.css");
+const ANNOTATE_JS: &str = include_str!("annotate.js");
+
+/// The UI's routes (mounted at `/ui`).
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/iterations") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
+        .route("/assets/annotate.js", get(|| async { asset("text/javascript; charset=utf-8", ANNOTATE_JS) }))
+        .route("/iterations", get(iterations))
+        .route("/iterations/{id}", get(iteration))
+        .route("/iterations/{id}/hosts/{host}", get(host))
+        .route("/iterations/{id}/pages/{page_id}", get(page))
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+}
+
+fn layout(title: &str, caller: Option<&Caller>, body: Markup) -> Response {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · corpusminer" }
+                link rel="stylesheet" href="/ui/assets/ui.css";
+            }
+            body {
+                header {
+                    a.brand href="/ui/iterations" { "corpusminer" }
+                    nav { a href="/ui/iterations" { "Iterations" } }
+                    @if let Some(c) = caller {
+                        span.who { (c.name) " (" (c.role.as_str()) ") " }
+                        form method="post" action="/ui/logout" { button type="submit" { "Sign out" } }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page.into_string()).into_response()
+}
+
+/// A UI page's caller, or the login page for a browser without a (valid) session.
+fn signed_in(caller: Result<Caller, ApiError>) -> Result<Caller, Response> {
+    match caller {
+        Ok(c) if c.role != Role::Worker => Ok(c),
+        Ok(_) => Err(layout("Not for workers", None, html! { p.error { "A worker token cannot use the web UI." } })),
+        Err(_) => Err(Redirect::to("/ui/login").into_response()),
+    }
+}
+
+fn failure(e: ApiError) -> Response {
+    let status = e.status;
+    let mut r = layout("Error", None, html! { h1 { "Error" } p.error { (e.body.message) } });
+    *r.status_mut() = status;
+    r
+}
+
+async fn login_page() -> Response {
+    login_form(None)
+}
+
+fn login_form(error: Option<&str>) -> Response {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            form.login method="post" action="/ui/login" {
+                label for="token" { "Token" }
+                input #token type="password" name="token" autocomplete="off" autofocus placeholder="cm_…";
+                @if let Some(e) = error { p.error { (e) } }
+                button type="submit" { "Sign in" }
+                p.muted { "Make one with " code { "corpusminer admin token create --role annotator --name NAME" } "." }
+            }
+        },
+    )
+}
+
+/// The login form's body.
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(state): State<ApiState>, Form(f): Form<LoginForm>) -> Response {
+    let token = f.token.trim();
+    match state.metastore.token_by_secret(token).await {
+        Ok(Some(t)) if t.role != Role::Worker => {
+            let mut r = Redirect::to("/ui/iterations").into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(Some(_)) => with_status(login_form(Some("A worker token cannot sign in.")), StatusCode::FORBIDDEN),
+        Ok(None) => with_status(login_form(Some("Unknown or revoked token.")), StatusCode::UNAUTHORIZED),
+        Err(e) => failure(e.into()),
+    }
+}
+
+fn with_status(mut r: Response, s: StatusCode) -> Response {
+    *r.status_mut() = s;
+    r
+}
+
+async fn logout() -> Response {
+    let mut r = Redirect::to("/ui/login").into_response();
+    r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("cm_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
+    r
+}
+
+async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut rows = Vec::new();
+    let ids = match state.metastore.iteration_ids().await {
+        Ok(ids) => ids,
+        Err(e) => return failure(e.into()),
+    };
+    for id in ids.into_iter().rev() {
+        let it = match state.metastore.iteration(id).await {
+            Ok(it) => it,
+            Err(_) => continue,
+        };
+        let counts = state.metastore.shard_counts(id).await.unwrap_or_default();
+        let live = crate::iterations::live_progress(&state, &it).await.ok();
+        rows.push((it, counts, live));
+    }
+    let body = html! {
+        h1 { "Iterations" }
+        @if rows.is_empty() {
+            p.muted { "No iteration yet: start one with " code { "POST /api/v1/iterations" } " or " code { "corpusminer run" } "." }
+        } @else {
+            table #iterations {
+                thead { tr { th { "#" } th { "crawl" } th { "state" } th { "shards" } th.num { "pages" } th.num { "pages/s" } th.num { "ETA" } th { "created" } } }
+                tbody {
+                    @for (it, c, live) in &rows {
+                        tr {
+                            td { a href=(format!("/ui/iterations/{}", it.id)) { (it.id) } }
+                            td { (it.crawl) }
+                            td { span class=(format!("state {}", it.state)) { (it.state) } }
+                            td {
+                                div.bar title=(format!("{} of {} done, {} leased, {} failed", c.done, c.total(), c.leased, c.failed)) {
+                                    span style=(format!("width: {:.0}%", if c.total() > 0 { 100.0 * (c.done + c.failed) as f64 / c.total() as f64 } else { 0.0 })) {}
+                                }
+                                span.muted { (c.done) " / " (c.total()) @if c.failed > 0 { " (" (c.failed) " failed)" } }
+                            }
+                            td.num { (live.as_ref().map(|l| l.pages).unwrap_or(0)) }
+                            td.num { (live.as_ref().and_then(|l| l.pages_per_second).map(|r| format!("{r:.0}")).unwrap_or_default()) }
+                            td.num { (live.as_ref().and_then(|l| l.eta_seconds).map(|s| format!("{s:.0} s")).unwrap_or_default()) }
+                            td.muted { (it.created_at.format("%Y-%m-%d %H:%M")) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout("Iterations", Some(&caller), body)
+}
+
+async fn iteration(State(state): State<ApiState>, caller: Result<Caller, ApiError>, Path(id): Path<i64>) -> Response {
+    let caller = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (it, proposals, annotations) = match async {
+        let it = state.metastore.iteration(id).await?;
+        let proposals = state.metastore.proposals(id).await?;
+        let annotations = state.metastore.annotations(false).await?;
+        Ok::<_, corpusminer_storage::MetastoreError>((it, proposals, annotations))
+    }
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => return failure(e.into()),
+    };
+    let mut rows: Vec<_> = proposals
+        .iter()
+        .map(|p| {
+            let on_host = |prefix: &str| prefix == p.host || prefix.strip_prefix(p.host.as_str()).is_some_and(|rest| rest.starts_with('/'));
+            let labels: Vec<&str> = annotations.iter().filter(|a| on_host(&a.prefix)).map(|a| a.label.as_str()).collect();
+            (p, labels)
+        })
+        .collect();
+    // Unlabelled hosts first, then the most kept pages.
+    rows.sort_by(|a, b| a.1.is_empty().cmp(&b.1.is_empty()).reverse().then(b.0.kept_pages.cmp(&a.0.kept_pages)).then(a.0.host.cmp(&b.0.host)));
+    let left = rows.iter().filter(|r| r.1.is_empty()).count();
+    let body = html! {
+        h1 { "Iteration " (id) " " span class=(format!("state {}", it.state)) { (it.state) } }
+        p.muted { (proposals.len()) " hosts proposed, " (left) " without a label. Threshold " (it.threshold.map(|t| format!("{t:.4}")).unwrap_or_else(|| "not chosen yet".into())) "." }
+        table #proposals {
+            thead { tr { th { "host" } th.num { "kept ratio" } th.num { "kept pages" } th.num { "pages" } th { "labels" } } }
+            tbody {
+                @for (p, labels) in &rows {
+                    tr {
+                        td { a href=(format!("/ui/iterations/{id}/hosts/{}", p.host)) { (p.host) } }
+                        td.num { (format!("{:.2}", p.ratio)) }
+                        td.num { (p.kept_pages) }
+                        td.num { (p.pages) }
+                        td { @if labels.is_empty() { span.muted { "none" } } @else { @for l in labels { span class=(format!("label {l}")) { (l) " " } } } }
+                    }
+                }
+            }
+        }
+    };
+    layout(&format!("Iteration {id}"), Some(&caller), body)
+}
+
+/// Flattens the path tree into rows of (depth, node), parents before children.
+fn flatten(node: corpusminer_coordinator::browse::PathNode, depth: usize, out: &mut Vec<(usize, corpusminer_coordinator::browse::PathNode)>) {
+    let mut node = node;
+    let children = std::mem::take(&mut node.children);
+    out.push((depth, node));
+    for c in children {
+        flatten(c, depth + 1, out);
+    }
+}
+
+async fn host(State(state): State<ApiState>, caller: Result<Caller, ApiError>, Path((id, host)): Path<(i64, String)>) -> Response {
+    let caller = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let host = host.trim().to_lowercase();
+    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    let loaded = async {
+        let it = state.metastore.iteration(id).await?;
+        let shards = state.metastore.shards(id).await?;
+        let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
+        let bucket = it.threshold_bucket.map(|b| b.max(0) as usize);
+        let tree = corpusminer_coordinator::browse::host_paths(&store, &shards, &host, bucket, 3).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let annotations = state.metastore.annotations(false).await?;
+        Ok::<_, ApiError>((tree, annotations))
+    };
+    let (tree, annotations) = match loaded.await {
+        Ok((Some(t), a)) => (t, a),
+        Ok((None, _)) => return failure(ApiError::not_found(format!("iteration {id} scored no page of {host}"))),
+        Err(e) => return failure(e),
+    };
+    let mut rows = Vec::new();
+    flatten(tree, 0, &mut rows);
+    let body = html! {
+        h1 { a href=(format!("/ui/iterations/{id}")) { "Iteration " (id) } " · " (host) }
+        p.keys { kbd { "j" } "/" kbd { "k" } " move · " kbd { "m" } " math · " kbd { "n" } " not math · " kbd { "s" } " skip · " kbd { "?" } " help" }
+        p #status {}
+        table #paths {
+            thead { tr { th { "prefix" } th.num { "pages" } th.num { "kept" } th.num { "mean score" } th { "label" } th { "best pages" } } }
+            tbody {
+                @for (depth, n) in &rows {
+                    @let own = annotations.iter().find(|a| a.prefix == n.prefix).map(|a| a.label.as_str());
+                    @let inherited = label_of(&format!("https://{}", n.prefix), &annotations).map(|a| a.label.as_str());
+                    tr.prefix data-prefix=(n.prefix) data-label=(own.unwrap_or("")) {
+                        td.path style=(format!("padding-left: {}rem", 0.6 + 1.2 * *depth as f64)) { (n.prefix.rsplit('/').next().filter(|_| *depth > 0).unwrap_or(&n.prefix)) }
+                        td.num { (n.pages) }
+                        td.num { (n.kept_pages) }
+                        td.num { (format!("{:.3}", n.mean_score)) }
+                        td.labelcell {
+                            @if let Some(l) = own { span class=(format!("label {l}")) { (if l == "math" { "math" } else { "not math" }) } }
+                            @else if let Some(l) = inherited { span.muted { "(" (l) " from above)" } }
+                        }
+                        td { @for (pid, url, score) in &n.samples { a href=(format!("/ui/iterations/{id}/pages/{pid}")) title=(url) { (format!("{score:.2}")) } " " } }
+                    }
+                }
+            }
+        }
+        div #help {
+            h2 { "Keys" }
+            p { kbd { "j" } " or " kbd { "↓" } ": next prefix; " kbd { "k" } " or " kbd { "↑" } ": previous" }
+            p { kbd { "m" } ": the selected prefix is math; " kbd { "n" } ": not math; then the next unlabelled prefix is selected" }
+            p { kbd { "s" } ": skip to the next unlabelled prefix; " kbd { "?" } " or " kbd { "Esc" } ": close this" }
+            p.muted { "A label covers every URL under its prefix; a longer prefix's label wins below it." }
+        }
+        script src="/ui/assets/annotate.js" {}
+    };
+    layout(&host, Some(&caller), body)
+}
+
+async fn page(State(state): State<ApiState>, caller: Result<Caller, ApiError>, Path((id, page_id)): Path<(i64, String)>) -> Response {
+    let caller = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let found = async {
+        let it = state.metastore.iteration(id).await?;
+        let shards = state.metastore.shards(id).await?;
+        let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
+        corpusminer_coordinator::browse::find_page(&store, &shards, &page_id).await.map_err(|e| ApiError::unavailable(e.to_string()))
+    };
+    let f = match found.await {
+        Ok(Some(f)) => f,
+        Ok(None) => return failure(ApiError::not_found(format!("iteration {id} has no page {page_id:?}"))),
+        Err(e) => return failure(e),
+    };
+    let body = html! {
+        h1 { a href=(format!("/ui/iterations/{id}/hosts/{}", f.page.host)) { (f.page.host) } " · score " (format!("{:.3}", f.page.score)) }
+        p { a href=(f.page.url) rel="noreferrer noopener" { (f.page.url) } span.muted { " · " (f.page.lang) " · " (f.page.tokens) " tokens" } }
+        @match &f.text {
+            Some(t) => pre.text { (t) },
+            None => p.muted { "Its text was not stored (its score is below the run's text floor)." },
+        }
+    };
+    layout(&f.page.host, Some(&caller), body)
+}

@@ -1,0 +1,71 @@
+//! The web UI in a real browser (Debian's Chromium driven by playwright-core, both installed by
+//! `.ci/start-services.sh`): sign in with a token, open a proposed host of a real iteration and
+//! label two prefixes with the keyboard; the labels are in the store under the token's name,
+//! and a session cookie without the UI's header writes nothing.
+
+mod common;
+
+use common::served_iteration;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Command;
+
+const UI_TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui");
+
+/// Chromium and playwright-core, or why they are missing (a failure under CI).
+fn browser() -> Option<()> {
+    let chromium = std::path::Path::new("/usr/bin/chromium").is_file();
+    let playwright = PathBuf::from(UI_TESTS).join("node_modules/playwright-core").is_dir();
+    if chromium && playwright {
+        return Some(());
+    }
+    let why = format!("chromium present: {chromium}, playwright-core in {UI_TESTS}/node_modules: {playwright} (`bash .ci/start-services.sh` installs both)");
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("skipped: {why}");
+    None
+}
+
+fn raw(addr: &str, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    (resp.split_whitespace().nth(1).unwrap().parse().unwrap(), resp)
+}
+
+#[test]
+fn an_annotator_labels_prefixes_with_the_keyboard() {
+    let Some(()) = browser() else { return };
+    let Some(served) = served_iteration("annotator", "ada") else { return };
+    let (addr, token) = (served.addr.clone(), served.token.clone());
+    // A session cookie alone never authorises a write (no UI header): refused, nothing stored.
+    let body = r#"{"annotations":[{"prefix":"forged.example.org","label":"math"}]}"#;
+    let (status, _) = raw(&addr, &format!("POST /api/v1/annotations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    assert_eq!(status, 403);
+
+    let shots = std::env::var_os("CORPUSMINER_UI_SHOTS").map(PathBuf::from).unwrap_or_else(|| served.fixture.dir.join("shots"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let run = Command::new("node").arg(format!("{UI_TESTS}/annotate.mjs")).args([&format!("http://{addr}"), &token, &shots.to_string_lossy().to_string()]).current_dir(UI_TESTS).output().expect("node runs");
+    let out = served.out.clone();
+    assert!(run.status.success(), "the browser run failed:\n{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let said: serde_json::Value = serde_json::from_slice(run.stdout.split(|&b| b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
+    for shot in ["iterations.png", "host.png", "host-help.png", "page.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot} was taken");
+    }
+
+    // What the browser labelled is in the store, under the token's name.
+    let db = format!("sqlite://{}", out.join("corpusminer.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let annotations = rt.block_on(async {
+        let ms = corpusminer_storage::Metastore::connect(&db).await.unwrap();
+        let a = ms.annotations(false).await.unwrap();
+        ms.close().await;
+        a
+    });
+    let got: Vec<(String, String, String)> = annotations.iter().map(|a| (a.prefix.clone(), a.label.as_str().to_string(), a.annotator.clone())).collect();
+    let want: Vec<(String, String, String)> = said["labelled"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string(), "ada".to_string())).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for w in &want {
+        assert!(got.contains(w), "{w:?} not in {got:?}");
+    }
+}
