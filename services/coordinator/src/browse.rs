@@ -109,6 +109,25 @@ pub async fn host_paths(store: &Arc<dyn ObjectStore>, shards: &[ShardRow], host:
     Ok((root.pages > 0).then(|| root.into_node(host.to_string())))
 }
 
+/// How much labelling each of `hosts` would change the next seed: the sum, over its scored
+/// pages that no annotation covers yet, of how uncertain their score is (`4·p·(1−p)`: 1 at
+/// p = 0.5, 0 at 0 or 1). A host of many pages near the threshold's middle ranks first; one
+/// whose pages are all labelled, or all scored with certainty, last. One pass over the
+/// scored-page files of the done shards.
+pub async fn labelling_value(store: &Arc<dyn ObjectStore>, shards: &[ShardRow], hosts: &std::collections::HashSet<String>, annotations: &[corpusminer_storage::metastore::Annotation]) -> Result<std::collections::HashMap<String, f64>, BrowseError> {
+    let mut value: std::collections::HashMap<String, f64> = hosts.iter().map(|h| (h.clone(), 0.0)).collect();
+    for key in shards.iter().filter(|s| s.state == "done").filter_map(|s| s.scored_key.as_deref()) {
+        for p in scored(store, key).await? {
+            let Some(v) = value.get_mut(&p.host) else { continue };
+            if crate::annotation::label_of(&p.url, annotations).is_none() {
+                let q = p.score.clamp(0.0, 1.0) as f64;
+                *v += 4.0 * q * (1.0 - q);
+            }
+        }
+    }
+    Ok(value)
+}
+
 /// A page found by id: its scored row, the shard it came from, and its extracted text when
 /// its score reached the run's text floor.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,5 +198,14 @@ mod tests {
         assert_eq!((found.page.url.as_str(), found.text.as_deref()), ("https://math.example.org/q/1", Some("x^2")));
         assert_eq!(find_page(&store, &shards, "3").await.unwrap().unwrap().text, None, "below the text floor: no text");
         assert!(find_page(&store, &shards, "nope").await.unwrap().is_none());
+        // Labelling value: unlabelled pages' uncertainty; a label on /q removes its two pages.
+        let hosts: std::collections::HashSet<String> = ["math.example.org".to_string(), "blog.example.com".to_string()].into();
+        let v = labelling_value(&store, &shards, &hosts, &[]).await.unwrap();
+        let u = |p: f64| 4.0 * p * (1.0 - p);
+        assert!((v["math.example.org"] - (u(0.9) + u(0.7) + u(0.1))).abs() < 1e-5, "{v:?}");
+        let on_q = corpusminer_storage::metastore::Annotation { id: 1, prefix: "math.example.org/q".into(), label: corpusminer_storage::metastore::Label::Math, annotator: "a".into(), created_at: chrono::Utc::now(), note: None };
+        let v = labelling_value(&store, &shards, &hosts, &[on_q]).await.unwrap();
+        assert!((v["math.example.org"] - u(0.1)).abs() < 1e-5, "{v:?}");
+        assert!(v["blog.example.com"] < 0.04, "a page scored 0.99 is nearly certain: {v:?}");
     }
 }

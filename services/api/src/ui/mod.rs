@@ -5,7 +5,8 @@
 //!   an HttpOnly, SameSite=Strict cookie; writes also need the UI's own header, see
 //!   [`crate::auth::UI_HEADER`]).
 //! - `/ui/iterations`: every iteration with its state and live progress.
-//! - `/ui/iterations/{id}`: the hosts it proposes, what is labelled and what is left.
+//! - `/ui/iterations/{id}`: the hosts it proposes, what is labelled and what is left, ordered
+//!   by how much a label would change the next seed ([`corpusminer_coordinator::browse::labelling_value`]).
 //! - `/ui/iterations/{id}/hosts/{host}`: the host's path tree; one key labels the selected
 //!   prefix math (`m`) or not math (`n`) and moves to the next unlabelled one.
 //! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text.
@@ -196,37 +197,43 @@ async fn iteration(State(state): State<ApiState>, caller: Result<Caller, ApiErro
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (it, proposals, annotations) = match async {
+    let (it, proposals, annotations, value) = match async {
         let it = state.metastore.iteration(id).await?;
         let proposals = state.metastore.proposals(id).await?;
         let annotations = state.metastore.annotations(false).await?;
-        Ok::<_, corpusminer_storage::MetastoreError>((it, proposals, annotations))
+        let shards = state.metastore.shards(id).await?;
+        let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
+        let hosts = proposals.iter().map(|p| p.host.clone()).collect();
+        let value = corpusminer_coordinator::browse::labelling_value(&store, &shards, &hosts, &annotations).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        Ok::<_, ApiError>((it, proposals, annotations, value))
     }
     .await
     {
         Ok(v) => v,
-        Err(e) => return failure(e.into()),
+        Err(e) => return failure(e),
     };
     let mut rows: Vec<_> = proposals
         .iter()
         .map(|p| {
             let on_host = |prefix: &str| prefix == p.host || prefix.strip_prefix(p.host.as_str()).is_some_and(|rest| rest.starts_with('/'));
             let labels: Vec<&str> = annotations.iter().filter(|a| on_host(&a.prefix)).map(|a| a.label.as_str()).collect();
-            (p, labels)
+            (p, labels, value.get(&p.host).copied().unwrap_or(0.0))
         })
         .collect();
-    // Unlabelled hosts first, then the most kept pages.
-    rows.sort_by(|a, b| a.1.is_empty().cmp(&b.1.is_empty()).reverse().then(b.0.kept_pages.cmp(&a.0.kept_pages)).then(a.0.host.cmp(&b.0.host)));
+    // What labelling would change most first: pages no label covers, times how uncertain
+    // their scores are.
+    rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.0.kept_pages.cmp(&a.0.kept_pages)).then(a.0.host.cmp(&b.0.host)));
     let left = rows.iter().filter(|r| r.1.is_empty()).count();
     let body = html! {
         h1 { "Iteration " (id) " " span class=(format!("state {}", it.state)) { (it.state) } }
         p.muted { (proposals.len()) " hosts proposed, " (left) " without a label. Threshold " (it.threshold.map(|t| format!("{t:.4}")).unwrap_or_else(|| "not chosen yet".into())) "." }
         table #proposals {
-            thead { tr { th { "host" } th.num { "kept ratio" } th.num { "kept pages" } th.num { "pages" } th { "labels" } } }
+            thead { tr { th { "host" } th.num title="pages no label covers, times how uncertain their scores are" { "labelling value" } th.num { "kept ratio" } th.num { "kept pages" } th.num { "pages" } th { "labels" } } }
             tbody {
-                @for (p, labels) in &rows {
+                @for (p, labels, v) in &rows {
                     tr {
                         td { a href=(format!("/ui/iterations/{id}/hosts/{}", p.host)) { (p.host) } }
+                        td.num { (format!("{v:.2}")) }
                         td.num { (format!("{:.2}", p.ratio)) }
                         td.num { (p.kept_pages) }
                         td.num { (p.pages) }
