@@ -45,11 +45,21 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
 
     let shots = std::env::var_os("CORPUSMINER_UI_SHOTS").map(PathBuf::from).unwrap_or_else(|| served.fixture.dir.join("shots"));
     std::fs::create_dir_all(&shots).unwrap();
-    let run = Command::new("node").arg(format!("{UI_TESTS}/annotate.mjs")).args([&format!("http://{addr}"), &token, &shots.to_string_lossy().to_string()]).current_dir(UI_TESTS).output().expect("node runs");
+    // The page with the most fractions: the browser must show its formulas as MathML.
+    let texts = served.out.join("iterations/1/texts");
+    let with_math = std::fs::read_dir(&texts)
+        .unwrap()
+        .flat_map(|e| String::from_utf8(zstd::decode_all(&std::fs::read(e.unwrap().path()).unwrap()[..]).unwrap()).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
+        .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap())
+        .max_by_key(|v| v["text"].as_str().unwrap().matches("\\frac{").count())
+        .expect("minicrawl pages with text");
+    let math_page = format!("/ui/iterations/1/pages/{}", with_math["id"].as_str().unwrap());
+    let run = Command::new("node").arg(format!("{UI_TESTS}/annotate.mjs")).args([&format!("http://{addr}"), &token, &shots.to_string_lossy().to_string(), &math_page]).current_dir(UI_TESTS).output().expect("node runs");
     let out = served.out.clone();
     assert!(run.status.success(), "the browser run failed:\n{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     let said: serde_json::Value = serde_json::from_slice(run.stdout.split(|&b| b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
-    for shot in ["iterations.png", "host.png", "host-help.png", "page.png"] {
+    assert!(said["math_elements"].as_u64().unwrap() > 0, "formulas are rendered as MathML: {said}");
+    for shot in ["iterations.png", "host.png", "host-help.png", "page.png", "math.png"] {
         assert!(std::fs::metadata(shots.join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot} was taken");
     }
 

@@ -9,7 +9,8 @@
 //!   by how much a label would change the next seed ([`corpusminer_coordinator::browse::labelling_value`]).
 //! - `/ui/iterations/{id}/hosts/{host}`: the host's path tree; one key labels the selected
 //!   prefix math (`m`) or not math (`n`) and moves to the next unlabelled one.
-//! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text.
+//! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text, formulas as MathML
+//!   ([`math`]).
 
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::error::ApiError;
@@ -23,6 +24,8 @@ use corpusminer_coordinator::annotation::label_of;
 use corpusminer_storage::Role;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
+
+pub mod math;
 
 const CSS: &str = include_str!("ui.css");
 const ANNOTATE_JS: &str = include_str!("annotate.js");
@@ -335,7 +338,7 @@ async fn page(State(state): State<ApiState>, caller: Result<Caller, ApiError>, P
         h1 { a href=(format!("/ui/iterations/{id}/hosts/{}", f.page.host)) { (f.page.host) } " · score " (format!("{:.3}", f.page.score)) }
         p { a href=(f.page.url) rel="noreferrer noopener" { (f.page.url) } span.muted { " · " (f.page.lang) " · " (f.page.tokens) " tokens" } }
         @match &f.text {
-            Some(t) => pre.text { (t) },
+            Some(t) => div.text { (math::render(t)) },
             None => p.muted { "Its text was not stored (its score is below the run's text floor)." },
         }
     };

@@ -1,12 +1,13 @@
 // Signs in to the web UI with a token, opens the first proposed host of iteration 1 and labels
 // two prefixes with the keyboard (m, then n), as an annotator would. Prints what it labelled as
-// JSON; screenshots go to SHOTS. Usage: node annotate.mjs BASE_URL TOKEN SHOTS_DIR
+// JSON; screenshots go to SHOTS; MATH_PAGE (a page with formulas) must show them as MathML.
+// Usage: node annotate.mjs BASE_URL TOKEN SHOTS_DIR MATH_PAGE
 import { chromium } from "playwright-core";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [base, token, shots] = process.argv.slice(2);
+const [base, token, shots, mathPage] = process.argv.slice(2);
 const profile = mkdtempSync(join(tmpdir(), "cm-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
@@ -48,10 +49,17 @@ try {
   await page.screenshot({ path: join(shots, "host.png"), fullPage: true });
   // A page's text, from a sample link.
   await page.click("tr.prefix td:last-child a >> nth=0");
-  await page.waitForSelector("pre.text, p.muted");
+  await page.waitForSelector("div.text, p.muted");
   await page.screenshot({ path: join(shots, "page.png"), fullPage: true });
+  // A page with formulas: rendered as MathML and laid out by the browser (boxes with height).
+  await page.goto(base + mathPage);
+  await page.waitForSelector("div.text");
+  await page.screenshot({ path: join(shots, "math.png") });
+  const mathElements = await page.locator("div.text math").count();
+  const laidOut = await page.evaluate(() => Array.from(document.querySelectorAll("div.text math")).filter((m) => m.getBoundingClientRect().height > 0).length);
+  if (mathElements === 0 || laidOut === 0) fail(`formulas are laid out as MathML: ${mathElements} math elements, ${laidOut} with a height`);
   if (errors.length) fail("script errors: " + errors.join("; "));
-  console.log(JSON.stringify({ host, labelled: [[first, "math"], [second, "nonmath"]] }));
+  console.log(JSON.stringify({ host, labelled: [[first, "math"], [second, "nonmath"]], math_elements: mathElements }));
 } finally {
   await context.close();
 }
