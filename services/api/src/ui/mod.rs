@@ -29,6 +29,7 @@ pub mod math;
 
 const CSS: &str = include_str!("ui.css");
 const ANNOTATE_JS: &str = include_str!("annotate.js");
+const ACTIONS_JS: &str = include_str!("actions.js");
 
 /// The UI's routes (mounted at `/ui`).
 pub fn routes() -> Router<ApiState> {
@@ -38,6 +39,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/logout", axum::routing::post(logout))
         .route("/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/assets/annotate.js", get(|| async { asset("text/javascript; charset=utf-8", ANNOTATE_JS) }))
+        .route("/assets/actions.js", get(|| async { asset("text/javascript; charset=utf-8", ACTIONS_JS) }))
         .route("/iterations", get(iterations))
         .route("/iterations/{id}", get(iteration))
         .route("/iterations/{id}/hosts/{host}", get(host))
@@ -163,13 +165,17 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         let live = crate::iterations::live_progress(&state, &it).await.ok();
         rows.push((it, counts, live));
     }
+    let admin = caller.role == Role::Admin;
+    let active = rows.iter().any(|(it, _, _)| corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_active()));
     let body = html! {
+        @if active { meta http-equiv="refresh" content="5"; }
         h1 { "Iterations" }
+        p #action-status {}
         @if rows.is_empty() {
             p.muted { "No iteration yet: start one with " code { "POST /api/v1/iterations" } " or " code { "corpusminer run" } "." }
         } @else {
             table #iterations {
-                thead { tr { th { "#" } th { "crawl" } th { "state" } th { "shards" } th.num { "pages" } th.num { "pages/s" } th.num { "ETA" } th { "created" } } }
+                thead { tr { th { "#" } th { "crawl" } th { "state" } th { "shards" } th.num { "pages" } th.num { "pages/s" } th.num { "ETA" } th { "created" } @if admin { th { "actions" } } } }
                 tbody {
                     @for (it, c, live) in &rows {
                         tr {
@@ -186,13 +192,33 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
                             td.num { (live.as_ref().and_then(|l| l.pages_per_second).map(|r| format!("{r:.0}")).unwrap_or_default()) }
                             td.num { (live.as_ref().and_then(|l| l.eta_seconds).map(|s| format!("{s:.0} s")).unwrap_or_default()) }
                             td.muted { (it.created_at.format("%Y-%m-%d %H:%M")) }
+                            @if admin { td { (actions(it, c)) } }
                         }
                     }
                 }
             }
         }
     };
-    layout("Iterations", Some(&caller), body)
+    layout("Iterations", Some(&caller), html! { (body) @if admin { script src="/ui/assets/actions.js" {} } })
+}
+
+/// The admin buttons an iteration offers in its state: next (done), resume (failed, or done
+/// with failed shards), cancel (active).
+fn actions(it: &corpusminer_storage::Iteration, c: &corpusminer_storage::ShardCounts) -> Markup {
+    use corpusminer_storage::IterationState as S;
+    let s = S::parse(&it.state);
+    let id = it.id;
+    html! {
+        @if s.is_some_and(|s| s.is_done()) {
+            button.action data-action=(format!("/api/v1/iterations/{id}/next")) { "Next iteration" } " "
+        }
+        @if s == Some(S::Failed) || (s.is_some_and(|s| s.is_done()) && c.failed > 0) {
+            button.action data-action=(format!("/api/v1/iterations/{id}/resume")) { "Resume" } " "
+        }
+        @if s.is_some_and(|s| s.is_active()) {
+            button.action.danger data-action=(format!("/api/v1/iterations/{id}/cancel")) data-confirm=(format!("Cancel iteration {id}? It cannot be resumed.")) { "Cancel" }
+        }
+    }
 }
 
 async fn iteration(State(state): State<ApiState>, caller: Result<Caller, ApiError>, Path(id): Path<i64>) -> Response {

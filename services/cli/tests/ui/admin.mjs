@@ -1,0 +1,31 @@
+// An admin's dashboard: signs in, starts the next iteration of iteration 1 with its button, and
+// sees iteration 2 listed. Prints JSON. Usage: node admin.mjs BASE_URL ADMIN_TOKEN SHOTS_DIR
+import { chromium } from "playwright-core";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [base, token, shots] = process.argv.slice(2);
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cm-chromium-")), {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1280, height: 700 },
+});
+const fail = (msg) => { console.error(msg); process.exit(1); };
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(base + "/ui/login");
+  await page.fill("#token", token);
+  await page.click("button[type=submit]");
+  await page.waitForSelector("#iterations");
+  const next = page.locator("button[data-action='/api/v1/iterations/1/next']");
+  if ((await next.count()) !== 1) fail("an admin sees the next-iteration button of a done iteration");
+  await next.click();
+  await page.waitForSelector("#iterations a[href='/ui/iterations/2']", { timeout: 30000 });
+  const state = await page.textContent("#iterations tbody tr:first-child .state");
+  await page.screenshot({ path: join(shots, "dashboard-admin.png"), fullPage: true });
+  console.log(JSON.stringify({ second: 2, state }));
+} finally {
+  await context.close();
+}
