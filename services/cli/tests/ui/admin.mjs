@@ -1,18 +1,10 @@
 // An admin's dashboard: signs in, starts the next iteration of iteration 1 with its button, and
 // sees iteration 2 listed. Prints JSON. Usage: node admin.mjs BASE_URL ADMIN_TOKEN SHOTS_DIR
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { launch, fail } from "./browser.mjs";
 
 const [base, token, shots] = process.argv.slice(2);
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cm-chromium-")), {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1280, height: 700 },
-});
-const fail = (msg) => { console.error(msg); process.exit(1); };
+const context = await launch({ width: 1280, height: 700 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(base + "/ui/login");

@@ -2,20 +2,11 @@
 // two prefixes with the keyboard (m, then n), as an annotator would. Prints what it labelled as
 // JSON; screenshots go to SHOTS; MATH_PAGE (a page with formulas) must show them as MathML.
 // Usage: node annotate.mjs BASE_URL TOKEN SHOTS_DIR MATH_PAGE
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { launch, fail } from "./browser.mjs";
 
 const [base, token, shots, mathPage] = process.argv.slice(2);
-const profile = mkdtempSync(join(tmpdir(), "cm-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  viewport: { width: 1280, height: 900 },
-});
-const fail = (msg) => { console.error(msg); process.exit(1); };
+const context = await launch({ width: 1280, height: 900 });
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
