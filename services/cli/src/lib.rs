@@ -76,8 +76,9 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Sample text from a checkpoint or an exported model (temperature, top-p, seed).
     Generate(train::GenerateArgs),
-    /// Serve the HTTP API (JSON under /api/v1, OpenAPI document at /api/v1/openapi.json) on the
-    /// metastore of --out or --db; every route but health needs a token from `admin token create`.
+    /// Serve the HTTP API (JSON under /api/v1, OpenAPI document at /api/v1/openapi.json, metrics at
+    /// /metrics) and the web UI (/ui) on the metastore of --out or --db, and drive the iterations
+    /// started there; every route but health and metrics needs a token from `admin token create`.
     Serve(serve::ServeArgs),
     /// Administration: the API's bearer tokens.
     #[command(subcommand)]
