@@ -33,6 +33,8 @@ pub struct AnnotationItem {
     pub created_at: String,
     /// A note, if one was given.
     pub note: Option<String>,
+    /// An admin's settlement of the prefix.
+    pub settles: bool,
 }
 
 /// A page of annotations.
@@ -71,6 +73,9 @@ pub struct NewAnnotationBody {
     pub label: String,
     /// Why, for the next person.
     pub note: Option<String>,
+    /// Settle the prefix (admins only): this label decides it whatever the annotators said.
+    #[serde(default)]
+    pub settle: bool,
 }
 
 /// `POST /annotations`: one annotation or several.
@@ -89,10 +94,12 @@ pub struct PostedAnnotations {
 }
 
 fn item(a: corpusminer_storage::metastore::Annotation) -> AnnotationItem {
-    AnnotationItem { id: a.id, prefix: a.prefix, label: a.label.to_string(), annotator: a.annotator, created_at: a.created_at.to_rfc3339(), note: a.note }
+    AnnotationItem { id: a.id, prefix: a.prefix, label: a.label.to_string(), annotator: a.annotator, created_at: a.created_at.to_rfc3339(), note: a.note, settles: a.settles }
 }
 
-/// Annotations, paged: the current one per prefix, or the whole history.
+/// Annotations, paged: the label that decides each prefix (its settlement, else its annotators'
+/// common label; disputed prefixes are listed by `GET /annotations/disputes`), or the whole
+/// history.
 #[utoipa::path(get, path = "/api/v1/annotations", tag = "annotations", params(AnnotationQuery), security(("bearer" = [])),
     responses((status = 200, body = AnnotationPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<ApiState>, caller: Caller, query: Result<Query<AnnotationQuery>, QueryRejection>) -> Result<Json<AnnotationPage>, ApiError> {
@@ -122,13 +129,69 @@ pub async fn post(State(state): State<ApiState>, caller: Caller, body: Result<Js
     for (i, a) in body.annotations.iter().enumerate() {
         let prefix = normalize_prefix(&a.prefix).map_err(|e| ApiError::bad_request(&format!("annotations[{i}].prefix"), e.to_string()))?;
         let label: Label = a.label.parse().map_err(|e: String| ApiError::bad_request(&format!("annotations[{i}].label"), e))?;
-        rows.push(NewAnnotation { prefix, label, annotator: caller.name.clone(), created_at: now, note: a.note.clone().filter(|n| !n.trim().is_empty()) });
+        if a.settle {
+            caller.must_be_admin("settle a prefix").map_err(|mut e| {
+                e.body.field = Some(format!("annotations[{i}].settle"));
+                e
+            })?;
+        }
+        rows.push(NewAnnotation { prefix, label, annotator: caller.name.clone(), created_at: now, note: a.note.clone().filter(|n| !n.trim().is_empty()), settles: a.settle });
     }
     let ids = state.metastore.add_annotations(&rows).await?;
     let items = ids
         .into_iter()
         .zip(rows)
-        .map(|(id, r)| AnnotationItem { id, prefix: r.prefix, label: r.label.to_string(), annotator: r.annotator, created_at: r.created_at.to_rfc3339(), note: r.note })
+        .map(|(id, r)| AnnotationItem { id, prefix: r.prefix, label: r.label.to_string(), annotator: r.annotator, created_at: r.created_at.to_rfc3339(), note: r.note, settles: r.settles })
         .collect();
     Ok((StatusCode::CREATED, Json(PostedAnnotations { items })))
+}
+
+/// A prefix its annotators disagree on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DisputeItem {
+    /// The prefix.
+    pub prefix: String,
+    /// Each annotator's latest label: `[annotator, label]`.
+    pub labels: Vec<(String, String)>,
+}
+
+/// Two annotators' agreement.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AgreementItem {
+    /// One annotator.
+    pub a: String,
+    /// The other.
+    pub b: String,
+    /// Prefixes both labelled.
+    pub prefixes: u64,
+    /// Of those, prefixes labelled the same.
+    pub agreed: u64,
+    /// Cohen's kappa; `null` when undefined (both gave a single label only).
+    pub kappa: Option<f64>,
+}
+
+/// Disputed prefixes and agreement per pair of annotators.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Disputes {
+    /// Prefixes no seed uses until an admin settles them (`POST /annotations` with `settle`).
+    pub disputes: Vec<DisputeItem>,
+    /// Cohen's kappa of each pair of annotators on the prefixes both labelled.
+    pub agreement: Vec<AgreementItem>,
+}
+
+/// Disputes and agreement among several annotators (annotators and admins).
+#[utoipa::path(get, path = "/api/v1/annotations/disputes", tag = "annotations", security(("bearer" = [])),
+    responses((status = 200, body = Disputes), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn disputes(State(state): State<ApiState>, caller: Caller) -> Result<Json<Disputes>, ApiError> {
+    caller.may_read()?;
+    Ok(Json(disputes_of(&state.metastore.annotations(true).await?)))
+}
+
+/// [`Disputes`] of an annotation history.
+pub fn disputes_of(history: &[corpusminer_storage::metastore::Annotation]) -> Disputes {
+    use corpusminer_storage::metastore::{disputed_prefixes, pair_agreement};
+    Disputes {
+        disputes: disputed_prefixes(history).into_iter().map(|d| DisputeItem { prefix: d.prefix, labels: d.labels.into_iter().map(|(w, l)| (w, l.to_string())).collect() }).collect(),
+        agreement: pair_agreement(history).into_iter().map(|p| AgreementItem { a: p.a, b: p.b, prefixes: p.prefixes, agreed: p.agreed, kappa: p.kappa }).collect(),
+    }
 }

@@ -216,3 +216,33 @@ async fn proposals_sort_filter_and_page() {
     assert_eq!(get("?labelled=true".into()).await["items"][0]["label"].as_str(), Some("math"));
     assert_eq!(hosts(&get("?labelled=false&sort=host".into()).await), ["blog.example.com", "math.example.org"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_annotators_dispute_and_an_admin_settles() {
+    let s = start(false).await.unwrap();
+    let post = |token: &str, body: &str| {
+        let (s, token, body) = (&s, token.to_string(), body.to_string());
+        async move { call(s, "POST", "/api/v1/annotations", Some(&token), Some(&body)).await }
+    };
+    // Only an admin settles: an annotator's settle is refused and writes nothing.
+    let (st, e) = post(&s.annotator, r#"{"annotations":[{"prefix":"a.org","label":"math","settle":true}]}"#).await;
+    assert_eq!((st, e["field"].as_str()), (403, Some("annotations[0].settle")), "{e}");
+    assert!(s.ms.annotations(true).await.unwrap().is_empty());
+    // Two annotators (the annotator and the admin labelling, not settling) disagree on b.org.
+    assert_eq!(post(&s.annotator, r#"{"annotations":[{"prefix":"a.org","label":"math"},{"prefix":"b.org","label":"math"}]}"#).await.0, 201);
+    assert_eq!(post(&s.admin, r#"{"annotations":[{"prefix":"a.org","label":"math"},{"prefix":"b.org","label":"nonmath"}]}"#).await.0, 201);
+    let (_, d) = call(&s, "GET", "/api/v1/annotations/disputes", Some(&s.annotator), None).await;
+    assert_eq!(d["disputes"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d["disputes"][0]["prefix"], "b.org");
+    assert_eq!((d["agreement"][0]["a"].as_str(), d["agreement"][0]["b"].as_str(), d["agreement"][0]["prefixes"].as_u64(), d["agreement"][0]["agreed"].as_u64()), (Some("ann"), Some("root"), Some(2), Some(1)));
+    let (_, current) = call(&s, "GET", "/api/v1/annotations", Some(&s.annotator), None).await;
+    let prefixes: Vec<&str> = current["items"].as_array().unwrap().iter().map(|a| a["prefix"].as_str().unwrap()).collect();
+    assert_eq!(prefixes, ["a.org"], "a disputed prefix decides nothing");
+    // The admin settles it.
+    assert_eq!(post(&s.admin, r#"{"annotations":[{"prefix":"b.org","label":"nonmath","settle":true}]}"#).await.0, 201);
+    let (_, d) = call(&s, "GET", "/api/v1/annotations/disputes", Some(&s.admin), None).await;
+    assert!(d["disputes"].as_array().unwrap().is_empty(), "{d}");
+    let (_, current) = call(&s, "GET", "/api/v1/annotations", Some(&s.annotator), None).await;
+    let b = current["items"].as_array().unwrap().iter().find(|a| a["prefix"] == "b.org").expect("settled b.org decides");
+    assert_eq!((b["label"].as_str(), b["settles"].as_bool()), (Some("nonmath"), Some(true)));
+}

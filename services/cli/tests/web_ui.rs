@@ -57,6 +57,7 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     let run = Command::new("node").arg(format!("{UI_TESTS}/annotate.mjs")).args([&format!("http://{addr}"), &token, &shots.to_string_lossy().to_string(), &math_page]).current_dir(UI_TESTS).output().expect("node runs");
     let out = served.out.clone();
     assert!(run.status.success(), "the browser run failed:\n{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let said: serde_json::Value = serde_json::from_slice(run.stdout.split(|&b| b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
     let html = raw(&addr, &format!("GET /ui/iterations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={token}\r\nConnection: close\r\n\r\n")).1;
     assert!(!html.contains("data-action"), "an annotator gets no admin buttons");
 
@@ -64,12 +65,15 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     let made = common::corpusminer(&common::strings(&["admin", "token", "create", "--out", &out.to_string_lossy(), "--role", "admin", "--name", "root"]), None);
     common::ok(&made, "admin token");
     let admin = String::from_utf8(made.stdout).unwrap().lines().next().unwrap().to_string();
+    // The admin labels ada's first prefix the other way: a dispute, settled from the page.
+    let first = said["labelled"][0][0].as_str().unwrap().to_string();
+    let body = format!(r#"{{"annotations":[{{"prefix":"{first}","label":"nonmath"}}]}}"#);
+    let (status, _) = raw(&addr, &format!("POST /api/v1/annotations HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    assert_eq!(status, 201);
     let dash = Command::new("node").arg(format!("{UI_TESTS}/admin.mjs")).args([&format!("http://{addr}"), &admin, &shots.to_string_lossy().to_string()]).current_dir(UI_TESTS).output().expect("node runs");
     assert!(dash.status.success(), "the admin browser run failed:\n{}\n{}", String::from_utf8_lossy(&dash.stdout), String::from_utf8_lossy(&dash.stderr));
-    assert!(run.status.success(), "the browser run failed:\n{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-    let said: serde_json::Value = serde_json::from_slice(run.stdout.split(|&b| b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
     assert!(said["math_elements"].as_u64().unwrap() > 0, "formulas are rendered as MathML: {said}");
-    for shot in ["iterations.png", "host.png", "host-help.png", "page.png", "math.png", "dashboard-admin.png"] {
+    for shot in ["iterations.png", "host.png", "host-help.png", "page.png", "math.png", "dashboard-admin.png", "disputes.png"] {
         assert!(std::fs::metadata(shots.join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot} was taken");
     }
 
@@ -84,9 +88,8 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     });
     let got: Vec<(String, String, String)> = annotations.iter().map(|a| (a.prefix.clone(), a.label.as_str().to_string(), a.annotator.clone())).collect();
     let want: Vec<(String, String, String)> = said["labelled"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string(), "ada".to_string())).collect();
-    // (Iteration 2, started from the dashboard, may not have finished: only labels count here.)
-    assert_eq!(got.len(), 2, "{got:?}");
-    for w in &want {
-        assert!(got.contains(w), "{w:?} not in {got:?}");
-    }
+    // ada's second label stands; her first was disputed by the admin and settled as math.
+    assert!(got.contains(&want[1]), "{:?} not in {got:?}", want[1]);
+    assert!(got.contains(&(first.clone(), "math".to_string(), "root".to_string())), "the settlement decides {first}: {got:?}");
+    assert!(annotations.iter().any(|a| a.prefix == first && a.settles));
 }

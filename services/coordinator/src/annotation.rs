@@ -286,6 +286,7 @@ fn with_defaults(f: RowFields, d: &ImportDefaults) -> NewAnnotation {
         annotator: f.annotator.unwrap_or_else(|| d.annotator.clone()),
         created_at: f.created_at.unwrap_or(d.now),
         note: f.note,
+        settles: false,
     }
 }
 
@@ -791,6 +792,7 @@ mod tests {
             annotator: "x".into(),
             created_at: at,
             note: None,
+            settles: false,
         };
         let current = vec![
             a(1, "mathoverflow.net", Label::Math),

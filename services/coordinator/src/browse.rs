@@ -203,7 +203,7 @@ mod tests {
         let v = labelling_value(&store, &shards, &hosts, &[]).await.unwrap();
         let u = |p: f64| 4.0 * p * (1.0 - p);
         assert!((v["math.example.org"] - (u(0.9) + u(0.7) + u(0.1))).abs() < 1e-5, "{v:?}");
-        let on_q = corpusminer_storage::metastore::Annotation { id: 1, prefix: "math.example.org/q".into(), label: corpusminer_storage::metastore::Label::Math, annotator: "a".into(), created_at: chrono::Utc::now(), note: None };
+        let on_q = corpusminer_storage::metastore::Annotation { id: 1, prefix: "math.example.org/q".into(), label: corpusminer_storage::metastore::Label::Math, annotator: "a".into(), created_at: chrono::Utc::now(), note: None, settles: false };
         let v = labelling_value(&store, &shards, &hosts, &[on_q]).await.unwrap();
         assert!((v["math.example.org"] - u(0.1)).abs() < 1e-5, "{v:?}");
         assert!(v["blog.example.com"] < 0.04, "a page scored 0.99 is nearly certain: {v:?}");

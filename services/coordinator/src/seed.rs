@@ -407,7 +407,7 @@ mod tests {
     }
 
     fn annotation(id: i64, prefix: &str, label: Label) -> Annotation {
-        Annotation { id, prefix: prefix.into(), label, annotator: "ada".into(), created_at: chrono::Utc::now(), note: None }
+        Annotation { id, prefix: prefix.into(), label, annotator: "ada".into(), created_at: chrono::Utc::now(), note: None, settles: false }
     }
 
     #[tokio::test]

@@ -71,6 +71,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "iteration leases",
         include_str!("../../../migrations/sqlite/0008_iteration_leases.sql"),
     ),
+    (
+        9,
+        "annotation settlements",
+        include_str!("../../../migrations/sqlite/0009_annotation_settlements.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -112,6 +117,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "iteration leases",
         include_str!("../../../migrations/postgres/0008_iteration_leases.sql"),
+    ),
+    (
+        9,
+        "annotation settlements",
+        include_str!("../../../migrations/postgres/0009_annotation_settlements.sql"),
     ),
 ];
 
@@ -1245,6 +1255,8 @@ pub struct NewAnnotation {
     pub created_at: DateTime<Utc>,
     /// Free text.
     pub note: Option<String>,
+    /// An admin's settlement: it decides the prefix whatever the annotators said.
+    pub settles: bool,
 }
 
 /// A stored annotation (see [`NewAnnotation`]).
@@ -1262,6 +1274,8 @@ pub struct Annotation {
     pub created_at: DateTime<Utc>,
     /// Free text.
     pub note: Option<String>,
+    /// An admin's settlement of the prefix.
+    pub settles: bool,
 }
 
 fn to_i64(what: &str, v: u64) -> Result<i64, MetastoreError> {
@@ -1279,6 +1293,7 @@ fn annotation_row(r: &AnyRow) -> Result<Annotation, MetastoreError> {
         annotator: r.try_get(3)?,
         created_at: from_ms(r.try_get(4)?),
         note: r.try_get(5)?,
+        settles: r.try_get::<i64, _>(6)? != 0,
     })
 }
 
@@ -1363,14 +1378,15 @@ impl Metastore {
         let mut ids = Vec::with_capacity(annotations.len());
         for a in annotations {
             let row = sqlx::query(
-                "INSERT INTO annotations (prefix, label, annotator, created_at, note) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO annotations (prefix, label, annotator, created_at, note, settles) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(a.prefix.as_str())
             .bind(a.label.as_str())
             .bind(a.annotator.as_str())
             .bind(a.created_at.timestamp_millis())
             .bind(a.note.clone())
+            .bind(i64::from(a.settles))
             .fetch_one(&mut *tx)
             .await?;
             ids.push(row.try_get::<i64, _>(0)?);
@@ -1379,20 +1395,107 @@ impl Metastore {
         Ok(ids)
     }
 
-    /// Annotations. `history = false`: the current one of each prefix (the latest by
-    /// `created_at`, then by id), ordered by prefix. `history = true`: every row, oldest first
-    /// (by `created_at`, then id).
+    /// Annotations. `history = true`: every row, oldest first (by `created_at`, then id).
+    /// `history = false`: the label that decides each prefix, ordered by prefix
+    /// ([`decided_labels`]): its latest settlement, else the latest label of each annotator who
+    /// labelled it when they all agree (the newest of those rows); a disputed prefix is left out.
+    /// With one annotator, the latest row of each prefix.
     pub async fn annotations(&self, history: bool) -> Result<Vec<Annotation>, MetastoreError> {
-        let sql = if history {
-            "SELECT id, prefix, label, annotator, created_at, note FROM annotations \
-             ORDER BY created_at, id"
-        } else {
-            "SELECT a.id, a.prefix, a.label, a.annotator, a.created_at, a.note FROM annotations a \
-             WHERE NOT EXISTS (SELECT 1 FROM annotations b WHERE b.prefix = a.prefix \
-               AND (b.created_at > a.created_at OR (b.created_at = a.created_at AND b.id > a.id))) \
-             ORDER BY a.prefix"
-        };
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        rows.iter().map(annotation_row).collect()
+        let rows = sqlx::query("SELECT id, prefix, label, annotator, created_at, note, settles FROM annotations ORDER BY created_at, id").fetch_all(&self.pool).await?;
+        let all: Vec<Annotation> = rows.iter().map(annotation_row).collect::<Result<_, _>>()?;
+        Ok(if history { all } else { decided_labels(&all) })
     }
+}
+
+/// Each prefix's latest label per annotator, and its latest settlement, from `history` (oldest
+/// first): prefix → (annotator → row, settlement).
+fn latest_per_annotator(history: &[Annotation]) -> BTreeMap<&str, (BTreeMap<&str, &Annotation>, Option<&Annotation>)> {
+    let mut by: BTreeMap<&str, (BTreeMap<&str, &Annotation>, Option<&Annotation>)> = BTreeMap::new();
+    for a in history {
+        let e = by.entry(a.prefix.as_str()).or_default();
+        if a.settles {
+            e.1 = Some(a);
+        } else {
+            e.0.insert(a.annotator.as_str(), a);
+        }
+    }
+    by
+}
+
+/// The deciding label of each prefix of `history` (every row, oldest first), by prefix: the
+/// latest settlement, else the annotators' common label (the newest of their rows); disputed
+/// prefixes are left out ([`disputed_prefixes`]).
+pub fn decided_labels(history: &[Annotation]) -> Vec<Annotation> {
+    latest_per_annotator(history)
+        .into_values()
+        .filter_map(|(labels, settled)| {
+            if let Some(s) = settled {
+                return Some(s.clone());
+            }
+            let first = labels.values().next()?.label;
+            labels.values().all(|a| a.label == first).then(|| labels.values().max_by_key(|a| (a.created_at, a.id)).map(|a| (*a).clone())).flatten()
+        })
+        .collect()
+}
+
+/// A prefix its annotators disagree on, with no settlement yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispute {
+    /// The prefix.
+    pub prefix: String,
+    /// Each annotator's latest label, by annotator.
+    pub labels: Vec<(String, Label)>,
+}
+
+/// The prefixes of `history` whose annotators disagree and that no settlement decides.
+pub fn disputed_prefixes(history: &[Annotation]) -> Vec<Dispute> {
+    latest_per_annotator(history)
+        .into_iter()
+        .filter(|(_, (labels, settled))| settled.is_none() && labels.values().any(|a| Some(a.label) != labels.values().next().map(|f| f.label)))
+        .map(|(prefix, (labels, _))| Dispute { prefix: prefix.to_string(), labels: labels.into_iter().map(|(who, a)| (who.to_string(), a.label)).collect() })
+        .collect()
+}
+
+/// Agreement of two annotators on the prefixes both labelled (their latest labels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairAgreement {
+    /// One annotator.
+    pub a: String,
+    /// The other (after `a` in name order).
+    pub b: String,
+    /// Prefixes both labelled.
+    pub prefixes: u64,
+    /// Of those, prefixes they gave the same label.
+    pub agreed: u64,
+    /// Cohen's kappa (Cohen 1960): (p_o − p_e) / (1 − p_e), p_o the share agreed and p_e the
+    /// agreement their label rates give by chance; `None` when p_e is 1 (both gave one label
+    /// only) and kappa is undefined.
+    pub kappa: Option<f64>,
+}
+
+/// [`PairAgreement`] of every pair of annotators of `history` that labelled a prefix in common.
+pub fn pair_agreement(history: &[Annotation]) -> Vec<PairAgreement> {
+    let by = latest_per_annotator(history);
+    let mut pairs: BTreeMap<(&str, &str), Vec<(Label, Label)>> = BTreeMap::new();
+    for (labels, _) in by.values() {
+        let list: Vec<(&str, Label)> = labels.iter().map(|(w, a)| (*w, a.label)).collect();
+        for i in 0..list.len() {
+            for j in i + 1..list.len() {
+                pairs.entry((list[i].0, list[j].0)).or_default().push((list[i].1, list[j].1));
+            }
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|((a, b), labels)| {
+            let n = labels.len() as f64;
+            let agreed = labels.iter().filter(|(x, y)| x == y).count();
+            let math_a = labels.iter().filter(|(x, _)| *x == Label::Math).count() as f64 / n;
+            let math_b = labels.iter().filter(|(_, y)| *y == Label::Math).count() as f64 / n;
+            let po = agreed as f64 / n;
+            let pe = math_a * math_b + (1.0 - math_a) * (1.0 - math_b);
+            let kappa = ((1.0 - pe).abs() > 1e-12).then(|| (po - pe) / (1.0 - pe));
+            PairAgreement { a: a.to_string(), b: b.to_string(), prefixes: labels.len() as u64, agreed: agreed as u64, kappa }
+        })
+        .collect()
 }

@@ -16,3 +16,20 @@ document.querySelectorAll("button[data-action]").forEach((b) => {
     b.disabled = false;
   });
 });
+
+// Settlement buttons of the disputes page: POST the admin's label with `settle`, then reload.
+document.querySelectorAll("button[data-settle]").forEach((b) => {
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    const resp = await fetch("/api/v1/annotations", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-corpusminer-ui": "1" },
+      body: JSON.stringify({ annotations: [{ prefix: b.dataset.settle, label: b.dataset.label, settle: true }] }),
+    });
+    if (resp.ok) { location.reload(); return; }
+    const e = await resp.json().catch(() => ({ message: resp.statusText }));
+    const out = document.getElementById("action-status");
+    if (out) { out.textContent = e.message; out.classList.add("error"); }
+    b.disabled = false;
+  });
+});

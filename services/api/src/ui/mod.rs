@@ -9,6 +9,8 @@
 //!   by how much a label would change the next seed ([`corpusminer_coordinator::browse::labelling_value`]).
 //! - `/ui/iterations/{id}/hosts/{host}`: the host's path tree; one key labels the selected
 //!   prefix math (`m`) or not math (`n`) and moves to the next unlabelled one.
+//! - `/ui/disputes`: prefixes annotators disagree on, Cohen's kappa per pair of annotators,
+//!   and (admins) one click to settle a prefix.
 //! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text, formulas as MathML
 //!   ([`math`]).
 
@@ -44,6 +46,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/iterations/{id}", get(iteration))
         .route("/iterations/{id}/hosts/{host}", get(host))
         .route("/iterations/{id}/pages/{page_id}", get(page))
+        .route("/disputes", get(disputes))
 }
 
 fn asset(kind: &'static str, body: &'static str) -> Response {
@@ -63,7 +66,7 @@ fn layout(title: &str, caller: Option<&Caller>, body: Markup) -> Response {
             body {
                 header {
                     a.brand href="/ui/iterations" { "corpusminer" }
-                    nav { a href="/ui/iterations" { "Iterations" } }
+                    nav { a href="/ui/iterations" { "Iterations" } a href="/ui/disputes" { "Disputes" } }
                     @if let Some(c) = caller {
                         span.who { (c.name) " (" (c.role.as_str()) ") " }
                         form method="post" action="/ui/logout" { button type="submit" { "Sign out" } }
@@ -369,4 +372,58 @@ async fn page(State(state): State<ApiState>, caller: Result<Caller, ApiError>, P
         }
     };
     layout(&f.page.host, Some(&caller), body)
+}
+
+async fn disputes(State(state): State<ApiState>, caller: Result<Caller, ApiError>) -> Response {
+    let caller = match signed_in(caller) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let history = match state.metastore.annotations(true).await {
+        Ok(h) => h,
+        Err(e) => return failure(e.into()),
+    };
+    let d = crate::annotations::disputes_of(&history);
+    let admin = caller.role == Role::Admin;
+    let body = html! {
+        h1 { "Disputes" }
+        p.muted { "A prefix whose annotators disagree is used by no seed until an admin settles it; a settlement decides it whatever was said." }
+        p #action-status {}
+        @if d.disputes.is_empty() {
+            p { "No disputed prefix." }
+        } @else {
+            table #disputes {
+                thead { tr { th { "prefix" } th { "labels" } @if admin { th { "settle as" } } } }
+                tbody {
+                    @for x in &d.disputes {
+                        tr {
+                            td.path { (x.prefix) }
+                            td { @for (who, l) in &x.labels { span class=(format!("label {l}")) { (who) ": " (l) } " " } }
+                            @if admin {
+                                td {
+                                    button.action data-settle=(x.prefix) data-label="math" { "math" } " "
+                                    button.action.danger data-settle=(x.prefix) data-label="nonmath" { "not math" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Agreement" }
+        @if d.agreement.is_empty() {
+            p.muted { "No two annotators have labelled the same prefix yet." }
+        } @else {
+            table #agreement {
+                thead { tr { th { "annotators" } th.num { "prefixes both labelled" } th.num { "agreed" } th.num { "Cohen's kappa" } } }
+                tbody {
+                    @for p in &d.agreement {
+                        tr { td { (p.a) " · " (p.b) } td.num { (p.prefixes) } td.num { (p.agreed) } td.num { (p.kappa.map(|k| format!("{k:.3}")).unwrap_or_else(|| "undefined".into())) } }
+                    }
+                }
+            }
+        }
+        @if admin { script src="/ui/assets/actions.js" {} }
+    };
+    layout("Disputes", Some(&caller), body)
 }

@@ -1,5 +1,5 @@
-// An admin's dashboard: signs in, starts the next iteration of iteration 1 with its button, and
-// sees iteration 2 listed. Prints JSON. Usage: node admin.mjs BASE_URL ADMIN_TOKEN SHOTS_DIR
+// An admin's dashboard: signs in, starts the next iteration of iteration 1 with its button and
+// sees iteration 2 listed, then settles the one disputed prefix as math. Prints JSON. Usage: node admin.mjs BASE_URL ADMIN_TOKEN SHOTS_DIR
 import { join } from "node:path";
 import { launch, fail } from "./browser.mjs";
 
@@ -17,6 +17,14 @@ try {
   await page.waitForSelector("#iterations a[href='/ui/iterations/2']", { timeout: 30000 });
   const state = await page.textContent("#iterations tbody tr:first-child .state");
   await page.screenshot({ path: join(shots, "dashboard-admin.png"), fullPage: true });
+  // One disputed prefix, settled as math with its button.
+  await page.goto(base + "/ui/disputes");
+  await page.waitForSelector("#disputes");
+  if ((await page.locator("#disputes tbody tr").count()) !== 1) fail("one disputed prefix is listed");
+  if (!(await page.textContent("#agreement"))?.includes("ada")) fail("the agreement table names the annotators");
+  await page.screenshot({ path: join(shots, "disputes.png"), fullPage: true });
+  await page.click("#disputes button[data-label=math]");
+  await page.waitForFunction(() => !document.querySelector("#disputes"));
   console.log(JSON.stringify({ second: 2, state }));
 } finally {
   await context.close();

@@ -554,7 +554,45 @@ fn annotation(
         annotator: who.into(),
         created_at: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
         note: note.map(String::from),
+        settles: false,
     }
+}
+
+async fn several_annotators_agree_dispute_and_settle(ms: Metastore) {
+    use corpusminer_storage::metastore::{disputed_prefixes, pair_agreement};
+    let mut rows = vec![
+        annotation("a.org", Label::Math, "ann", 1, None),
+        annotation("a.org", Label::Math, "bob", 2, None),
+        annotation("b.org", Label::Math, "ann", 3, None),
+        annotation("b.org", Label::Nonmath, "bob", 4, None),
+        annotation("c.org", Label::Nonmath, "ann", 5, None),
+        annotation("c.org", Label::Math, "bob", 6, None),
+        annotation("d.org", Label::Nonmath, "ann", 7, None),
+    ];
+    ms.add_annotations(&rows).await.unwrap();
+    let decided = |v: Vec<corpusminer_storage::metastore::Annotation>| v.into_iter().map(|a| (a.prefix, a.label, a.annotator)).collect::<Vec<_>>();
+    // Agreed and single-annotator prefixes decide; disputed ones do not.
+    assert_eq!(decided(ms.annotations(false).await.unwrap()), [("a.org".into(), Label::Math, "bob".into()), ("d.org".into(), Label::Nonmath, "ann".into())]);
+    let history = ms.annotations(true).await.unwrap();
+    let disputes: Vec<String> = disputed_prefixes(&history).into_iter().map(|d| d.prefix).collect();
+    assert_eq!(disputes, ["b.org", "c.org"]);
+    // ann and bob labelled a, b, c in common and agreed once: p_o = 1/3; ann math 2/3, bob 2/3:
+    // p_e = 4/9 + 1/9 = 5/9, kappa = (1/3 - 5/9) / (4/9) = -0.5.
+    let k = pair_agreement(&history);
+    assert_eq!((k.len(), k[0].a.as_str(), k[0].b.as_str(), k[0].prefixes, k[0].agreed), (1, "ann", "bob", 3, 1));
+    assert!((k[0].kappa.unwrap() + 0.5).abs() < 1e-9, "{k:?}");
+    // An admin's settlement decides a disputed prefix; a later change of mind by an annotator
+    // does not reopen it.
+    let mut settle = annotation("b.org", Label::Nonmath, "root", 8, None);
+    settle.settles = true;
+    rows.clear();
+    rows.push(settle);
+    rows.push(annotation("b.org", Label::Math, "bob", 9, None));
+    ms.add_annotations(&rows).await.unwrap();
+    let now = decided(ms.annotations(false).await.unwrap());
+    assert!(now.contains(&("b.org".into(), Label::Nonmath, "root".into())), "{now:?}");
+    assert!(!now.iter().any(|(p, _, _)| p == "c.org"), "c.org stays disputed");
+    assert_eq!(disputed_prefixes(&ms.annotations(true).await.unwrap()).len(), 1);
 }
 
 async fn annotations_supersede_and_keep_history(ms: Metastore) {
@@ -576,17 +614,18 @@ async fn annotations_supersede_and_keep_history(ms: Metastore) {
         .unwrap();
     assert_eq!(ids.len(), 3);
     assert!(ids[0] < ids[1] && ids[1] < ids[2], "ids in input order");
-    // A later annotation supersedes; an older one imported afterwards does not.
+    // One annotator: a later annotation supersedes; an older one imported afterwards does not
+    // (several annotators: `several_annotators_agree_dispute_and_settle`).
     let later = ms
         .add_annotations(&[
             annotation(
                 "mathoverflow.net/users",
                 Label::Math,
-                "bob",
+                "ada",
                 t + 60_000,
                 Some("profiles list answers"),
             ),
-            annotation("math.stackexchange.com", Label::Nonmath, "eve", t - 1, None),
+            annotation("math.stackexchange.com", Label::Nonmath, "ada", t - 1, None),
         ])
         .await
         .unwrap();
@@ -600,7 +639,7 @@ async fn annotations_supersede_and_keep_history(ms: Metastore) {
         [
             ("math.stackexchange.com", Label::Math, "ada"),
             ("mathoverflow.net/questions", Label::Math, "ada"),
-            ("mathoverflow.net/users", Label::Math, "bob"),
+            ("mathoverflow.net/users", Label::Math, "ada"),
         ]
     );
     assert_eq!(current[1].note.as_deref(), Some("Q&A, research level"));
@@ -611,7 +650,7 @@ async fn annotations_supersede_and_keep_history(ms: Metastore) {
         .add_annotations(&[annotation(
             "mathoverflow.net/questions",
             Label::Nonmath,
-            "bob",
+            "ada",
             t,
             None,
         )])
@@ -840,6 +879,7 @@ metastore_suite!(
     iteration_state_machine,
     api_tokens_are_stored_hashed_and_revoked,
     iteration_leases_fence_one_driver,
+    several_annotators_agree_dispute_and_settle,
 );
 
 #[tokio::test]

@@ -1,1 +1,0 @@
-/work/main/bench/latex-choice/target/release/corpusminer-bench-latex-choice: /work/main/bench/latex-choice/src/main.rs
