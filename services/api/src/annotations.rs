@@ -195,3 +195,23 @@ pub fn disputes_of(history: &[corpusminer_storage::metastore::Annotation]) -> Di
         agreement: pair_agreement(history).into_iter().map(|p| AgreementItem { a: p.a, b: p.b, prefixes: p.prefixes, agreed: p.agreed, kappa: p.kappa }).collect(),
     }
 }
+
+/// What `DELETE /annotations/{id}` removed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeletedAnnotation {
+    /// The annotation.
+    pub id: i64,
+}
+
+/// Deletes an annotation (undo): annotators their own, admins any. The labels it had
+/// superseded decide again. 404 for no such annotation of the caller's.
+#[utoipa::path(delete, path = "/api/v1/annotations/{id}", tag = "annotations", params(("id" = i64, Path, description = "annotation id")), security(("bearer" = [])),
+    responses((status = 200, body = DeletedAnnotation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(state): State<ApiState>, caller: Caller, path: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>) -> Result<Json<DeletedAnnotation>, ApiError> {
+    caller.may_annotate()?;
+    let axum::extract::Path(id) = path.map_err(|e| ApiError::bad_request("id", format!("annotation id: {}", e.body_text())))?;
+    let own = (caller.role != corpusminer_storage::Role::Admin).then_some(caller.name.as_str());
+    state.metastore.delete_annotation(id, own).await?;
+    tracing::info!(annotation = id, by = %caller.name, "annotation deleted (undo)");
+    Ok(Json(DeletedAnnotation { id }))
+}

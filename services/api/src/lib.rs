@@ -64,7 +64,7 @@ impl ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
-    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post, annotations::disputes),
+    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post, annotations::delete, annotations::disputes),
     components(schemas(ErrorBody, Health)),
     modifiers(&BearerAuth),
     tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "health", description = "Liveness and readiness"))
@@ -138,7 +138,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/iterations/{id}/corpus/parquet", get(corpus::parquet))
         .route("/iterations/{id}/corpus/files/{name}", get(corpus::download))
         .route("/annotations", get(annotations::list).post(annotations::post))
-        .route("/annotations/disputes", get(annotations::disputes));
+        .route("/annotations/disputes", get(annotations::disputes))
+        .route("/annotations/{id}", axum::routing::delete(annotations::delete));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -245,4 +245,16 @@ async fn several_annotators_dispute_and_an_admin_settles() {
     let (_, current) = call(&s, "GET", "/api/v1/annotations", Some(&s.annotator), None).await;
     let b = current["items"].as_array().unwrap().iter().find(|a| a["prefix"] == "b.org").expect("settled b.org decides");
     assert_eq!((b["label"].as_str(), b["settles"].as_bool()), (Some("nonmath"), Some(true)));
+    // Undo: only one's own annotation (admins: any); refused deletes change nothing.
+    let settled_id = b["id"].as_i64().unwrap();
+    let path = format!("/api/v1/annotations/{settled_id}");
+    assert_eq!(call(&s, "DELETE", &path, None, None).await.0, 401);
+    assert_eq!(call(&s, "DELETE", &path, Some(&s.worker), None).await.0, 403);
+    assert_eq!(call(&s, "DELETE", &path, Some(&s.annotator), None).await.0, 404, "not the annotator's own");
+    assert_eq!(call(&s, "DELETE", "/api/v1/annotations/x", Some(&s.admin), None).await.1["field"].as_str(), Some("id"));
+    let before = s.ms.annotations(true).await.unwrap().len();
+    assert_eq!(call(&s, "DELETE", &path, Some(&s.admin), None).await.0, 200);
+    assert_eq!(s.ms.annotations(true).await.unwrap().len(), before - 1);
+    let (_, d) = call(&s, "GET", "/api/v1/annotations/disputes", Some(&s.admin), None).await;
+    assert_eq!(d["disputes"][0]["prefix"], "b.org", "without its settlement b.org is disputed again");
 }

@@ -92,4 +92,12 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     assert!(got.contains(&want[1]), "{:?} not in {got:?}", want[1]);
     assert!(got.contains(&(first.clone(), "math".to_string(), "root".to_string())), "the settlement decides {first}: {got:?}");
     assert!(annotations.iter().any(|a| a.prefix == first && a.settles));
+    // The undone label is gone from the history: ada made 3 rows (m, n, n again), less the undone one.
+    let ada_rows = rt.block_on(async {
+        let ms = corpusminer_storage::Metastore::connect(&db).await.unwrap();
+        let h = ms.annotations(true).await.unwrap();
+        ms.close().await;
+        h.into_iter().filter(|a| a.annotator == "ada").count()
+    });
+    assert_eq!(ada_rows, 2, "undo deleted the label it took back");
 }

@@ -1395,6 +1395,20 @@ impl Metastore {
         Ok(ids)
     }
 
+    /// Deletes annotation `id` (an undo), when `annotator` made it, or for anyone when
+    /// `annotator` is `None` (an admin). The rows it had superseded decide again. Errors:
+    /// `NotFound` when there is no such row of that annotator (nothing changes).
+    pub async fn delete_annotation(&self, id: i64, annotator: Option<&str>) -> Result<(), MetastoreError> {
+        let done = match annotator {
+            Some(who) => sqlx::query("DELETE FROM annotations WHERE id = $1 AND annotator = $2").bind(id).bind(who).execute(&self.pool).await?,
+            None => sqlx::query("DELETE FROM annotations WHERE id = $1").bind(id).execute(&self.pool).await?,
+        };
+        if done.rows_affected() == 0 {
+            return Err(MetastoreError::NotFound { what: format!("annotation {id}{}", annotator.map(|w| format!(" by {w}")).unwrap_or_default()) });
+        }
+        Ok(())
+    }
+
     /// Annotations. `history = true`: every row, oldest first (by `created_at`, then id).
     /// `history = false`: the label that decides each prefix, ordered by prefix
     /// ([`decided_labels`]): its latest settlement, else the latest label of each annotator who

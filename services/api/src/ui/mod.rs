@@ -8,7 +8,7 @@
 //! - `/ui/iterations/{id}`: the hosts it proposes, what is labelled and what is left, ordered
 //!   by how much a label would change the next seed ([`corpusminer_coordinator::browse::labelling_value`]).
 //! - `/ui/iterations/{id}/hosts/{host}`: the host's path tree; one key labels the selected
-//!   prefix math (`m`) or not math (`n`) and moves to the next unlabelled one.
+//!   prefix math (`m`) or not math (`n`) and moves to the next unlabelled one; `u` undoes.
 //! - `/ui/disputes`: prefixes annotators disagree on, Cohen's kappa per pair of annotators,
 //!   and (admins) one click to settle a prefix.
 //! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text, formulas as MathML
@@ -313,7 +313,7 @@ async fn host(State(state): State<ApiState>, caller: Result<Caller, ApiError>, P
     flatten(tree, 0, &mut rows);
     let body = html! {
         h1 { a href=(format!("/ui/iterations/{id}")) { "Iteration " (id) } " · " (host) }
-        p.keys { kbd { "j" } "/" kbd { "k" } " move · " kbd { "m" } " math · " kbd { "n" } " not math · " kbd { "s" } " skip · " kbd { "?" } " help" }
+        p.keys { kbd { "j" } "/" kbd { "k" } " move · " kbd { "m" } " math · " kbd { "n" } " not math · " kbd { "u" } " undo · " kbd { "s" } " skip · " kbd { "?" } " help" }
         p #status {}
         table #paths {
             thead { tr { th { "prefix" } th.num { "pages" } th.num { "kept" } th.num { "mean score" } th { "label" } th { "best pages" } } }
@@ -339,6 +339,7 @@ async fn host(State(state): State<ApiState>, caller: Result<Caller, ApiError>, P
             h2 { "Keys" }
             p { kbd { "j" } " or " kbd { "↓" } ": next prefix; " kbd { "k" } " or " kbd { "↑" } ": previous" }
             p { kbd { "m" } ": the selected prefix is math; " kbd { "n" } ": not math; then the next unlabelled prefix is selected" }
+            p { kbd { "u" } ": undo the last label made here (the label before it decides again)" }
             p { kbd { "s" } ": skip to the next unlabelled prefix; " kbd { "?" } " or " kbd { "Esc" } ": close this" }
             p.muted { "A label covers every URL under its prefix; a longer prefix's label wins below it." }
         }

@@ -33,6 +33,12 @@ try {
   if (second === first) fail("after a label the next unlabelled prefix is selected");
   await page.keyboard.press("n");
   await page.waitForFunction((p) => document.querySelector(`tr.prefix[data-prefix="${p}"]`)?.dataset.label === "nonmath", second);
+  // Undo takes the label back and selects its prefix again; label it again.
+  await page.keyboard.press("u");
+  await page.waitForFunction((p) => document.querySelector(`tr.prefix[data-prefix="${p}"]`)?.dataset.label === "", second);
+  if ((await selected()) !== second) fail("undo selects the prefix it took the label from");
+  await page.keyboard.press("n");
+  await page.waitForFunction((p) => document.querySelector(`tr.prefix[data-prefix="${p}"]`)?.dataset.label === "nonmath", second);
   await page.keyboard.press("?");
   if (!(await page.isVisible("#help"))) fail("? opens the help");
   await page.screenshot({ path: join(shots, "host-help.png"), fullPage: true });

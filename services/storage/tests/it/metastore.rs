@@ -593,6 +593,14 @@ async fn several_annotators_agree_dispute_and_settle(ms: Metastore) {
     assert!(now.contains(&("b.org".into(), Label::Nonmath, "root".into())), "{now:?}");
     assert!(!now.iter().any(|(p, _, _)| p == "c.org"), "c.org stays disputed");
     assert_eq!(disputed_prefixes(&ms.annotations(true).await.unwrap()).len(), 1);
+    // Undo: an annotator deletes their own row, and the one it superseded decides again; not
+    // another annotator's.
+    let redo = ms.add_annotations(&[annotation("d.org", Label::Math, "ann", 10, None)]).await.unwrap();
+    assert!(matches!(ms.delete_annotation(redo[0], Some("bob")).await, Err(MetastoreError::NotFound { .. })));
+    ms.delete_annotation(redo[0], Some("ann")).await.unwrap();
+    let d = decided(ms.annotations(false).await.unwrap());
+    assert!(d.contains(&("d.org".into(), Label::Nonmath, "ann".into())), "{d:?}");
+    assert!(matches!(ms.delete_annotation(redo[0], None).await, Err(MetastoreError::NotFound { .. })));
 }
 
 async fn annotations_supersede_and_keep_history(ms: Metastore) {
