@@ -33,3 +33,25 @@ document.querySelectorAll("button[data-settle]").forEach((b) => {
     b.disabled = false;
   });
 });
+
+// The start form: its JSON (the choices of `corpusminer run`, named like its flags) goes to
+// POST /api/v1/iterations with a fresh Idempotency-Key; a refusal names the field at fault.
+const start = document.getElementById("start-form");
+if (start) {
+  const key = "ui-" + Date.now() + "-" + Math.random().toString(16).slice(2);
+  start.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const out = document.getElementById("action-status");
+    let body;
+    try { body = JSON.parse(start.querySelector("textarea").value); } catch (e) { out.textContent = "not JSON: " + e.message; out.classList.add("error"); return; }
+    const resp = await fetch("/api/v1/iterations", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-corpusminer-ui": "1", "idempotency-key": key },
+      body: JSON.stringify(body),
+    });
+    if (resp.ok) { location.href = "/ui/iterations"; return; }
+    const e = await resp.json().catch(() => ({ message: resp.statusText }));
+    out.textContent = (e.field ? e.field + ": " : "") + e.message;
+    out.classList.add("error");
+  });
+}

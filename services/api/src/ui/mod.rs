@@ -202,8 +202,23 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
             }
         }
     };
-    layout("Iterations", Some(&caller), html! { (body) @if admin { script src="/ui/assets/actions.js" {} } })
+    let form = html! {
+        @if admin {
+            details #start {
+                summary { "Start an iteration" }
+                form #start-form {
+                    p.muted { "The choices of " code { "corpusminer run" } ", named like its flags in snake_case (" code { "input" } ", " code { "seed" } ", " code { "negatives" } ", " code { "threshold" } ", " code { "token_budget" } ", " code { "model" } ", …); paths are the server's." }
+                    textarea name="body" rows="6" cols="100" spellcheck="false" { (START_TEMPLATE) }
+                    p { button type="submit" { "Start" } }
+                }
+            }
+        }
+    };
+    layout("Iterations", Some(&caller), html! { (form) (body) @if admin { script src="/ui/assets/actions.js" {} } })
 }
+
+/// What the start form holds at first.
+const START_TEMPLATE: &str = "{\n  \"input\": [\"shards/*.warc.gz\"],\n  \"seed\": [\"seed.jsonl\"],\n  \"negatives\": [\"negatives.jsonl\"]\n}";
 
 /// The admin buttons an iteration offers in its state: next (done), resume (failed, or done
 /// with failed shards), cancel (active).

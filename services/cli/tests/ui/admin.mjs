@@ -11,6 +11,11 @@ try {
   await page.fill("#token", token);
   await page.click("button[type=submit]");
   await page.waitForSelector("#iterations");
+  // The start form refuses a body naming a file that is not there, and says which field.
+  await page.click("details#start summary");
+  await page.fill("#start-form textarea", JSON.stringify({ input: ["/nonexistent/*.warc.gz"], model: "/nonexistent/m.bin" }));
+  await page.click("#start-form button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("action-status").textContent.startsWith("input:"));
   const next = page.locator("button[data-action='/api/v1/iterations/1/next']");
   if ((await next.count()) !== 1) fail("an admin sees the next-iteration button of a done iteration");
   await next.click();
