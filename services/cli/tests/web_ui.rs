@@ -73,7 +73,7 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     let dash = Command::new("node").arg(format!("{UI_TESTS}/admin.mjs")).args([&format!("http://{addr}"), &admin, &shots.to_string_lossy().to_string()]).current_dir(UI_TESTS).output().expect("node runs");
     assert!(dash.status.success(), "the admin browser run failed:\n{}\n{}", String::from_utf8_lossy(&dash.stdout), String::from_utf8_lossy(&dash.stderr));
     assert!(said["math_elements"].as_u64().unwrap() > 0, "formulas are rendered as MathML: {said}");
-    for shot in ["iterations.png", "host.png", "host-help.png", "page.png", "math.png", "dashboard-admin.png", "disputes.png"] {
+    for shot in ["iterations.png", "host.png", "host-help.png", "page.png", "math.png", "dashboard-admin.png", "disputes.png", "chain.png"] {
         assert!(std::fs::metadata(shots.join(shot)).map(|m| m.len() > 1000).unwrap_or(false), "{shot} was taken");
     }
 

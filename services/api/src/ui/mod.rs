@@ -271,9 +271,11 @@ async fn iteration(State(state): State<ApiState>, caller: Result<Caller, ApiErro
     // their scores are.
     rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.0.kept_pages.cmp(&a.0.kept_pages)).then(a.0.host.cmp(&b.0.host)));
     let left = rows.iter().filter(|r| r.1.is_empty()).count();
+    let chain = chain_convergence(&state, &it).await;
     let body = html! {
         h1 { "Iteration " (id) " " span class=(format!("state {}", it.state)) { (it.state) } }
         p.muted { (proposals.len()) " hosts proposed, " (left) " without a label. Threshold " (it.threshold.map(|t| format!("{t:.4}")).unwrap_or_else(|| "not chosen yet".into())) "." }
+        @if chain.len() > 1 { (convergence_chart(&chain)) }
         table #proposals {
             thead { tr { th { "host" } th.num title="pages no label covers, times how uncertain their scores are" { "labelling value" } th.num { "kept ratio" } th.num { "kept pages" } th.num { "pages" } th { "labels" } } }
             tbody {
@@ -442,4 +444,62 @@ async fn disputes(State(state): State<ApiState>, caller: Result<Caller, ApiError
         @if admin { script src="/ui/assets/actions.js" {} }
     };
     layout("Disputes", Some(&caller), body)
+}
+
+/// The chain ending at `it`, first iteration first: (id, retention of pages, of tokens) against
+/// each one's parent (`None` for the first, and for iterations not done yet).
+async fn chain_convergence(state: &ApiState, it: &corpusminer_storage::Iteration) -> Vec<(i64, Option<(f64, f64)>)> {
+    let mut chain = Vec::new();
+    let mut at = Some(it.clone());
+    while let Some(i) = at {
+        let retention = i.report_json.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()).and_then(|r| Some((r["convergence"]["retention_pages"].as_f64()?, r["convergence"]["retention_tokens"].as_f64()?)));
+        chain.push((i.id, retention));
+        at = match i.parent_id {
+            Some(p) if chain.len() < 100 => state.metastore.iteration(p).await.ok(),
+            _ => None,
+        };
+    }
+    chain.reverse();
+    chain
+}
+
+/// Retention across a chain as a small SVG chart: pages (solid) and tokens (dashed), 0 to 1,
+/// one point per iteration that has a parent.
+fn convergence_chart(chain: &[(i64, Option<(f64, f64)>)]) -> Markup {
+    let (w, h, pad) = (360.0, 120.0, 24.0);
+    let n = chain.len().max(2) as f64 - 1.0;
+    let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / n;
+    let y = |v: f64| h - pad - (h - 2.0 * pad) * v.clamp(0.0, 1.0);
+    let line = |pick: fn((f64, f64)) -> f64| chain.iter().enumerate().filter_map(|(i, (_, r))| r.map(|r| format!("{:.1},{:.1}", x(i), y(pick(r))))).collect::<Vec<_>>().join(" ");
+    html! {
+        figure #convergence {
+            svg width=(w) height=(h) viewBox=(format!("0 0 {w} {h}")) role="img" aria-label="retention across the chain" {
+                line x1=(pad) y1=(y(1.0)) x2=(w - pad) y2=(y(1.0)) stroke="#d9dee7" {}
+                line x1=(pad) y1=(y(0.0)) x2=(w - pad) y2=(y(0.0)) stroke="#d9dee7" {}
+                text x="2" y=(y(1.0) + 4.0) font-size="10" fill="#5c6677" { "1" }
+                text x="2" y=(y(0.0) + 4.0) font-size="10" fill="#5c6677" { "0" }
+                polyline points=(line(|r| r.0)) fill="none" stroke="#2457c5" stroke-width="2" {}
+                polyline points=(line(|r| r.1)) fill="none" stroke="#1f7a3d" stroke-width="2" stroke-dasharray="4 3" {}
+                @for (i, (id, r)) in chain.iter().enumerate() {
+                    @if let Some((pages, tokens)) = r {
+                        circle cx=(format!("{:.1}", x(i))) cy=(format!("{:.1}", y(*pages))) r="3" fill="#2457c5" { title { "iteration " (id) ": pages " (format!("{:.1}%", 100.0 * pages)) ", tokens " (format!("{:.1}%", 100.0 * tokens)) } }
+                    }
+                    text x=(x(i) - 4.0) y=(h - 6.0) font-size="10" fill="#5c6677" { (id) }
+                }
+            }
+            figcaption.muted { "Retention against the parent: pages (solid), tokens (dashed). The paper stopped at 98%." }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_chart_draws_one_point_per_iteration_with_a_parent() {
+        let svg = super::convergence_chart(&[(1, None), (2, Some((0.5, 0.25))), (3, Some((1.0, 0.99)))]).into_string();
+        let pages = svg.split("<polyline points=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert_eq!(pages.split(' ').count(), 2, "{svg}");
+        assert_eq!(pages.split(' ').nth(1).unwrap().split(',').nth(1), Some("24.0"), "retention 1 is the top line: {svg}");
+        assert!(svg.contains(">3</text>"), "{svg}");
+    }
 }

@@ -30,6 +30,16 @@ try {
   await page.screenshot({ path: join(shots, "disputes.png"), fullPage: true });
   await page.click("#disputes button[data-label=math]");
   await page.waitForFunction(() => !document.querySelector("#disputes"));
+  // Once iteration 2 is done its page charts retention across the chain.
+  for (let i = 0; i < 300; i++) {
+    const it = await (await page.request.get(base + "/api/v1/iterations/2")).json();
+    if (["awaiting_annotation", "complete"].includes(it.state)) break;
+    if (["failed", "cancelled"].includes(it.state)) fail("iteration 2 ended " + it.state);
+    await page.waitForTimeout(200);
+  }
+  await page.goto(base + "/ui/iterations/2");
+  await page.waitForSelector("#convergence circle");
+  await page.screenshot({ path: join(shots, "chain.png") });
   console.log(JSON.stringify({ second: 2, state }));
 } finally {
   await context.close();
