@@ -43,6 +43,7 @@
     row.dataset.label = value;
     cell.innerHTML = '<span class="label ' + value + '">' + (value === "math" ? "math" : "not math") + "</span>";
     status.textContent = prefix + " is " + (value === "math" ? "math" : "not math");
+    document.body.dataset.saved = String((+document.body.dataset.saved || 0) + 1); // for tests
     nextUnlabelled();
   }
   async function undo() {

@@ -166,10 +166,11 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         };
         let counts = state.metastore.shard_counts(id).await.unwrap_or_default();
         let live = crate::iterations::live_progress(&state, &it).await.ok();
-        rows.push((it, counts, live));
+        let reasons = if counts.failed > 0 { state.metastore.shards(id).await.map(|s| corpusminer_coordinator::driver::failure_reasons(&s)).unwrap_or_default() } else { String::new() };
+        rows.push((it, counts, live, reasons));
     }
     let admin = caller.role == Role::Admin;
-    let active = rows.iter().any(|(it, _, _)| corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_active()));
+    let active = rows.iter().any(|(it, _, _, _)| corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_active()));
     let body = html! {
         @if active { meta http-equiv="refresh" content="5"; }
         h1 { "Iterations" }
@@ -180,7 +181,7 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
             table #iterations {
                 thead { tr { th { "#" } th { "crawl" } th { "state" } th { "shards" } th.num { "pages" } th.num { "pages/s" } th.num { "ETA" } th { "created" } @if admin { th { "actions" } } } }
                 tbody {
-                    @for (it, c, live) in &rows {
+                    @for (it, c, live, reasons) in &rows {
                         tr {
                             td { a href=(format!("/ui/iterations/{}", it.id)) { (it.id) } }
                             td { (it.crawl) }
@@ -189,7 +190,8 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
                                 div.bar title=(format!("{} of {} done, {} leased, {} failed", c.done, c.total(), c.leased, c.failed)) {
                                     span style=(format!("width: {:.0}%", if c.total() > 0 { 100.0 * (c.done + c.failed) as f64 / c.total() as f64 } else { 0.0 })) {}
                                 }
-                                span.muted { (c.done) " / " (c.total()) @if c.failed > 0 { " (" (c.failed) " failed)" } }
+                                span.muted { (c.done) " / " (c.total()) @if c.leased > 0 { ", " (c.leased) " leased" } }
+                                @if c.failed > 0 { br; span.error title="failed shards by reason" { (c.failed) " failed: " (reasons) } }
                             }
                             td.num { (live.as_ref().map(|l| l.pages).unwrap_or(0)) }
                             td.num { (live.as_ref().and_then(|l| l.pages_per_second).map(|r| format!("{r:.0}")).unwrap_or_default()) }

@@ -40,7 +40,22 @@ try {
   await page.goto(base + "/ui/iterations/2");
   await page.waitForSelector("#convergence circle");
   await page.screenshot({ path: join(shots, "chain.png") });
-  console.log(JSON.stringify({ second: 2, state }));
+  // Keyboard alone: 50 labels on iteration 1's second host, each timed from the key press to the
+  // label stored (the UI's own latency per key press).
+  await page.goto(base + "/ui/iterations/1");
+  await page.click("#proposals tbody tr:nth-child(2) td:first-child a");
+  await page.waitForSelector("#paths");
+  const ms = [];
+  for (let i = 0; i < 50; i++) {
+    const before = Number((await page.getAttribute("body", "data-saved")) || 0);
+    const t = performance.now();
+    await page.keyboard.press(i % 2 ? "n" : "m");
+    await page.waitForFunction((b) => Number(document.body.dataset.saved || 0) > b, before);
+    ms.push(performance.now() - t);
+  }
+  ms.sort((a, b) => a - b);
+  const total = ms.reduce((a, b) => a + b, 0);
+  console.log(JSON.stringify({ second: 2, state, labels: ms.length, total_ms: total, p50_ms: ms[24], p99_ms: ms[49] }));
 } finally {
   await context.close();
 }

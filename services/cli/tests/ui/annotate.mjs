@@ -27,12 +27,16 @@ try {
   await page.waitForSelector("#paths");
   const selected = () => page.getAttribute("tr.prefix.selected", "data-prefix");
   const first = await selected();
+  const t0 = performance.now();
   await page.keyboard.press("m");
   await page.waitForFunction((p) => document.querySelector(`tr.prefix[data-prefix="${p}"]`)?.dataset.label === "math", first);
+  const keyMs = [performance.now() - t0];
   const second = await selected();
   if (second === first) fail("after a label the next unlabelled prefix is selected");
+  const t1 = performance.now();
   await page.keyboard.press("n");
   await page.waitForFunction((p) => document.querySelector(`tr.prefix[data-prefix="${p}"]`)?.dataset.label === "nonmath", second);
+  keyMs.push(performance.now() - t1);
   // Undo takes the label back and selects its prefix again; label it again.
   await page.keyboard.press("u");
   await page.waitForFunction((p) => document.querySelector(`tr.prefix[data-prefix="${p}"]`)?.dataset.label === "", second);
@@ -56,7 +60,7 @@ try {
   const laidOut = await page.evaluate(() => Array.from(document.querySelectorAll("div.text math")).filter((m) => m.getBoundingClientRect().height > 0).length);
   if (mathElements === 0 || laidOut === 0) fail(`formulas are laid out as MathML: ${mathElements} math elements, ${laidOut} with a height`);
   if (errors.length) fail("script errors: " + errors.join("; "));
-  console.log(JSON.stringify({ host, labelled: [[first, "math"], [second, "nonmath"]], math_elements: mathElements }));
+  console.log(JSON.stringify({ host, labelled: [[first, "math"], [second, "nonmath"]], math_elements: mathElements, key_ms: keyMs }));
 } finally {
   await context.close();
 }
