@@ -74,6 +74,7 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     assert!(dash.status.success(), "the admin browser run failed:\n{}\n{}", String::from_utf8_lossy(&dash.stdout), String::from_utf8_lossy(&dash.stderr));
     let timed: serde_json::Value = serde_json::from_slice(dash.stdout.split(|&b| b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
     assert_eq!(timed["labels"], 50);
+    println!("iteration 2 on the dashboard: {}", timed["progress"]);
     println!("50 labels by keyboard: {:.0} ms in all, p50 {:.1} ms, p99 {:.1} ms per key press", timed["total_ms"].as_f64().unwrap(), timed["p50_ms"].as_f64().unwrap(), timed["p99_ms"].as_f64().unwrap());
     assert!(said["math_elements"].as_u64().unwrap() > 0, "formulas are rendered as MathML: {said}");
     for shot in ["iterations.png", "host.png", "host-help.png", "page.png", "math.png", "dashboard-admin.png", "disputes.png", "chain.png"] {
