@@ -9,6 +9,7 @@ use crate::ApiState;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use corpusminer_coordinator::annotation::normalize_prefix;
 use corpusminer_coordinator::browse;
 use corpusminer_storage::ShardRow;
 use serde::{Deserialize, Serialize};
@@ -106,16 +107,27 @@ pub struct Page {
     pub text: Option<String>,
 }
 
-/// The iteration's done shards and output store, and its threshold bucket.
-async fn scored_shards(state: &ApiState, id: i64) -> Result<(corpusminer_storage::Iteration, Vec<ShardRow>, Arc<dyn corpusminer_storage::ObjectStore>), ApiError> {
+/// Iteration `id`, its shards and its output store: what the scored-page readers need (here
+/// and in the web UI).
+pub(crate) async fn scored_shards(state: &ApiState, id: i64) -> Result<(corpusminer_storage::Iteration, Vec<ShardRow>, Arc<dyn corpusminer_storage::ObjectStore>), ApiError> {
     let it = state.metastore.iteration(id).await?;
     let shards = state.metastore.shards(id).await?;
-    let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("iteration {id}'s output folder: {e:#}")))?;
+    let store = state.store_of(&it)?;
     Ok((it, shards, store))
 }
 
-fn unavailable(e: browse::BrowseError) -> ApiError {
+/// A scored-page file that could not be read: 503.
+pub(crate) fn unavailable(e: browse::BrowseError) -> ApiError {
     ApiError::unavailable(format!("reading the scored pages: {e}"))
+}
+
+/// A `{host}` path parameter as scored pages name hosts (the annotation prefix spelling:
+/// lowercase, no `www.`, no port). Errors: 400 when it is not a host alone.
+pub(crate) fn host_param(host: &str) -> Result<String, ApiError> {
+    match normalize_prefix(host) {
+        Ok(h) if !h.contains('/') => Ok(h),
+        _ => Err(ApiError::bad_request("host", format!("{host:?} is not a host name"))),
+    }
 }
 
 /// A host's URL path prefixes as a tree (annotators and admins): pages, kept pages and mean
@@ -132,11 +144,7 @@ pub async fn host_paths(State(state): State<ApiState>, caller: Caller, path: Res
     if !(1..=MAX_DEPTH).contains(&depth) {
         return Err(ApiError::bad_request("depth", format!("depth {depth} is not in 1..={MAX_DEPTH}")));
     }
-    let host = host.trim().to_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    if host.is_empty() || host.contains('/') {
-        return Err(ApiError::bad_request("host", format!("{host:?} is not a host name")));
-    }
+    let host = host_param(&host)?;
     let (it, shards, store) = scored_shards(&state, id).await?;
     let bucket = it.threshold_bucket.map(|b| b.max(0) as usize);
     let tree = browse::host_paths(&store, &shards, &host, bucket, depth).await.map_err(unavailable)?;

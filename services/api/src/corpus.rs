@@ -49,7 +49,7 @@ async fn done_iteration(state: &ApiState, id: i64) -> Result<(Iteration, Arc<dyn
     if !IterationState::parse(&it.state).is_some_and(|s| s.is_done()) {
         return Err(ApiError::conflict(format!("iteration {id} is {}: its corpus is written when it is done", it.state)));
     }
-    let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("iteration {id}'s output folder: {e:#}")))?;
+    let store = state.store_of(&it)?;
     Ok((it, store))
 }
 

@@ -5,6 +5,7 @@
 use crate::auth::Caller;
 use crate::error::{rejection, ApiError, ErrorBody};
 use crate::ApiState;
+use corpusminer_coordinator::annotation::prefix_on_host;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -122,7 +123,7 @@ async fn corpus_manifest(state: &ApiState, it: &Iteration) -> Option<serde_json:
     }
     let key = corpusminer_coordinator::iteration::join_key(&["iterations", &it.id.to_string(), "corpus", "manifest.json"]);
     let read = async {
-        let store = corpusminer_coordinator::driver::iteration_store(it, state.storage.as_ref(), state.out.as_deref())?;
+        let store = state.store_of(it).map_err(|e| anyhow::anyhow!(e.body.message))?;
         let bytes = store.get(&key).await?;
         Ok::<_, anyhow::Error>(serde_json::from_slice(&bytes)?)
     };
@@ -352,9 +353,8 @@ pub async fn proposals(
         .await?
         .into_iter()
         .map(|p| {
-            let on_host = |prefix: &str| prefix == p.host || prefix.strip_prefix(p.host.as_str()).is_some_and(|rest| rest.starts_with('/'));
             // The host's own annotation decides; else the most specific one on a path of it.
-            let label = annotations.iter().filter(|a| on_host(&a.prefix)).min_by_key(|a| a.prefix.len()).map(|a| a.label.to_string());
+            let label = annotations.iter().filter(|a| prefix_on_host(&a.prefix, &p.host)).min_by_key(|a| a.prefix.len()).map(|a| a.label.to_string());
             ProposalItem { host: p.host, domain: p.domain, pages: p.pages, kept_pages: p.kept_pages, tokens: p.tokens, kept_tokens: p.kept_tokens, ratio: p.ratio, samples: p.samples, label }
         })
         .filter(|p| needle.as_deref().is_none_or(|n| p.host.contains(n)))

@@ -58,6 +58,12 @@ impl ApiState {
     pub fn new(metastore: Metastore) -> Self {
         ApiState { metastore, out: None, storage: None, control: None, output: None }
     }
+
+    /// The output store of iteration `it`, with this server's folder and S3 settings
+    /// ([`corpusminer_coordinator::driver::iteration_store`]). Errors: 503 naming the folder.
+    pub fn store_of(&self, it: &corpusminer_storage::Iteration) -> Result<Arc<dyn ObjectStore>, ApiError> {
+        corpusminer_coordinator::driver::iteration_store(it, self.storage.as_ref(), self.out.as_deref()).map_err(|e| ApiError::unavailable(format!("iteration {}'s output folder: {e:#}", it.id)))
+    }
 }
 
 /// The OpenAPI document of [`router`].

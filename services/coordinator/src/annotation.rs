@@ -123,6 +123,12 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, AnnotationError> {
     Ok(format!("{host}{path}"))
 }
 
+/// Whether the normalised `prefix` is on `host` (as scored: lowercase, no `www.`): the host
+/// itself or a path of it (`a.com`, `a.com/q`), not another host (`b.a.com`, `a.community`).
+pub fn prefix_on_host(prefix: &str, host: &str) -> bool {
+    prefix.strip_prefix(host).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Whether the normalised `prefix` covers `url`, on whole path segments: `a.com/q` matches
 /// `https://a.com/q`, `a.com/q/`, `a.com/q/1?x=2`, not `a.com/qq`; `a.com` matches every page of
 /// the host `a.com` (not of `b.a.com`). A URL that does not parse matches nothing.
@@ -780,6 +786,12 @@ mod tests {
             "paths are case-sensitive"
         );
         assert!(!prefix_matches("a.com", "not a url"));
+    }
+
+    #[test]
+    fn a_prefix_is_on_its_host_and_no_other() {
+        assert!(prefix_on_host("a.com", "a.com") && prefix_on_host("a.com/q/1", "a.com"));
+        assert!(!prefix_on_host("b.a.com", "a.com") && !prefix_on_host("a.community", "a.com") && !prefix_on_host("a.co", "a.com"));
     }
 
     #[test]

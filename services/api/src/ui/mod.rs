@@ -247,13 +247,11 @@ async fn iteration(State(state): State<ApiState>, caller: Result<Caller, ApiErro
         Err(r) => return r,
     };
     let (it, proposals, annotations, value) = match async {
-        let it = state.metastore.iteration(id).await?;
+        let (it, shards, store) = crate::browse::scored_shards(&state, id).await?;
         let proposals = state.metastore.proposals(id).await?;
         let annotations = state.metastore.annotations(false).await?;
-        let shards = state.metastore.shards(id).await?;
-        let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
         let hosts = proposals.iter().map(|p| p.host.clone()).collect();
-        let value = corpusminer_coordinator::browse::labelling_value(&store, &shards, &hosts, &annotations).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let value = corpusminer_coordinator::browse::labelling_value(&store, &shards, &hosts, &annotations).await.map_err(crate::browse::unavailable)?;
         Ok::<_, ApiError>((it, proposals, annotations, value))
     }
     .await
@@ -264,8 +262,7 @@ async fn iteration(State(state): State<ApiState>, caller: Result<Caller, ApiErro
     let mut rows: Vec<_> = proposals
         .iter()
         .map(|p| {
-            let on_host = |prefix: &str| prefix == p.host || prefix.strip_prefix(p.host.as_str()).is_some_and(|rest| rest.starts_with('/'));
-            let labels: Vec<&str> = annotations.iter().filter(|a| on_host(&a.prefix)).map(|a| a.label.as_str()).collect();
+            let labels: Vec<&str> = annotations.iter().filter(|a| corpusminer_coordinator::annotation::prefix_on_host(&a.prefix, &p.host)).map(|a| a.label.as_str()).collect();
             (p, labels, value.get(&p.host).copied().unwrap_or(0.0))
         })
         .collect();
@@ -312,14 +309,14 @@ async fn host(State(state): State<ApiState>, caller: Result<Caller, ApiError>, P
         Ok(c) => c,
         Err(r) => return r,
     };
-    let host = host.trim().to_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    let host = match crate::browse::host_param(&host) {
+        Ok(h) => h,
+        Err(e) => return failure(e),
+    };
     let loaded = async {
-        let it = state.metastore.iteration(id).await?;
-        let shards = state.metastore.shards(id).await?;
-        let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
+        let (it, shards, store) = crate::browse::scored_shards(&state, id).await?;
         let bucket = it.threshold_bucket.map(|b| b.max(0) as usize);
-        let tree = corpusminer_coordinator::browse::host_paths(&store, &shards, &host, bucket, 3).await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+        let tree = corpusminer_coordinator::browse::host_paths(&store, &shards, &host, bucket, 3).await.map_err(crate::browse::unavailable)?;
         let annotations = state.metastore.annotations(false).await?;
         Ok::<_, ApiError>((tree, annotations))
     };
@@ -373,10 +370,8 @@ async fn page(State(state): State<ApiState>, caller: Result<Caller, ApiError>, P
         Err(r) => return r,
     };
     let found = async {
-        let it = state.metastore.iteration(id).await?;
-        let shards = state.metastore.shards(id).await?;
-        let store = corpusminer_coordinator::driver::iteration_store(&it, state.storage.as_ref(), state.out.as_deref()).map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
-        corpusminer_coordinator::browse::find_page(&store, &shards, &page_id).await.map_err(|e| ApiError::unavailable(e.to_string()))
+        let (_, shards, store) = crate::browse::scored_shards(&state, id).await?;
+        corpusminer_coordinator::browse::find_page(&store, &shards, &page_id).await.map_err(crate::browse::unavailable)
     };
     let f = match found.await {
         Ok(Some(f)) => f,
