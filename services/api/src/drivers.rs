@@ -81,20 +81,13 @@ impl Drivers {
         if running.contains_key(&id) || self.stopping.load(Ordering::SeqCst) {
             return false;
         }
-        let progress = Arc::new(Progress::default());
         let s = &self.settings;
-        let opts = DriveOptions {
-            workers: s.workers.max(1),
-            retries: s.retries,
-            max_attempts: s.max_attempts,
-            progress: progress.clone(),
-            worker_name: s.holder.clone(),
-            reclaim_leases: reclaim,
-            lease_ttl: s.lease_ttl,
-            out: s.out.clone(),
-            live_config,
-            store_flags: String::new(),
-        };
+        let mut opts = DriveOptions::new(s.workers, s.retries, s.max_attempts, s.holder.clone());
+        opts.reclaim_leases = reclaim;
+        opts.lease_ttl = s.lease_ttl;
+        opts.out = s.out.clone();
+        opts.live_config = live_config;
+        let progress = opts.progress.clone();
         // The drive runs in a task of its own, watched by a second one: a panic in the drive is
         // seen by the watcher, and the iteration is never left marked as driven here.
         let (ms, storage) = (self.ms.clone(), self.settings.storage.clone());

@@ -7,10 +7,8 @@ use clap::Args;
 use corpusminer_coordinator::{create_next, drive, DriveOptions, Outcome, Report, RunConfig};
 use corpusminer_storage::metastore::{Iteration, IterationState, Metastore};
 use corpusminer_storage::{redact_uri, StorageConfig};
-use corpusminer_worker::Progress;
 use indicatif::ProgressBar;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 /// How this process scores: worker threads, retries, and the object-store endpoint when it
 /// differs from the one recorded (credentials always come from the environment).
@@ -139,18 +137,10 @@ pub(crate) fn out_override(out: &str, db: Option<&str>) -> Option<String> {
 
 /// Drive options for this process.
 pub(crate) fn drive_options(workers: usize, retries: u32, max_attempts: u32, reclaim_leases: bool, out: Option<String>) -> DriveOptions {
-    DriveOptions {
-        workers: workers.max(1),
-        retries,
-        max_attempts,
-        progress: Arc::new(Progress::default()),
-        worker_name: format!("{}:{}", crate::run::hostname(), std::process::id()),
-        reclaim_leases,
-        lease_ttl: corpusminer_coordinator::driver::DEFAULT_LEASE_TTL,
-        out,
-        live_config: None,
-        store_flags: String::new(),
-    }
+    let mut opts = DriveOptions::new(workers, retries, max_attempts, format!("{}:{}", crate::run::hostname(), std::process::id()));
+    opts.reclaim_leases = reclaim_leases;
+    opts.out = out;
+    opts
 }
 
 fn default_workers(w: Option<usize>) -> usize {

@@ -139,6 +139,26 @@ pub struct DriveOptions {
     pub store_flags: String,
 }
 
+impl DriveOptions {
+    /// Options of a process named `worker_name` (`host:pid`) scoring `workers` shards at once
+    /// (at least 1): fresh progress counters, no lease reclaim, [`DEFAULT_LEASE_TTL`], the
+    /// recorded output folder and configuration, no store flags.
+    pub fn new(workers: usize, retries: u32, max_attempts: u32, worker_name: String) -> Self {
+        DriveOptions {
+            workers: workers.max(1),
+            retries,
+            max_attempts,
+            progress: Arc::new(Progress::default()),
+            worker_name,
+            reclaim_leases: false,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            out: None,
+            live_config: None,
+            store_flags: String::new(),
+        }
+    }
+}
+
 /// How [`drive`] ended.
 #[derive(Debug, Clone)]
 pub struct Outcome {
