@@ -137,24 +137,8 @@ impl Drop for Serve {
 }
 
 fn serve(args: &[&str], env: &[(&str, &str)]) -> Serve {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_corpusminer"));
-    cmd.arg("serve").args(args).args(["--listen", "127.0.0.1:0", "--workers", "1"]).env("RUST_LOG", "warn").stdout(Stdio::piped());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CORPUSMINER_") && k != "CORPUSMINER_SHARED_DATA") {
-        cmd.env_remove(k);
-    }
-    cmd.envs(env.iter().copied());
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split_whitespace().next().map(str::to_string);
-            break;
-        }
-    }
-    // The rest of its output is read (and dropped) so it never writes to a closed pipe.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Serve { child, addr: addr.expect("serve printed its address") }
+    let (child, addr) = common::spawn_serve(args, env);
+    Serve { child, addr }
 }
 
 fn token(store: &[&str], role: &str, name: &str) -> String {

@@ -143,7 +143,6 @@ impl Drop for ServedIteration {
 /// Runs the fixture's first iteration, makes a `role` token named `name` and starts `serve` on
 /// it (port 0); `None` when the fixture is missing (a failure under CI).
 pub fn served_iteration(role: &str, name: &str) -> Option<ServedIteration> {
-    use std::io::{BufRead, BufReader};
     let fixture = fixture()?;
     let out = fixture.dir.join("out");
     ok(&corpusminer(&with_store(&fixture.run_args, &out, None), None), "run");
@@ -151,20 +150,28 @@ pub fn served_iteration(role: &str, name: &str) -> Option<ServedIteration> {
     let made = corpusminer(&strings(&["admin", "token", "create", "--out", &out_s, "--role", role, "--name", name]), None);
     ok(&made, "token create");
     let token = String::from_utf8(made.stdout).unwrap().lines().next().unwrap().to_string();
-    let mut server = Command::new(BIN)
-        .args(["serve", "--out", &out_s, "--listen", "127.0.0.1:0", "--workers", "1"])
-        .env("RUST_LOG", "warn")
-        .env_remove("CORPUSMINER_DB")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let (server, addr) = spawn_serve(&["--out", &out_s], &[]);
+    Some(ServedIteration { fixture, out, token, addr, server })
+}
+
+/// Starts `corpusminer serve ARGS --listen 127.0.0.1:0 --workers 1` with `env` and no other
+/// `CORPUSMINER_*` variable; returns the process and the `host:port` it printed. The rest of
+/// its output is read (and dropped) so it never writes to a closed pipe.
+pub fn spawn_serve(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").args(args).args(["--listen", "127.0.0.1:0", "--workers", "1"]).env("RUST_LOG", "warn").stdout(std::process::Stdio::piped());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CORPUSMINER_") && k != "CORPUSMINER_SHARED_DATA") {
+        cmd.env_remove(k);
+    }
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = lines
         .by_ref()
         .map_while(Result::ok)
         .find_map(|l| l.split("listening on http://").nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_string))
         .expect("serve printed its address");
-    // The rest of its output is read (and dropped) so it never writes to a closed pipe.
     std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Some(ServedIteration { fixture, out, token, addr, server })
+    (child, addr)
 }
