@@ -51,6 +51,11 @@ fn scalar_type(arg: &clap::Arg) -> &'static str {
     }
 }
 
+/// The length of the flag name at the start of `after` (the text after a `--`).
+fn flag_len(after: &str) -> usize {
+    after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(after.len())
+}
+
 /// `--token-budget` → `token_budget` in a message meant for API users.
 fn api_words(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
@@ -58,7 +63,7 @@ fn api_words(message: &str) -> String {
     while let Some(i) = rest.find("--") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
-        let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(after.len());
+        let end = flag_len(after);
         if end == 0 {
             out.push_str("--");
         } else {
@@ -76,8 +81,7 @@ fn first_field(message: &str) -> String {
         .find("--")
         .map(|i| {
             let after = &message[i + 2..];
-            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(after.len());
-            after[..end].replace('-', "_")
+            after[..flag_len(after)].replace('-', "_")
         })
         .filter(|f| !f.is_empty())
         .unwrap_or_else(|| "body".into())
