@@ -151,9 +151,8 @@ pub struct LiveProgress {
     pub detail: Option<String>,
 }
 
-/// [`LiveProgress`] of `it`.
-pub async fn live_progress(state: &ApiState, it: &Iteration) -> Result<LiveProgress, ApiError> {
-    let shards = state.metastore.shards(it.id).await?;
+/// [`LiveProgress`] of `it`, from its `shards` (as `Metastore::shards` lists them).
+pub fn live_progress(state: &ApiState, it: &Iteration, shards: &[corpusminer_storage::ShardRow]) -> LiveProgress {
     let done: Vec<_> = shards.iter().filter(|s| s.state == "done").collect();
     let pages: u64 = done.iter().map(|s| s.pages.unwrap_or(0).max(0) as u64).sum();
     let (mut pages_per_second, mut eta_seconds) = (None, None);
@@ -172,7 +171,7 @@ pub async fn live_progress(state: &ApiState, it: &Iteration) -> Result<LiveProgr
     }
     let live = it.lease_expires_at.is_some_and(|t| t > chrono::Utc::now());
     let step = state.control.as_ref().and_then(|c| c.drivers.step(it.id));
-    Ok(LiveProgress {
+    LiveProgress {
         pages,
         pages_per_second,
         eta_seconds,
@@ -180,7 +179,7 @@ pub async fn live_progress(state: &ApiState, it: &Iteration) -> Result<LiveProgr
         lease_expires_at: it.lease_expires_at.filter(|_| live).map(|t| t.to_rfc3339()),
         step: step.as_ref().map(|s| s.step.clone()),
         detail: step.map(|s| s.detail),
-    })
+    }
 }
 
 /// A page of iterations, newest first.
@@ -247,7 +246,7 @@ pub async fn get(State(state): State<ApiState>, caller: Caller, path: Result<Pat
         inputs: it.inputs_json.as_deref().map(json_or_string),
         report: it.report_json.as_deref().map(json_or_string),
         failures: corpusminer_coordinator::driver::failure_reasons(&shards),
-        progress: live_progress(&state, &it).await?,
+        progress: live_progress(&state, &it, &shards),
         corpus_manifest: corpus_manifest(&state, &it).await,
     }))
 }

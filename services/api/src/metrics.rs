@@ -71,7 +71,7 @@ async fn refresh(state: &ApiState) -> anyhow::Result<()> {
             (pending, leased, done, failed) = (pending + c.pending, leased + c.leased, done + c.done, failed + c.failed);
         }
         if s == IterationState::Scoring {
-            let live = crate::iterations::live_progress(state, &it).await.map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            let live = crate::iterations::live_progress(state, &it, &ms.shards(id).await?);
             pages += live.pages;
             rate += live.pages_per_second.unwrap_or(0.0);
         }

@@ -165,8 +165,9 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
             Err(_) => continue,
         };
         let counts = state.metastore.shard_counts(id).await.unwrap_or_default();
-        let live = crate::iterations::live_progress(&state, &it).await.ok();
-        let reasons = if counts.failed > 0 { state.metastore.shards(id).await.map(|s| corpusminer_coordinator::driver::failure_reasons(&s)).unwrap_or_default() } else { String::new() };
+        let shards = state.metastore.shards(id).await.unwrap_or_default();
+        let live = crate::iterations::live_progress(&state, &it, &shards);
+        let reasons = corpusminer_coordinator::driver::failure_reasons(&shards);
         rows.push((it, counts, live, reasons));
     }
     let admin = caller.role == Role::Admin;
@@ -193,9 +194,9 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
                                 span.muted { (c.done) " / " (c.total()) @if c.leased > 0 { ", " (c.leased) " leased" } }
                                 @if c.failed > 0 { br; span.error title="failed shards by reason" { (c.failed) " failed: " (reasons) } }
                             }
-                            td.num { (live.as_ref().map(|l| l.pages).unwrap_or(0)) }
-                            td.num { (live.as_ref().and_then(|l| l.pages_per_second).map(|r| format!("{r:.0}")).unwrap_or_default()) }
-                            td.num { (live.as_ref().and_then(|l| l.eta_seconds).map(|s| format!("{s:.0} s")).unwrap_or_default()) }
+                            td.num { (live.pages) }
+                            td.num { (live.pages_per_second.map(|r| format!("{r:.0}")).unwrap_or_default()) }
+                            td.num { (live.eta_seconds.map(|s| format!("{s:.0} s")).unwrap_or_default()) }
                             td.muted { (it.created_at.format("%Y-%m-%d %H:%M")) }
                             @if admin { td { (actions(it, c)) } }
                         }
