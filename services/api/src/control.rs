@@ -175,8 +175,7 @@ pub async fn resume(State(state): State<ApiState>, caller: Caller, path: Result<
     let it = state.metastore.iteration(id).await?;
     let s = IterationState::parse(&it.state).ok_or_else(|| ApiError::conflict(format!("iteration {id} has unknown state {:?}", it.state)))?;
     let failed_shards = state.metastore.shard_counts(id).await?.failed;
-    let resumable = s.is_active() || s == IterationState::Failed || (s.is_done() && failed_shards > 0);
-    if !resumable {
+    if !s.is_resumable(failed_shards) {
         return Err(ApiError::conflict(format!("iteration {id} is {s} with no failed shard: there is nothing to resume")));
     }
     if s.is_done() {

@@ -269,9 +269,9 @@ pub async fn resume(args: ResumeArgs, show_progress: bool) -> anyhow::Result<(St
             let mut found = None;
             for id in ms.iteration_ids().await?.into_iter().rev() {
                 let resumable = match IterationState::parse(&ms.iteration(id).await?.state) {
-                    Some(s) if s.is_active() || s == IterationState::Failed => true,
-                    Some(s) if s.is_done() => ms.shard_counts(id).await?.failed > 0,
-                    _ => false,
+                    Some(s) if s.is_done() => s.is_resumable(ms.shard_counts(id).await?.failed),
+                    Some(s) => s.is_resumable(0),
+                    None => false,
                 };
                 if resumable {
                     found = Some(id);

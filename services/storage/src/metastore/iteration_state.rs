@@ -75,6 +75,12 @@ impl IterationState {
     pub fn is_done(self) -> bool {
         matches!(self, Self::AwaitingAnnotation | Self::Complete)
     }
+
+    /// Whether `resume` has work in an iteration in this state with `failed_shards` failed
+    /// shards: an active or failed one, or a done one whose failed shards can be scored again.
+    pub fn is_resumable(self, failed_shards: u64) -> bool {
+        self.is_active() || self == Self::Failed || (self.is_done() && failed_shards > 0)
+    }
 }
 
 impl std::fmt::Display for IterationState {
@@ -275,5 +281,12 @@ mod tests {
         }
         assert_eq!(IterationState::parse("created"), None);
         assert_eq!(IterationState::ALL.iter().filter(|s| s.is_active()).count(), 5);
+    }
+
+    #[test]
+    fn resumable_means_work_is_left() {
+        use IterationState::*;
+        assert!(Scoring.is_resumable(0) && Failed.is_resumable(0) && Complete.is_resumable(1) && AwaitingAnnotation.is_resumable(2));
+        assert!(!Complete.is_resumable(0) && !Cancelled.is_resumable(3));
     }
 }
