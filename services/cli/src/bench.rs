@@ -242,7 +242,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<BenchResult> {
     }
     let one = stages.last().map(|s| s.pages_per_s).unwrap_or(0.0);
 
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = crate::iterate::default_workers(args.threads);
     let next = Arc::new(AtomicUsize::new(0));
     let files = Arc::new(files);
     let model = Arc::new(model);

@@ -143,7 +143,8 @@ pub(crate) fn drive_options(workers: usize, retries: u32, max_attempts: u32, rec
     opts
 }
 
-fn default_workers(w: Option<usize>) -> usize {
+/// `w`, else one worker per core.
+pub(crate) fn default_workers(w: Option<usize>) -> usize {
     w.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 

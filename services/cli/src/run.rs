@@ -202,7 +202,7 @@ impl RunArgs {
             text_fields: self.text_fields.clone(),
             doc_per_line: self.doc_per_line,
             storage,
-            workers: self.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            workers: crate::iterate::default_workers(self.workers),
             filters: CorpusFilters {
                 near_dup: (!self.no_near_dup).then_some(NearDupSettings {
                     threshold: self.near_dup_threshold,

@@ -64,7 +64,7 @@ impl Default for ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             out: "out".into(),
             db: None,
-            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            workers: crate::iterate::default_workers(None),
             lease_ttl: corpusminer_coordinator::driver::DEFAULT_LEASE_TTL.as_secs(),
             s3_endpoint: None,
             retries: 8,
