@@ -1,8 +1,9 @@
 //! Bearer tokens: every route but health, readiness, metrics and the OpenAPI document needs
 //! `Authorization: Bearer cm_…`, a token made by `corpusminer admin token create`. The token is
 //! looked up by its SHA-256 in the metastore on each request (a revoked token stops working at
-//! once, on every replica). The web UI's session cookie carries the same token
-//! ([`SESSION_COOKIE`]). What a role may do is checked by the handler through [`Caller`].
+//! once, on every replica). The web UI's session cookie carries a session secret that the
+//! token was exchanged for at sign-in ([`SESSION_COOKIE`]), looked up the same way. What a role
+//! may do is checked by the handler through [`Caller`].
 
 use crate::error::ApiError;
 use crate::ApiState;
@@ -44,37 +45,40 @@ impl Caller {
     }
 }
 
-/// The cookie a web UI session is kept in ([`crate::ui`]): the token itself, HttpOnly and
-/// SameSite=Strict.
+/// The cookie a web UI session is kept in ([`crate::ui`]): the session secret
+/// (`Metastore::create_session`), HttpOnly and SameSite=Strict.
 pub const SESSION_COOKIE: &str = "cm_session";
+
+/// How long a web UI session lasts after sign-in: 12 hours, a working day.
+pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// The header the web UI sends on every request that changes something: a cross-site page can
 /// send no custom header without a CORS preflight, which this server never answers, so a
 /// session cookie alone never authorises a write.
 pub const UI_HEADER: &str = "x-corpusminer-ui";
 
-/// The value of cookie `name` in `parts`' Cookie headers.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| c.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+/// The value of cookie `name` in the Cookie headers of `headers`.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| c.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
 
 impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let found = match parts.headers.get(axum::http::header::AUTHORIZATION) {
             Some(header) => {
                 let value = header.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
-                value
+                let token = value
                     .strip_prefix("Bearer ")
                     .or_else(|| value.strip_prefix("bearer "))
                     .map(str::trim)
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer TOKEN`"))?
-                    .to_string()
+                    .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer TOKEN`"))?;
+                state.metastore.token_by_secret(token).await?
             }
             None => {
-                let session = cookie(parts, SESSION_COOKIE).filter(|t| !t.is_empty());
+                let session = cookie(&parts.headers, SESSION_COOKIE).filter(|t| !t.is_empty());
                 let Some(session) = session else {
                     return Err(ApiError::unauthorized("no Authorization header: send `Authorization: Bearer TOKEN` (make one with `corpusminer admin token create`)"));
                 };
@@ -82,10 +86,13 @@ impl FromRequestParts<ApiState> for Caller {
                 if !safe && parts.headers.get(UI_HEADER).is_none() {
                     return Err(ApiError::forbidden(format!("a session authorises a change only with the {UI_HEADER} header (the web UI sends it)")));
                 }
-                session.to_string()
+                match state.metastore.token_by_session(session).await? {
+                    Some(t) => Some(t),
+                    None => return Err(ApiError::unauthorized("the session has ended (signed out, expired, or its token revoked): sign in again")),
+                }
             }
         };
-        match state.metastore.token_by_secret(&token).await? {
+        match found {
             Some(t) => Ok(Caller { name: t.name, role: t.role }),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }

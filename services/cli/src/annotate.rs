@@ -4,7 +4,7 @@
 use crate::domains::StoreArgs;
 use clap::{Args, Subcommand, ValueEnum};
 use corpusminer_coordinator::annotation::{default_annotator, parse_annotations, ImportDefaults};
-use corpusminer_storage::metastore::Annotation;
+use corpusminer_storage::metastore::{annotation_statuses, decided_labels, disputed_prefixes, Annotation, AnnotationStatus};
 use serde::Serialize;
 
 /// `corpusminer annotate …`.
@@ -35,7 +35,7 @@ pub struct AnnotateImportArgs {
 pub enum ListFormat {
     /// Aligned columns.
     Table,
-    /// A JSON array of {id, prefix, label, annotator, created_at, note, current}.
+    /// A JSON array of {id, prefix, label, annotator, created_at, note, settles, current, status}.
     Json,
 }
 
@@ -58,8 +58,10 @@ pub struct ListedAnnotation {
     /// The stored annotation.
     #[serde(flatten)]
     pub annotation: Annotation,
-    /// Whether it is its prefix's current annotation (false: superseded).
+    /// Whether it is its prefix's deciding annotation, the one the next seed uses.
     pub current: bool,
+    /// What it does now: deciding, concurring, disputed, overruled or superseded.
+    pub status: AnnotationStatus,
 }
 
 fn one_line(s: &str) -> String {
@@ -102,7 +104,7 @@ pub fn annotations_table(rows: &[ListedAnnotation], history: bool) -> String {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let note = one_line(a.note.as_deref().unwrap_or(""));
         if history {
-            let status = if r.current { "current" } else { "superseded" };
+            let status = r.status.as_str();
             let line = format!(
                 "{:>6}  {:<w$}  {:<7}  {:<aw$}  {:<20}  {:<10}  {note}",
                 a.id,
@@ -160,27 +162,32 @@ pub async fn annotate(cmd: AnnotateCommand) -> anyhow::Result<String> {
         }
         AnnotateCommand::List(a) => {
             let ms = a.store.connect(true).await?;
-            let current: std::collections::HashSet<i64> = ms
-                .annotations(false)
-                .await?
-                .into_iter()
-                .map(|x| x.id)
-                .collect();
-            let rows = if a.history {
-                ms.annotations(true).await?
-            } else {
-                ms.annotations(false).await?
-            };
+            let history = ms.annotations(true).await?;
             ms.close().await;
+            let statuses = annotation_statuses(&history);
+            let disputed = disputed_prefixes(&history).len();
+            let rows = if a.history { history } else { decided_labels(&history) };
             let rows: Vec<ListedAnnotation> = rows
                 .into_iter()
-                .map(|annotation| ListedAnnotation {
-                    current: current.contains(&annotation.id),
-                    annotation,
+                .map(|annotation| {
+                    let status = statuses[&annotation.id];
+                    ListedAnnotation { current: status == AnnotationStatus::Deciding, status, annotation }
                 })
                 .collect();
             Ok(match a.format {
-                ListFormat::Table => annotations_table(&rows, a.history),
+                ListFormat::Table => {
+                    let mut out = annotations_table(&rows, a.history);
+                    // Disputed prefixes decide nothing, so the plain list leaves them out: say so.
+                    if disputed > 0 && !a.history {
+                        out.push_str(&format!(
+                            "{disputed} disputed prefix{} left out: no seed uses {} until an admin settles {} (annotate list --history, or /ui/disputes)\n",
+                            if disputed == 1 { "" } else { "es" },
+                            if disputed == 1 { "it" } else { "them" },
+                            if disputed == 1 { "it" } else { "them" },
+                        ));
+                    }
+                    out
+                }
                 ListFormat::Json => serde_json::to_string_pretty(&rows)? + "\n",
             })
         }

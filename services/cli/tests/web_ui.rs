@@ -1,7 +1,8 @@
 //! The web UI in a real browser (Debian's Chromium driven by playwright-core, both installed by
 //! `.ci/start-services.sh`): sign in with a token, open a proposed host of a real iteration and
 //! label two prefixes with the keyboard; the labels are in the store under the token's name,
-//! and a session cookie without the UI's header writes nothing.
+//! a session cookie without the UI's header writes nothing, and signing out ends the session.
+//! Every page visited is checked for WCAG AA contrast.
 
 mod common;
 
@@ -33,14 +34,37 @@ fn raw(addr: &str, request: &str) -> (u16, String) {
     (resp.split_whitespace().nth(1).unwrap().parse().unwrap(), resp)
 }
 
+/// Signs in with `token` as the login form does; returns the session cookie's value.
+fn sign_in(addr: &str, token: &str) -> String {
+    let body = format!("token={token}");
+    let (status, resp) = raw(addr, &format!("POST /ui/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    assert_eq!(status, 303, "{resp}");
+    let cookie = resp.lines().find_map(|l| l.strip_prefix("set-cookie: cm_session=")).unwrap_or_else(|| panic!("a session cookie: {resp}"));
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
 #[test]
 fn an_annotator_labels_prefixes_with_the_keyboard() {
     let Some(()) = browser() else { return };
     let Some(served) = served_iteration("annotator", "ada") else { return };
     let (addr, token) = (served.addr.clone(), served.token.clone());
+    // Signing in exchanges the token for a session secret: the cookie never carries the token,
+    // and the token is no session.
+    let session = sign_in(&addr, &token);
+    assert!(session.starts_with("cms_") && !session.contains(&token), "{session}");
+    let get = |cookie: &str| raw(&addr, &format!("GET /api/v1/iterations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={cookie}\r\nConnection: close\r\n\r\n")).0;
+    assert_eq!(get(&session), 200);
+    assert_eq!(get(&token), 401, "a token in the session cookie is no session");
+    // Signing out ends the session on the server, not only in the browser.
+    let other = sign_in(&addr, &token);
+    let (status, _) = raw(&addr, &format!("POST /ui/logout HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={other}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+    assert_eq!(status, 303);
+    assert_eq!(get(&other), 401, "a signed-out session is refused");
+    assert_eq!(get(&session), 200, "other sessions of the token live on");
     // A session cookie alone never authorises a write (no UI header): refused, nothing stored.
     let body = r#"{"annotations":[{"prefix":"forged.example.org","label":"math"}]}"#;
-    let (status, _) = raw(&addr, &format!("POST /api/v1/annotations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
+    let (status, _) = raw(&addr, &format!("POST /api/v1/annotations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={session}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
     assert_eq!(status, 403);
 
     let shots = std::env::var_os("CORPUSMINER_UI_SHOTS").map(PathBuf::from).unwrap_or_else(|| served.fixture.dir.join("shots"));
@@ -58,7 +82,7 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     let out = served.out.clone();
     assert!(run.status.success(), "the browser run failed:\n{}\n{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     let said: serde_json::Value = serde_json::from_slice(run.stdout.split(|&b| b == b'\n').find(|l| l.starts_with(b"{")).unwrap()).unwrap();
-    let html = raw(&addr, &format!("GET /ui/iterations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={token}\r\nConnection: close\r\n\r\n")).1;
+    let html = raw(&addr, &format!("GET /ui/iterations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={session}\r\nConnection: close\r\n\r\n")).1;
     assert!(!html.contains("data-action"), "an annotator gets no admin buttons");
 
     // An admin starts the next iteration from the dashboard.

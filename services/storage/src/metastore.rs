@@ -9,7 +9,7 @@
 //!
 //! Times are stored as Unix epoch milliseconds and returned as `chrono::DateTime<Utc>`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -76,6 +76,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "annotation settlements",
         include_str!("../../../migrations/sqlite/0009_annotation_settlements.sql"),
     ),
+    (
+        10,
+        "ui sessions",
+        include_str!("../../../migrations/sqlite/0010_ui_sessions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -122,6 +127,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "annotation settlements",
         include_str!("../../../migrations/postgres/0009_annotation_settlements.sql"),
+    ),
+    (
+        10,
+        "ui sessions",
+        include_str!("../../../migrations/postgres/0010_ui_sessions.sql"),
     ),
 ];
 
@@ -1436,6 +1446,12 @@ fn latest_per_annotator(history: &[Annotation]) -> BTreeMap<&str, (BTreeMap<&str
     by
 }
 
+/// Whether a prefix with these latest labels per annotator and this settlement is disputed: its
+/// annotators disagree and no settlement decides it.
+fn is_disputed(labels: &BTreeMap<&str, &Annotation>, settled: Option<&Annotation>) -> bool {
+    settled.is_none() && labels.values().any(|a| Some(a.label) != labels.values().next().map(|f| f.label))
+}
+
 /// The deciding label of each prefix of `history` (every row, oldest first), by prefix: the
 /// latest settlement, else the annotators' common label (the newest of their rows); disputed
 /// prefixes are left out ([`disputed_prefixes`]).
@@ -1452,6 +1468,60 @@ pub fn decided_labels(history: &[Annotation]) -> Vec<Annotation> {
         .collect()
 }
 
+/// What one stored annotation does now, under the rules of [`decided_labels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotationStatus {
+    /// It is its prefix's deciding label (the settlement, or the newest of the agreeing labels).
+    Deciding,
+    /// Its annotator's latest label, agreeing with the deciding one.
+    Concurring,
+    /// Its annotator's latest label on a prefix that is disputed and not settled: no seed uses it.
+    Disputed,
+    /// Its annotator's latest label, decided otherwise by a settlement.
+    Overruled,
+    /// Replaced by a later label of the same annotator, or an older settlement.
+    Superseded,
+}
+
+impl AnnotationStatus {
+    /// The status's name as `annotate list` and the API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deciding => "deciding",
+            Self::Concurring => "concurring",
+            Self::Disputed => "disputed",
+            Self::Overruled => "overruled",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
+/// The [`AnnotationStatus`] of every row of `history` (every row, oldest first), by id.
+pub fn annotation_statuses(history: &[Annotation]) -> HashMap<i64, AnnotationStatus> {
+    let deciding: HashSet<i64> = decided_labels(history).iter().map(|a| a.id).collect();
+    let mut out: HashMap<i64, AnnotationStatus> = history.iter().map(|a| (a.id, AnnotationStatus::Superseded)).collect();
+    for (labels, settled) in latest_per_annotator(history).into_values() {
+        let disputed = is_disputed(&labels, settled);
+        for a in labels.values() {
+            let status = if deciding.contains(&a.id) {
+                AnnotationStatus::Deciding
+            } else if disputed {
+                AnnotationStatus::Disputed
+            } else if settled.is_some_and(|s| s.label != a.label) {
+                AnnotationStatus::Overruled
+            } else {
+                AnnotationStatus::Concurring
+            };
+            out.insert(a.id, status);
+        }
+        if let Some(s) = settled {
+            out.insert(s.id, AnnotationStatus::Deciding);
+        }
+    }
+    out
+}
+
 /// A prefix its annotators disagree on, with no settlement yet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dispute {
@@ -1465,7 +1535,7 @@ pub struct Dispute {
 pub fn disputed_prefixes(history: &[Annotation]) -> Vec<Dispute> {
     latest_per_annotator(history)
         .into_iter()
-        .filter(|(_, (labels, settled))| settled.is_none() && labels.values().any(|a| Some(a.label) != labels.values().next().map(|f| f.label)))
+        .filter(|(_, (labels, settled))| is_disputed(labels, *settled))
         .map(|(prefix, (labels, _))| Dispute { prefix: prefix.to_string(), labels: labels.into_iter().map(|(who, a)| (who.to_string(), a.label)).collect() })
         .collect()
 }

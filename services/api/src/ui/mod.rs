@@ -1,9 +1,10 @@
 //! The web UI under `/ui`: server-rendered HTML (maud), one stylesheet and one small script,
 //! all compiled into the binary (no CDN, no build step besides cargo).
 //!
-//! - `/ui/login`: a token from `corpusminer admin token create` opens a session (the token in
-//!   an HttpOnly, SameSite=Strict cookie; writes also need the UI's own header, see
-//!   [`crate::auth::UI_HEADER`]).
+//! - `/ui/login`: a token from `corpusminer admin token create` opens a session (a session
+//!   secret in an HttpOnly, SameSite=Strict cookie, never the token; it lasts
+//!   [`crate::auth::SESSION_TTL`]; writes also need the UI's own header, see
+//!   [`crate::auth::UI_HEADER`]). `/ui/logout` ends it on every replica.
 //! - `/ui/iterations`: every iteration with its state and live progress.
 //! - `/ui/iterations/{id}`: the hosts it proposes, what is labelled and what is left, ordered
 //!   by how much a label would change the next seed ([`corpusminer_coordinator::browse::labelling_value`]).
@@ -14,7 +15,7 @@
 //! - `/ui/iterations/{id}/pages/{page_id}`: a page's extracted text, formulas as MathML
 //!   ([`math`]).
 
-use crate::auth::{Caller, SESSION_COOKIE};
+use crate::auth::{Caller, SESSION_COOKIE, SESSION_TTL};
 use crate::error::ApiError;
 use crate::ApiState;
 use axum::extract::{Form, Path, State};
@@ -126,8 +127,12 @@ async fn login(State(state): State<ApiState>, Form(f): Form<LoginForm>) -> Respo
     let token = f.token.trim();
     match state.metastore.token_by_secret(token).await {
         Ok(Some(t)) if t.role != Role::Worker => {
+            let secret = match state.metastore.create_session(&t, SESSION_TTL).await {
+                Ok(s) => s,
+                Err(e) => return failure(e.into()),
+            };
             let mut r = Redirect::to("/ui/iterations").into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict")) {
+            if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", SESSION_TTL.as_secs())) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
             r
@@ -143,7 +148,12 @@ fn with_status(mut r: Response, s: StatusCode) -> Response {
     r
 }
 
-async fn logout() -> Response {
+async fn logout(State(state): State<ApiState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(secret) = crate::auth::cookie(&headers, SESSION_COOKIE).filter(|s| !s.is_empty()) {
+        if let Err(e) = state.metastore.end_session(secret).await {
+            return failure(e.into());
+        }
+    }
     let mut r = Redirect::to("/ui/login").into_response();
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_static("cm_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
     r

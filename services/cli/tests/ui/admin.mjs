@@ -1,7 +1,7 @@
 // An admin's dashboard: signs in, starts the next iteration of iteration 1 with its button and
 // sees iteration 2 listed, then settles the one disputed prefix as math. Prints JSON. Usage: node admin.mjs BASE_URL ADMIN_TOKEN SHOTS_DIR
 import { join } from "node:path";
-import { launch, fail } from "./browser.mjs";
+import { launch, fail, checkContrast } from "./browser.mjs";
 
 const [base, token, shots] = process.argv.slice(2);
 const context = await launch({ width: 1280, height: 700 });
@@ -22,12 +22,14 @@ try {
   await page.waitForSelector("#iterations a[href='/ui/iterations/2']", { timeout: 30000 });
   const state = await page.textContent("#iterations tbody tr:first-child .state");
   await page.screenshot({ path: join(shots, "dashboard-admin.png"), fullPage: true });
+  await checkContrast(page, "the admin's dashboard");
   // One disputed prefix, settled as math with its button.
   await page.goto(base + "/ui/disputes");
   await page.waitForSelector("#disputes");
   if ((await page.locator("#disputes tbody tr").count()) !== 1) fail("one disputed prefix is listed");
   if (!(await page.textContent("#agreement"))?.includes("ada")) fail("the agreement table names the annotators");
   await page.screenshot({ path: join(shots, "disputes.png"), fullPage: true });
+  await checkContrast(page, "the disputes page");
   await page.click("#disputes button[data-label=math]");
   await page.waitForFunction(() => !document.querySelector("#disputes"));
   // The dashboard follows iteration 2 as it runs: its row's state and shards, read on each reload,
@@ -46,6 +48,7 @@ try {
   await page.goto(base + "/ui/iterations/2");
   await page.waitForSelector("#convergence circle");
   await page.screenshot({ path: join(shots, "chain.png") });
+  await checkContrast(page, "the convergence chart");
   // Keyboard alone: 50 labels on iteration 1's second host, each timed from the key press to the
   // label stored (the UI's own latency per key press).
   await page.goto(base + "/ui/iterations/1");

@@ -3,7 +3,7 @@
 // JSON; screenshots go to SHOTS; MATH_PAGE (a page with formulas) must show them as MathML.
 // Usage: node annotate.mjs BASE_URL TOKEN SHOTS_DIR MATH_PAGE
 import { join } from "node:path";
-import { launch, fail } from "./browser.mjs";
+import { launch, fail, checkContrast } from "./browser.mjs";
 
 const [base, token, shots, mathPage] = process.argv.slice(2);
 const context = await launch({ width: 1280, height: 900 });
@@ -16,15 +16,21 @@ try {
   await page.fill("#token", "cm_not-a-token");
   await page.click("button[type=submit]");
   if (!(await page.textContent("p.error"))?.includes("Unknown or revoked")) fail("a wrong token is refused");
-  await page.fill("#token", token);
-  await page.click("button[type=submit]");
+  await checkContrast(page, "the sign-in page with its error");
+  // By keyboard: the token field has the focus, Enter signs in.
+  if (!(await page.evaluate(() => document.activeElement?.id === "token"))) fail("the sign-in page focuses the token field");
+  await page.keyboard.type(token);
+  await page.keyboard.press("Enter");
   await page.waitForSelector("#iterations");
+  await checkContrast(page, "the dashboard");
   await page.screenshot({ path: join(shots, "iterations.png"), fullPage: true });
   await page.click("#iterations a[href='/ui/iterations/1']");
   await page.waitForSelector("#proposals");
+  await checkContrast(page, "the iteration page");
   const host = await page.textContent("#proposals tbody tr:first-child td:first-child a");
   await page.click("#proposals tbody tr:first-child td:first-child a");
   await page.waitForSelector("#paths");
+  await checkContrast(page, "the host page");
   const selected = () => page.getAttribute("tr.prefix.selected", "data-prefix");
   const first = await selected();
   const t0 = performance.now();
@@ -46,16 +52,20 @@ try {
   await page.keyboard.press("?");
   if (!(await page.isVisible("#help"))) fail("? opens the help");
   await page.screenshot({ path: join(shots, "host-help.png"), fullPage: true });
+  await checkContrast(page, "the host page's help");
   await page.keyboard.press("Escape");
   await page.screenshot({ path: join(shots, "host.png"), fullPage: true });
+  await checkContrast(page, "the host page with labels");
   // A page's text, from a sample link.
   await page.click("tr.prefix td:last-child a >> nth=0");
   await page.waitForSelector("div.text, p.muted");
   await page.screenshot({ path: join(shots, "page.png"), fullPage: true });
+  await checkContrast(page, "a page's text");
   // A page with formulas: rendered as MathML and laid out by the browser (boxes with height).
   await page.goto(base + mathPage);
   await page.waitForSelector("div.text");
   await page.screenshot({ path: join(shots, "math.png") });
+  await checkContrast(page, "a page with formulas");
   const mathElements = await page.locator("div.text math").count();
   const laidOut = await page.evaluate(() => Array.from(document.querySelectorAll("div.text math")).filter((m) => m.getBoundingClientRect().height > 0).length);
   if (mathElements === 0 || laidOut === 0) fail(`formulas are laid out as MathML: ${mathElements} math elements, ${laidOut} with a height`);

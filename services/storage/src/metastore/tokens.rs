@@ -1,6 +1,11 @@
 //! API tokens of `corpusminer serve`: a bearer token is 32 random bytes (OS randomness), shown
 //! once as `cm_` + 64 hex digits; the metastore keeps only its SHA-256, so a leaked database
 //! leaks no usable token. A revoked token keeps its row with `revoked_at` set.
+//!
+//! The web UI exchanges a token for a session ([`Metastore::create_session`]): the cookie holds
+//! a session secret (`cms_` + 64 hex digits) whose SHA-256 is stored with its token and expiry,
+//! so the cookie never carries the token, logout ends the session on every replica, and
+//! revoking the token ends its sessions too.
 
 use super::{now_ms, Metastore, MetastoreError};
 use rand::RngCore;
@@ -69,6 +74,9 @@ pub struct ApiToken {
 /// Prefix of every token, so a token in a log or a config file is recognisable.
 pub const TOKEN_PREFIX: &str = "cm_";
 
+/// Prefix of every web UI session secret (the cookie's value).
+pub const SESSION_PREFIX: &str = "cms_";
+
 /// SHA-256 of `token`, hex: the key a token is stored and looked up by.
 pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -130,6 +138,46 @@ impl Metastore {
         if done.rows_affected() == 0 {
             return Err(MetastoreError::NotFound { what: format!("valid token {id}") });
         }
+        Ok(())
+    }
+
+    /// Opens a web UI session for `token` (a valid token's row) lasting `ttl`; returns the session
+    /// secret, which exists nowhere else afterwards. Expired sessions are deleted on the way.
+    pub async fn create_session(&self, token: &ApiToken, ttl: std::time::Duration) -> Result<String, MetastoreError> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM ui_sessions WHERE expires_at <= $1").bind(now).execute(self.pool()).await?;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let secret = format!("{SESSION_PREFIX}{}", hex::encode(bytes));
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        sqlx::query("INSERT INTO ui_sessions (session_sha256, token_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_digest(&secret))
+            .bind(token.id)
+            .bind(now)
+            .bind(now.saturating_add(ttl_ms))
+            .execute(self.pool())
+            .await?;
+        Ok(secret)
+    }
+
+    /// The token of the live session whose secret is `secret`: not expired, not ended, and its
+    /// token not revoked.
+    pub async fn token_by_session(&self, secret: &str) -> Result<Option<ApiToken>, MetastoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.name, t.role, t.created_at, t.revoked_at FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id \
+             WHERE s.session_sha256 = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL",
+        )
+        .bind(token_digest(secret))
+        .bind(now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(row_to_token).transpose()
+    }
+
+    /// Ends the session whose secret is `secret` (logout); ending an unknown or ended session
+    /// does nothing.
+    pub async fn end_session(&self, secret: &str) -> Result<(), MetastoreError> {
+        sqlx::query("DELETE FROM ui_sessions WHERE session_sha256 = $1").bind(token_digest(secret)).execute(self.pool()).await?;
         Ok(())
     }
 }

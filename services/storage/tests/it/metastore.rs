@@ -559,7 +559,7 @@ fn annotation(
 }
 
 async fn several_annotators_agree_dispute_and_settle(ms: Metastore) {
-    use corpusminer_storage::metastore::{disputed_prefixes, pair_agreement};
+    use corpusminer_storage::metastore::{annotation_statuses, disputed_prefixes, pair_agreement};
     let mut rows = vec![
         annotation("a.org", Label::Math, "ann", 1, None),
         annotation("a.org", Label::Math, "bob", 2, None),
@@ -593,6 +593,22 @@ async fn several_annotators_agree_dispute_and_settle(ms: Metastore) {
     assert!(now.contains(&("b.org".into(), Label::Nonmath, "root".into())), "{now:?}");
     assert!(!now.iter().any(|(p, _, _)| p == "c.org"), "c.org stays disputed");
     assert_eq!(disputed_prefixes(&ms.annotations(true).await.unwrap()).len(), 1);
+    // What each row does now, as `annotate list --history` shows it.
+    let history = ms.annotations(true).await.unwrap();
+    let statuses = annotation_statuses(&history);
+    let got: Vec<(String, String, i64, &str)> = history.iter().map(|a| (a.prefix.clone(), a.annotator.clone(), a.created_at.timestamp_millis(), statuses[&a.id].as_str())).collect();
+    let want = [
+        ("a.org", "ann", 1, "concurring"),
+        ("a.org", "bob", 2, "deciding"),
+        ("b.org", "ann", 3, "overruled"),
+        ("b.org", "bob", 4, "superseded"),
+        ("c.org", "ann", 5, "disputed"),
+        ("c.org", "bob", 6, "disputed"),
+        ("d.org", "ann", 7, "deciding"),
+        ("b.org", "root", 8, "deciding"),
+        ("b.org", "bob", 9, "overruled"),
+    ];
+    assert_eq!(got, want.map(|(p, w, t, s)| (p.to_string(), w.to_string(), t, s)), "{statuses:?}");
     // Undo: an annotator deletes their own row, and the one it superseded decides again; not
     // another annotator's.
     let redo = ms.add_annotations(&[annotation("d.org", Label::Math, "ann", 10, None)]).await.unwrap();

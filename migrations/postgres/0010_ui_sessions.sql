@@ -1,0 +1,12 @@
+-- Web UI sessions (PostgreSQL dialect; keep in step with ../sqlite/0010_ui_sessions.sql).
+-- Signing in exchanges a token for a session: the cookie carries a random session secret, never
+-- the token, and only the secret's SHA-256 (hex) is stored. A session ends at expires_at, at
+-- logout (its row is deleted) or when its token is revoked. Times are Unix epoch milliseconds.
+CREATE TABLE ui_sessions (
+    id             BIGSERIAL PRIMARY KEY,
+    session_sha256 TEXT    NOT NULL UNIQUE,
+    token_id       BIGINT  NOT NULL REFERENCES api_tokens (id),
+    created_at     BIGINT  NOT NULL,
+    expires_at     BIGINT  NOT NULL
+);
+CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
