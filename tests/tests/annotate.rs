@@ -356,10 +356,10 @@ async fn proposals_with_samples_then_annotations_supersede_and_keep_history() {
     assert_eq!(
         table
             .lines()
-            .filter(|l| status(l).as_deref() == Some("current"))
+            .filter(|l| status(l).as_deref() == Some("deciding"))
             .count(),
         4,
-        "{table}"
+        "one annotator: every current label decides its prefix\n{table}"
     );
 
     // The stored labels decide the proposed host's sample pages.
