@@ -58,6 +58,19 @@ def pr(pairs):
     math = sum(1 for m, _ in pairs if m)
     return (tp / kept if kept else 0.0, tp / math if math else 0.0, len(pairs))
 
+def judge(out, labels, threshold_of):
+    """Precision and recall per (language, split) of a run's labelled pages, each page kept when
+    its score reaches `threshold_of(its language)`."""
+    groups = {}
+    for row in scored(out):
+        if row["url"] not in labels:
+            continue
+        math, split = labels[row["url"]]
+        lang = row.get("lang", "und")
+        key = ("en" if lang == "en" else "zh" if lang == "zh" else "other", split)
+        groups.setdefault(key, []).append((math, row["score"] >= threshold_of(lang)))
+    return {k: pr(v) for k, v in groups.items()}
+
 def main(argv):
     binary, work = argv[1], argv[2]
     data = os.path.abspath(data_dir(argv))
@@ -88,15 +101,14 @@ def main(argv):
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         report = json.load(open(os.path.join(out, "report.json")))
         threshold = report["selection"]["threshold"]
-        groups = {}
-        for row in scored(out):
-            if row["url"] not in labels:
-                continue
-            math, split = labels[row["url"]]
-            lang = row.get("lang", "und")
-            key = ("en" if lang == "en" else "zh" if lang == "zh" else "other", split)
-            groups.setdefault(key, []).append((math, row["score"] >= threshold))
-        results[name] = (threshold, {k: pr(v) for k, v in groups.items()})
+        results[name] = (threshold, judge(out, labels, lambda lang: threshold))
+        # The same model with each writing system at its own validated page threshold.
+        validation = json.load(open(os.path.join(out, "iterations/1/model.validation.json")))
+        systems = {s["system"]: s["page"]["threshold"] for s in validation.get("page_by_writing_system", [])}
+        if len(systems) > 1:
+            per_system = lambda lang: systems["han_kana"] if lang in ("zh", "ja") else systems["alphabetic"]
+            results[name + " per-system"] = (systems["alphabetic"], judge(out, labels, per_system))
+            print(f"{name}: page thresholds per writing system {systems}", file=sys.stderr)
     print("| model | threshold | language | split | pages | precision | recall |")
     print("|---|---|---|---|---|---|---|")
     for name, (threshold, groups) in results.items():

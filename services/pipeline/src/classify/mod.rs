@@ -30,7 +30,7 @@ pub use scoring::{
     configure, load_with_sidecar, scoring_sidecar_name, ScoreProbe, ScoringMode, ScoringSidecar,
     SidecarError, PROBE_TOLERANCE, SCORING_SIDECAR_SUFFIX,
 };
-pub use train::{train, train_observed, ClassBalance, CurvePoint, Loss, TrainProgress, TrainSettings, ValidationReport};
+pub use train::{train, train_observed, ClassBalance, CurvePoint, Loss, SystemThreshold, TrainProgress, TrainSettings, ValidationReport, MIN_SYSTEM_PAGES, WRITING_SYSTEM_NAMES};
 
 /// fastText label of positives (math documents).
 pub const LABEL_MATH: &str = "__label__math";

@@ -636,3 +636,24 @@ fn classes_are_balanced_per_writing_system() {
     assert_eq!((report.n_train_pos, report.n_train_neg), (40, 60));
     assert_eq!([crate::text::normalize(&pos[0]), crate::text::normalize(&pos[25])].map(|t| super::train::writing_system(&t)), [0, 1]);
 }
+
+#[test]
+fn each_writing_system_gets_its_own_validated_page_threshold() {
+    let en_pos: Vec<String> = (0..80).map(|i| format!("Solve {i}x + 3 = 7 for x, then the derivative of x^{i} is {i}x^{}.", i.max(1) - 1)).collect();
+    let zh_pos: Vec<String> = (0..80).map(|i| format!("解方程{i}x加3等于7，求x的值，并计算函数的导数。")).collect();
+    let en_neg: Vec<String> = (0..80).map(|i| format!("The weather in city {i} is mild in spring and our shop ships shoes.")).collect();
+    let zh_neg: Vec<String> = (0..80).map(|i| format!("第{i}届音乐节在天津举行，观众们欣赏了精彩的演出。")).collect();
+    let settings = TrainSettings { dim: 8, epoch: 2, bucket: 1000, validation_fraction: 0.5, chunk_tokens: 0, ..TrainSettings::auto(320) };
+    let pos: Vec<String> = en_pos.iter().chain(&zh_pos).cloned().collect();
+    let neg: Vec<String> = en_neg.iter().chain(&zh_neg).cloned().collect();
+    let (_, report) = train(&pos, &neg, &settings).unwrap();
+    // Half of each class is held out (80 pages each), split between the systems at random.
+    let systems: Vec<&str> = report.page_by_writing_system.iter().map(|s| s.system.as_str()).collect();
+    assert_eq!(systems, ["alphabetic", "han_kana"]);
+    assert_eq!(report.page_by_writing_system.iter().map(|s| (s.math_pages, s.other_pages)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (80, 80));
+    assert!(report.page_by_writing_system.iter().all(|s| s.math_pages >= MIN_SYSTEM_PAGES && s.other_pages >= MIN_SYSTEM_PAGES));
+    // One language: one system, judged on the same pages as the overall threshold.
+    let (_, en) = train(&en_pos, &en_neg, &settings).unwrap();
+    assert_eq!(en.page_by_writing_system.len(), 1);
+    assert_eq!(en.page_by_writing_system[0].page, en.page);
+}

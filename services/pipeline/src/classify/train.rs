@@ -273,6 +273,12 @@ pub struct ValidationReport {
     pub page: CurvePoint,
     /// Page metrics at thresholds 0.1, 0.2, ..., 0.9.
     pub page_curve: Vec<CurvePoint>,
+    /// The best-F1 page threshold of each writing system's synthetic pages alone (as
+    /// [`ValidationReport::page`], each system's negatives weighted against its own positives),
+    /// for the systems with at least [`MIN_SYSTEM_PAGES`] held-out pages of each class (a
+    /// one-language seed has one, equal to `page`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_by_writing_system: Vec<SystemThreshold>,
     /// Settings actually used.
     pub settings: TrainSettings,
     /// Size of the saved `.bin` model in bytes.
@@ -491,6 +497,7 @@ pub fn train_observed(
     };
     let page_at = |t: f32| curve_point(&page_pos, &page_neg, page_weight, t);
     let page = best_threshold(&page_at);
+    let page_by_writing_system = system_thresholds(&synthetic, &page_pos, &page_neg);
     let probes = [
         ("math", &synthetic.0, &page_pos),
         ("other", &synthetic.1, &page_neg),
@@ -516,6 +523,7 @@ pub fn train_observed(
         curve: (1..=9).map(|i| at(i as f32 / 10.0)).collect(),
         page,
         page_curve: (1..=9).map(|i| page_at(i as f32 / 10.0)).collect(),
+        page_by_writing_system,
         settings: settings.clone(),
         model_bytes: classifier.model_bytes(),
         vocabulary: classifier.fasttext().dict().nwords() as usize,
@@ -589,6 +597,52 @@ fn synthetic_pages(pos: &[String], neg: &[String]) -> (Vec<String>, Vec<String>)
 
 /// Writing systems [`writing_system`] tells apart.
 const WRITING_SYSTEMS: usize = 2;
+
+/// Names of the writing systems, by [`writing_system`]'s number.
+pub const WRITING_SYSTEM_NAMES: [&str; WRITING_SYSTEMS] = ["alphabetic", "han_kana"];
+
+/// Held-out synthetic pages of each class a writing system needs for a threshold of its own
+/// ([`ValidationReport::page_by_writing_system`]): fewer would make it noise.
+pub const MIN_SYSTEM_PAGES: usize = 30;
+
+/// One writing system's page threshold on the validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemThreshold {
+    /// [`WRITING_SYSTEM_NAMES`]: `alphabetic` (Latin, Cyrillic, Hangul, …) or `han_kana`
+    /// (Chinese and Japanese).
+    pub system: String,
+    /// Held-out synthetic math pages of this system.
+    pub math_pages: usize,
+    /// Held-out other pages of this system.
+    pub other_pages: usize,
+    /// Best F1 (middle of the plateau) on this system's pages alone.
+    pub page: CurvePoint,
+}
+
+/// [`SystemThreshold`] of each writing system with enough held-out pages, from the synthetic
+/// pages and their scores.
+fn system_thresholds(synthetic: &(Vec<String>, Vec<String>), pos: &[f32], neg: &[f32]) -> Vec<SystemThreshold> {
+    let split = |pages: &[String], scores: &[f32]| {
+        let mut by = vec![Vec::new(); WRITING_SYSTEMS];
+        for (p, &s) in pages.iter().zip(scores) {
+            by[writing_system(p)].push(s);
+        }
+        by
+    };
+    let (pos_by, neg_by) = (split(&synthetic.0, pos), split(&synthetic.1, neg));
+    (0..WRITING_SYSTEMS)
+        .filter(|&sys| pos_by[sys].len() >= MIN_SYSTEM_PAGES && neg_by[sys].len() >= MIN_SYSTEM_PAGES)
+        .map(|sys| {
+            let weight = pos_by[sys].len() as f64 / neg_by[sys].len() as f64;
+            SystemThreshold {
+                system: WRITING_SYSTEM_NAMES[sys].to_string(),
+                math_pages: pos_by[sys].len(),
+                other_pages: neg_by[sys].len(),
+                page: best_threshold(&|t| curve_point(&pos_by[sys], &neg_by[sys], weight, t)),
+            }
+        })
+        .collect()
+}
 
 /// The writing system of a (normalised) text: 1 when its Han and kana words outnumber its
 /// alphabetic and Hangul words ([`crate::lang::Sample`]), else 0. Class balance and validation
