@@ -19,6 +19,7 @@ use sqlx::{AnyPool, Row};
 
 mod iteration_state;
 mod leases;
+pub mod schedules;
 mod tokens;
 mod training;
 pub use iteration_state::IterationState;
@@ -81,6 +82,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "ui sessions",
         include_str!("../../../migrations/sqlite/0010_ui_sessions.sql"),
     ),
+    (
+        11,
+        "schedules and webhooks",
+        include_str!("../../../migrations/sqlite/0011_schedules_and_webhooks.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -132,6 +138,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "ui sessions",
         include_str!("../../../migrations/postgres/0010_ui_sessions.sql"),
+    ),
+    (
+        11,
+        "schedules and webhooks",
+        include_str!("../../../migrations/postgres/0011_schedules_and_webhooks.sql"),
     ),
 ];
 

@@ -66,6 +66,16 @@ impl IterationState {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
+    /// The webhook event of entering this state ([`super::schedules::EVENTS`]), if it has one.
+    pub fn event(self) -> Option<&'static str> {
+        match self {
+            Self::AwaitingAnnotation => Some("iteration.awaiting_annotation"),
+            Self::Complete => Some("iteration.complete"),
+            Self::Failed => Some("iteration.failed"),
+            _ => None,
+        }
+    }
+
     /// A state work is still to be done in (what `resume` picks up).
     pub fn is_active(self) -> bool {
         matches!(self, Self::Preparing | Self::PreparingNegatives | Self::Training | Self::Scoring | Self::Selecting)
@@ -99,16 +109,25 @@ impl Metastore {
             .bind(now_ms())
             .bind(id)
             .bind(from.as_str());
-        self.compare_and_set(id, q).await
+        self.compare_and_set(id, Some((from, to)), q).await
     }
 
     /// Runs a conditional update of iteration `id`: `Ok(true)` when it changed the row,
     /// `Ok(false)` when its condition no longer held, `NotFound` when there is no such row.
-    pub(super) async fn compare_and_set<'a>(&self, id: i64, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<bool, MetastoreError> {
-        if query.execute(&self.pool).await?.rows_affected() == 0 {
+    /// A `change` (from, to) queues the webhook events of entering `to` (`iteration.<state>`,
+    /// see [`IterationState::event`], and `iteration.converged`) in the same transaction, so
+    /// each transition notifies once.
+    pub(super) async fn compare_and_set<'a>(&self, id: i64, change: Option<(IterationState, IterationState)>, query: sqlx::query::Query<'a, sqlx::Any, sqlx::any::AnyArguments<'a>>) -> Result<bool, MetastoreError> {
+        let mut tx = self.pool.begin().await?;
+        if query.execute(&mut *tx).await?.rows_affected() == 0 {
+            tx.rollback().await?;
             self.iteration(id).await?;
             return Ok(false);
         }
+        if let Some((from, to)) = change {
+            super::schedules::queue_state_events(&mut tx, id, from, to).await?;
+        }
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -133,7 +152,7 @@ impl Metastore {
         .bind(crate::redact::redact_text(error))
         .bind(now_ms())
         .bind(id);
-        self.compare_and_set(id, q).await
+        self.compare_and_set(id, Some((during, IterationState::Failed)), q).await
     }
 
     /// Puts a failed iteration back into the state it failed in (clearing the error) and returns
@@ -233,6 +252,7 @@ impl Metastore {
         for table in ["shards", "score_histogram", "host_buckets", "language_buckets", "host_languages", "skip_counts", "proposals", "idempotency_keys"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE iteration_id = $1")).bind(id).execute(&mut *tx).await?;
         }
+        sqlx::query("UPDATE job_runs SET iteration_id = NULL WHERE iteration_id = $1").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM iterations WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())

@@ -45,7 +45,7 @@ impl Metastore {
         .bind(id)
         .bind(now_ms())
         .bind(take_over.unwrap_or(""));
-        if !self.compare_and_set(id, q).await? {
+        if !self.compare_and_set(id, None, q).await? {
             return Ok(None);
         }
         Ok(Some(IterationLease { iteration_id: id, holder: holder.to_string(), token, expires_at_ms: expires }))
@@ -56,7 +56,7 @@ impl Metastore {
     pub async fn renew_iteration_lease(&self, lease: &mut IterationLease, ttl: Duration) -> Result<bool, MetastoreError> {
         let expires = expiry(ttl);
         let q = sqlx::query("UPDATE iterations SET lease_expires_at = $1 WHERE id = $2 AND lease_token = $3").bind(expires).bind(lease.iteration_id).bind(&lease.token);
-        let held = self.compare_and_set(lease.iteration_id, q).await?;
+        let held = self.compare_and_set(lease.iteration_id, None, q).await?;
         if held {
             lease.expires_at_ms = expires;
         }
@@ -82,7 +82,7 @@ impl Metastore {
             .bind(lease.iteration_id)
             .bind(from.as_str())
             .bind(&lease.token);
-        self.compare_and_set(lease.iteration_id, q).await
+        self.compare_and_set(lease.iteration_id, Some((from, to)), q).await
     }
 
     /// [`Metastore::fail_iteration`] fenced by `lease`: marks the iteration failed in `during`
@@ -97,7 +97,7 @@ impl Metastore {
         .bind(now_ms())
         .bind(lease.iteration_id)
         .bind(&lease.token);
-        self.compare_and_set(lease.iteration_id, q).await
+        self.compare_and_set(lease.iteration_id, Some((during, IterationState::Failed)), q).await
     }
 
     /// The current lease of iteration `id` as (holder, token, expiry ms), if any row holds one

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use corpusminer_storage::metastore::schedules::{JobKind, JobStart, RunState, ScheduleSpec};
 use corpusminer_storage::metastore::{HostCount, HostLanguage, IterationState, Label, LanguageBucket, NewAnnotation, Proposal};
 use corpusminer_storage::testing::PgTestDb;
 use corpusminer_storage::{Backend, HostBucket, Metastore, MetastoreError, ShardResult};
@@ -860,6 +861,143 @@ async fn iteration_leases_fence_one_driver(ms: Metastore) {
     assert_eq!(ms.idempotent_iteration("k").await.unwrap(), None);
 }
 
+fn schedule(name: &str, kind: JobKind) -> ScheduleSpec {
+    ScheduleSpec { name: name.into(), kind, cron: "*/2 * * * * *".into(), timezone: "UTC".into(), template: None, crawl_base: None, chain: None, created_by: "test".into() }
+}
+
+async fn schedule_slots_are_claimed_once(ms: Metastore) {
+    let s = ms.add_schedule(&schedule("leases", JobKind::ExpireLeases)).await.unwrap();
+    assert!(matches!(ms.add_schedule(&schedule("leases", JobKind::ExpireLeases)).await, Err(MetastoreError::InvalidInput(_))), "names are unique");
+    // A shard lease that ran out is released by the run that claims the slot.
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    ms.add_shards(it, &shard_uris(2)).await.unwrap();
+    ms.lease_shard(it, "w", Duration::from_millis(1)).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Eight replicas race for one slot: one wins, and it did the work.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let ms = ms.clone();
+        tasks.push(tokio::spawn(async move { ms.claim_run(s.id, 10_000, &format!("replica-{i}"), &JobStart::ExpireShardLeases, "expire").await.unwrap() }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        if let Some(c) = t.await.unwrap() {
+            won.push(c);
+        }
+    }
+    assert_eq!(won.len(), 1, "one replica runs a slot");
+    assert_eq!(won[0].released, 1);
+    assert_eq!(ms.shard_counts(it).await.unwrap().pending, 2);
+    assert_eq!(ms.last_slot(s.id).await.unwrap(), Some(10_000));
+    // An earlier slot (a replica whose clock lags) is coalesced away.
+    assert_eq!(ms.claim_run(s.id, 8_000, "late", &JobStart::Skip, "late").await.unwrap(), None);
+    let runs = ms.job_runs(Some(s.id), 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].state, runs[0].attempts, runs[0].outcome.as_deref()), (RunState::Succeeded, 1, Some("released 1 expired shard lease")));
+
+    // An iteration start: the parent awaiting annotation is completed in the same transaction,
+    // with its webhook event, and the run names the iteration it made.
+    let hook = ms.add_webhook("http://127.0.0.1:9/h", &["iteration.complete".to_string()], "s3cret", "test").await.unwrap();
+    ms.set_state(it, IterationState::AwaitingAnnotation).await.unwrap();
+    let next = ms.add_schedule(&schedule("next", JobKind::NextWhenLabelled)).await.unwrap();
+    let start = JobStart::Iteration { crawl: "CC-MAIN-2024-10".into(), config_json: "{}".into(), parent: Some(it) };
+    let c = ms.claim_run(next.id, 20_000, "r", &start, "labelled").await.unwrap().unwrap();
+    let child = c.iteration.unwrap();
+    assert_eq!(ms.iteration(child).await.unwrap().parent_id, Some(it));
+    assert_eq!(ms.iteration(it).await.unwrap().state, "complete");
+    assert_eq!(ms.job_runs(Some(next.id), 1).await.unwrap()[0].iteration_id, Some(child));
+    let d = ms.deliveries(Some(hook.id), 10).await.unwrap();
+    assert_eq!(d.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(&d[0].body).unwrap();
+    assert_eq!((body["event"].as_str(), body["iteration"].as_i64()), (Some("iteration.complete"), Some(it)));
+    // The same start prepared again (a later slot, before the child was seen) is a skip.
+    let again = ms.claim_run(next.id, 22_000, "r", &start, "labelled").await.unwrap().unwrap();
+    assert_eq!(again.iteration, None);
+    let run = &ms.job_runs(Some(next.id), 1).await.unwrap()[0];
+    assert_eq!((run.state, run.outcome.clone()), (RunState::Skipped, Some(format!("iteration {it} has a next iteration already: {child}"))));
+    // A start that fails (a parent that is gone) leaves no run row: the slot stays claimable.
+    let gone = JobStart::Iteration { crawl: "c".into(), config_json: "{}".into(), parent: Some(99_999) };
+    assert!(ms.claim_run(next.id, 30_000, "r", &gone, "x").await.is_err());
+    assert_eq!(ms.last_slot(next.id).await.unwrap(), Some(22_000));
+    ms.remove_schedule(s.id).await.unwrap();
+    assert!(ms.job_runs(Some(s.id), 10).await.unwrap().is_empty());
+    assert!(matches!(ms.remove_schedule(s.id).await, Err(MetastoreError::NotFound { .. })));
+}
+
+async fn failed_runs_are_retried_once_per_attempt_then_given_up(ms: Metastore) {
+    let s = ms.add_schedule(&schedule("flaky", JobKind::ExpireLeases)).await.unwrap();
+    let hook = ms.add_webhook("http://127.0.0.1:9/h", &["job.failed".to_string()], "s", "test").await.unwrap();
+    let past = 1;
+    let id = ms.fail_run(s.id, 2_000, "r1", "collinfo.json: connection refused", Some(past)).await.unwrap().unwrap();
+    assert_eq!(ms.fail_run(s.id, 2_000, "r2", "again", Some(past)).await.unwrap(), None, "a slot fails once");
+    let due = ms.due_retries().await.unwrap();
+    assert_eq!((due.len(), due[0].id, due[0].state, due[0].attempts), (1, id, RunState::Failed, 1));
+    // Two replicas read the same attempt: one moves it on.
+    let (a, b) = tokio::join!(ms.fail_retry(&due[0], "r1", "still down", Some(past)), ms.fail_retry(&due[0], "r2", "still down", Some(past)));
+    assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(), 1);
+    let due = ms.due_retries().await.unwrap();
+    assert_eq!(due[0].attempts, 2);
+    assert_eq!(ms.claim_retry(&due[0], "r3", &JobStart::Skip, "stale").await.unwrap().map(|c| c.run_id), Some(id));
+    assert_eq!(ms.claim_retry(&due[0], "r4", &JobStart::Skip, "stale").await.unwrap(), None, "a retry is claimed once");
+    let run = &ms.job_runs(Some(s.id), 1).await.unwrap()[0];
+    assert_eq!((run.state, run.attempts, run.error.as_deref(), run.next_retry_at_ms), (RunState::Skipped, 3, None, None));
+    assert!(ms.due_retries().await.unwrap().is_empty());
+    // A run that fails with no retry left gives up.
+    let id = ms.fail_run(s.id, 4_000, "r1", "bad template", None).await.unwrap().unwrap();
+    let run = &ms.job_runs(Some(s.id), 1).await.unwrap()[0];
+    assert_eq!((run.id, run.state), (id, RunState::GaveUp));
+    // Each failed attempt told the webhook: 1 + 1 (the race's winner) + 1.
+    let d = ms.deliveries(Some(hook.id), 10).await.unwrap();
+    assert_eq!(d.len(), 3);
+    let last: serde_json::Value = serde_json::from_str(&d[0].body).unwrap();
+    assert_eq!((last["event"].as_str(), last["schedule"].as_str(), last["error"].as_str(), last["next_retry_at_ms"].is_null()), (Some("job.failed"), Some("flaky"), Some("bad template"), true));
+}
+
+async fn webhook_events_are_queued_with_their_transition_and_claimed_once(ms: Metastore) {
+    let e = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(matches!(ms.add_webhook("http://x/", &e(&["iteration.done"]), "s", "t").await, Err(MetastoreError::InvalidInput(_))));
+    assert!(matches!(ms.add_webhook("http://x/", &e(&[]), "s", "t").await, Err(MetastoreError::InvalidInput(_))));
+    assert!(matches!(ms.add_webhook("http://x/", &e(&["job.failed"]), "", "t").await, Err(MetastoreError::InvalidInput(_))));
+    let both = ms.add_webhook("http://127.0.0.1:9/a", &e(&["iteration.awaiting_annotation", "iteration.converged"]), "s", "t").await.unwrap();
+    let other = ms.add_webhook("http://127.0.0.1:9/b", &e(&["iteration.failed"]), "s", "t").await.unwrap();
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    ms.set_state(it, IterationState::Selecting).await.unwrap();
+    ms.set_report(it, r#"{"convergence":{"parent":1,"retention_pages":0.99,"retention_tokens":0.985}}"#).await.unwrap();
+    assert!(ms.advance(it, IterationState::Selecting, IterationState::AwaitingAnnotation).await.unwrap());
+    assert!(!ms.advance(it, IterationState::Selecting, IterationState::AwaitingAnnotation).await.unwrap(), "a transition that does not happen notifies nobody");
+    let d = ms.deliveries(Some(both.id), 10).await.unwrap();
+    let events: BTreeSet<_> = d.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(events, BTreeSet::from(["iteration.awaiting_annotation", "iteration.converged"]));
+    assert!(ms.deliveries(Some(other.id), 10).await.unwrap().is_empty());
+    assert!(ms.webhooks().await.unwrap().iter().all(|w| w.url.starts_with("http://127.0.0.1:9/")));
+    // Four replicas claim at once: each delivery goes to one.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let ms = ms.clone();
+        tasks.push(tokio::spawn(async move { ms.claim_deliveries(16, 60_000).await.unwrap() }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    let mut ids: Vec<_> = claimed.iter().map(|c| c.delivery.id).collect();
+    ids.sort();
+    assert_eq!(ids, { let mut x: Vec<_> = d.iter().map(|d| d.id).collect(); x.sort(); x });
+    assert_eq!(claimed[0].secret, "s");
+    assert!(ms.claim_deliveries(16, 60_000).await.unwrap().is_empty(), "claimed deliveries are not handed out again");
+    // A failed attempt is retried when due; a delivered one is done.
+    let (first, second) = (ids[0], ids[1]);
+    ms.finish_delivery(first, false, Some(500), Some("the receiver answered 500"), Some(1)).await.unwrap();
+    ms.finish_delivery(second, true, Some(200), None, None).await.unwrap();
+    let again = ms.claim_deliveries(16, 60_000).await.unwrap();
+    assert_eq!(again.iter().map(|c| (c.delivery.id, c.delivery.attempts, c.delivery.last_status)).collect::<Vec<_>>(), vec![(first, 1, Some(500))]);
+    ms.finish_delivery(first, false, None, Some("timed out"), None).await.unwrap();
+    let states: BTreeMap<i64, String> = ms.deliveries(Some(both.id), 10).await.unwrap().into_iter().map(|d| (d.id, d.state)).collect();
+    assert_eq!(states, BTreeMap::from([(first, "failed".to_string()), (second, "delivered".to_string())]));
+    ms.remove_webhook(both.id).await.unwrap();
+    assert!(ms.deliveries(Some(both.id), 10).await.unwrap().is_empty());
+}
+
 macro_rules! metastore_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -904,6 +1042,9 @@ metastore_suite!(
     api_tokens_are_stored_hashed_and_revoked,
     iteration_leases_fence_one_driver,
     several_annotators_agree_dispute_and_settle,
+    schedule_slots_are_claimed_once,
+    failed_runs_are_retried_once_per_attempt_then_given_up,
+    webhook_events_are_queued_with_their_transition_and_claimed_once,
 );
 
 #[tokio::test]
