@@ -40,6 +40,14 @@ pub trait RunRequest: Send + Sync + 'static {
     /// that cannot be read) and returns its configuration with benchmarks loaded. Blocking
     /// (reads the file system); called off the async runtime.
     fn config(&self, body: &serde_json::Map<String, serde_json::Value>) -> Result<RunConfig, FieldError>;
+    /// The fields a `train` schedule's template may hold: the flags of `corpusminer train` in
+    /// snake_case, but those the job sets (the source, the metastore, the output folders).
+    fn train_keys(&self) -> Vec<String>;
+    /// The arguments (after the binary) of the `corpusminer train` process that trains on
+    /// iteration `iteration`'s corpus with `template`'s choices, writing into a folder named
+    /// after `name` and the iteration and recording its progress in the server's metastore.
+    /// Checked as the command line checks them; errors name the template field.
+    fn train_command(&self, template: &serde_json::Map<String, serde_json::Value>, iteration: i64, name: &str) -> Result<Vec<String>, FieldError>;
 }
 
 /// What starts and drives iterations in this process; without it the API only reads.

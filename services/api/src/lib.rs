@@ -21,6 +21,8 @@ pub mod drivers;
 pub mod error;
 pub mod iterations;
 pub mod metrics;
+pub mod scheduler;
+pub mod schedules;
 pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -70,10 +72,10 @@ impl ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
-    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post, annotations::delete, annotations::disputes),
+    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post, annotations::delete, annotations::disputes, schedules::list, schedules::add, schedules::remove, schedules::jobs, schedules::webhooks, schedules::add_webhook, schedules::remove_webhook, schedules::deliveries),
     components(schemas(ErrorBody, Health)),
     modifiers(&BearerAuth),
-    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "health", description = "Liveness and readiness"))
+    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "schedules", description = "Scheduled jobs, their runs, and webhooks"), (name = "health", description = "Liveness and readiness"))
 )]
 pub struct ApiDoc;
 
@@ -145,7 +147,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/iterations/{id}/corpus/files/{name}", get(corpus::download))
         .route("/annotations", get(annotations::list).post(annotations::post))
         .route("/annotations/disputes", get(annotations::disputes))
-        .route("/annotations/{id}", axum::routing::delete(annotations::delete));
+        .route("/annotations/{id}", axum::routing::delete(annotations::delete))
+        .route("/schedules", get(schedules::list).post(schedules::add))
+        .route("/schedules/{id}", axum::routing::delete(schedules::remove))
+        .route("/jobs", get(schedules::jobs))
+        .route("/webhooks", get(schedules::webhooks).post(schedules::add_webhook))
+        .route("/webhooks/{id}", axum::routing::delete(schedules::remove_webhook))
+        .route("/webhooks/{id}/deliveries", get(schedules::deliveries));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

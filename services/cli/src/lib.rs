@@ -10,6 +10,7 @@ pub mod iterate;
 pub mod progress;
 mod run;
 pub mod run_request;
+pub mod schedule;
 pub mod serve;
 pub mod train;
 
@@ -83,6 +84,10 @@ pub enum Command {
     /// Administration: the API's bearer tokens.
     #[command(subcommand)]
     Admin(serve::AdminCommand),
+    /// Scheduled jobs `serve` runs (cron with a time zone, once per slot across replicas): add,
+    /// list, remove, and their runs.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Write an iteration's corpus in another format: Parquet, the dolma fields as columns.
     Export(export::ExportArgs),
 }
@@ -243,6 +248,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<Finished> {
         }
         Command::Admin(cmd) => {
             print!("{}", serve::admin(cmd).await?);
+            done
+        }
+        Command::Schedule(cmd) => {
+            print!("{}", schedule::schedule(cmd).await?);
             done
         }
         Command::Export(args) => {

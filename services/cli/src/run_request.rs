@@ -26,12 +26,24 @@ pub struct RunFlags {
     pub s3_endpoint: Option<String>,
 }
 
+/// Flags of `train` a `train` schedule's template may not set: the job sets them.
+const TRAIN_JOB_FLAGS: &[&str] = &["source", "db", "out", "resume", "report_to", "s3_endpoint", "help"];
+
 fn run_command() -> clap::Command {
     Cli::command().find_subcommand("run").expect("run is a subcommand").clone()
 }
 
+fn train_command() -> clap::Command {
+    Cli::command().find_subcommand("train").expect("train is a subcommand").clone()
+}
+
+/// The body field of a flag of `run` (`--token-budget` is `token_budget`), unless the server sets it.
 fn field_of(arg: &clap::Arg) -> Option<String> {
-    arg.get_long().map(|l| l.replace('-', "_")).filter(|f| !SERVER_FLAGS.contains(&f.as_str()))
+    field_but(arg, SERVER_FLAGS)
+}
+
+fn field_but(arg: &clap::Arg, reserved: &[&str]) -> Option<String> {
+    arg.get_long().map(|l| l.replace('-', "_")).filter(|f| !reserved.contains(&f.as_str()))
 }
 
 fn takes_many(arg: &clap::Arg) -> bool {
@@ -113,35 +125,43 @@ impl RunFlags {
         }
         // Every run creates a chain of its own in the server's metastore.
         argv.push("--new-chain".into());
-        for (field, value) in body {
-            let arg = cmd.get_arguments().find(|a| field_of(a).as_deref() == Some(field.as_str())).ok_or_else(|| {
-                let why = if SERVER_FLAGS.contains(&field.as_str()) { "is the server's setting, not a request field" } else { "is not a choice of `run` (the schema lists them)" };
-                FieldError { field: field.clone(), message: format!("{field} {why}") }
-            })?;
-            let flag = format!("--{}", arg.get_long().expect("fields are long flags"));
-            if matches!(arg.get_action(), ArgAction::SetTrue) {
-                match value {
-                    Value::Bool(true) => argv.push(flag),
-                    Value::Bool(false) => {}
-                    other => return Err(FieldError { field: field.clone(), message: format!("{field}: {other} is not true or false") }),
-                }
-            } else if takes_many(arg) {
-                let items: Vec<&Value> = match value {
-                    Value::Array(a) => a.iter().collect(),
-                    one => vec![one],
-                };
-                if items.is_empty() {
-                    return Err(FieldError { field: field.clone(), message: format!("{field} is an empty list: leave it out, or give at least one value") });
-                }
-                for item in items {
-                    argv.push(format!("{flag}={}", scalar_arg(field, item)?));
-                }
-            } else {
-                argv.push(format!("{flag}={}", scalar_arg(field, value)?));
-            }
-        }
+        argv.extend(body_flags(&cmd, SERVER_FLAGS, body, "run")?);
         Ok(argv)
     }
+}
+
+/// `body`'s fields as flags of `cmd` (`{"token_budget": 5}` → `--token-budget=5`, lists
+/// repeated, `true` a bare flag); fields in `reserved` or not flags of `cmd` are errors.
+fn body_flags(cmd: &clap::Command, reserved: &[&str], body: &Map<String, Value>, what: &str) -> Result<Vec<String>, FieldError> {
+    let mut argv = Vec::new();
+    for (field, value) in body {
+        let arg = cmd.get_arguments().find(|a| field_but(a, reserved).as_deref() == Some(field.as_str())).ok_or_else(|| {
+            let why = if reserved.contains(&field.as_str()) { "is the server's setting, not a request field".to_string() } else { format!("is not a choice of `{what}` (the schema lists them)") };
+            FieldError { field: field.clone(), message: format!("{field} {why}") }
+        })?;
+        let flag = format!("--{}", arg.get_long().expect("fields are long flags"));
+        if matches!(arg.get_action(), ArgAction::SetTrue) {
+            match value {
+                Value::Bool(true) => argv.push(flag),
+                Value::Bool(false) => {}
+                other => return Err(FieldError { field: field.clone(), message: format!("{field}: {other} is not true or false") }),
+            }
+        } else if takes_many(arg) {
+            let items: Vec<&Value> = match value {
+                Value::Array(a) => a.iter().collect(),
+                one => vec![one],
+            };
+            if items.is_empty() {
+                return Err(FieldError { field: field.clone(), message: format!("{field} is an empty list: leave it out, or give at least one value") });
+            }
+            for item in items {
+                argv.push(format!("{flag}={}", scalar_arg(field, item)?));
+            }
+        } else {
+            argv.push(format!("{flag}={}", scalar_arg(field, value)?));
+        }
+    }
+    Ok(argv)
 }
 
 impl RunRequest for RunFlags {
@@ -171,14 +191,44 @@ impl RunRequest for RunFlags {
 
     fn config(&self, body: &Map<String, Value>) -> Result<RunConfig, FieldError> {
         let argv = self.argv(body)?;
-        let matches = run_command().try_get_matches_from(&argv[1..]).map_err(|e| {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string();
-            error(&first)
-        })?;
+        let matches = run_command().try_get_matches_from(&argv[1..]).map_err(clap_error)?;
         let args = crate::run::RunArgs::from_arg_matches(&matches).map_err(|e| error(&e.to_string()))?;
         crate::run::checked_config(&args).map_err(|e| error(&format!("{e:#}")))
     }
+
+    fn train_keys(&self) -> Vec<String> {
+        train_command().get_arguments().filter_map(|a| field_but(a, TRAIN_JOB_FLAGS)).collect()
+    }
+
+    fn train_command(&self, template: &Map<String, Value>, iteration: i64, name: &str) -> Result<Vec<String>, FieldError> {
+        let folder = format!("training/{name}-{iteration}");
+        let local = !self.out.contains("://");
+        let db = match &self.db {
+            Some(db) => db.clone(),
+            None => corpusminer_coordinator::iteration::default_db_url(&self.out).map_err(|e| error(&format!("{e:#}")))?,
+        };
+        let out = self.out.trim_end_matches('/');
+        let mut argv = vec!["train".to_string(), format!("--source=corpus={out}/iterations/{iteration}/corpus"), format!("--db={db}")];
+        if local {
+            argv.push(format!("--out={out}/{folder}"));
+        } else {
+            // Checkpoints are local files; the report goes beside the iterations as well.
+            argv.push(format!("--out={folder}"));
+            argv.push(format!("--report-to={out}/{folder}"));
+        }
+        if let Some(e) = &self.s3_endpoint {
+            argv.push(format!("--s3-endpoint={e}"));
+        }
+        argv.extend(body_flags(&train_command(), TRAIN_JOB_FLAGS, template, "train")?);
+        train_command().try_get_matches_from(&argv).map_err(clap_error)?;
+        Ok(argv)
+    }
+}
+
+/// A parse error of clap as a [`FieldError`]: its first line, flags named as fields.
+fn clap_error(e: clap::Error) -> FieldError {
+    let text = e.to_string();
+    error(text.lines().next().unwrap_or_default().trim_start_matches("error: "))
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// A TOML file of these settings, keys named like the flags in snake_case (`listen`, `out`,
-    /// `db`, `workers`, `lease_ttl`, `s3_endpoint`, `retries`, `max_attempts`).
+    /// `db`, `workers`, `lease_ttl`, `s3_endpoint`, `retries`, `max_attempts`,
+    /// `scheduler_tick`, `job_retry_base`).
     #[arg(long, value_name = "FILE", env = "CORPUSMINER_CONFIG")]
     pub config: Option<std::path::PathBuf>,
     /// Metastore: sqlite://FILE or postgres://USER@HOST/DB. Default: SQLite in --out.
@@ -34,6 +35,22 @@ pub struct ServeArgs {
     /// S3 endpoint for S3-compatible servers (path-style addressing).
     #[arg(long, env = "CORPUSMINER_S3_ENDPOINT", hide_env_values = true)]
     pub s3_endpoint: Option<String>,
+    /// Seconds between scheduler ticks: each tick runs the schedules' due slots and failed
+    /// runs' due retries (claimed once across replicas) and sends due webhook deliveries.
+    /// Default: 5.
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub scheduler_tick: Option<f64>,
+    /// Seconds before the first retry of a failed job run or webhook delivery, doubled per
+    /// attempt (at most an hour). Default: 30.
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub job_retry_base: Option<f64>,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in (0, 86400]")),
+    }
 }
 
 /// The settings of `serve`, resolved (flags, then environment, then `--config`, then defaults).
@@ -56,6 +73,10 @@ pub struct ServeConfig {
     pub retries: u32,
     /// Attempts at a shard before it is failed.
     pub max_attempts: u32,
+    /// Seconds between scheduler ticks.
+    pub scheduler_tick: f64,
+    /// Seconds before the first retry of a failed job run or webhook delivery.
+    pub job_retry_base: f64,
 }
 
 impl Default for ServeConfig {
@@ -69,6 +90,8 @@ impl Default for ServeConfig {
             s3_endpoint: None,
             retries: 8,
             max_attempts: 3,
+            scheduler_tick: 5.0,
+            job_retry_base: 30.0,
         }
     }
 }
@@ -101,7 +124,16 @@ impl ServeArgs {
         if self.s3_endpoint.is_some() {
             c.s3_endpoint = self.s3_endpoint.clone();
         }
+        if let Some(v) = self.scheduler_tick {
+            c.scheduler_tick = v;
+        }
+        if let Some(v) = self.job_retry_base {
+            c.job_retry_base = v;
+        }
         anyhow::ensure!(c.workers > 0 && c.lease_ttl > 0 && c.max_attempts > 0 && c.retries > 0, "workers, lease_ttl, retries and max_attempts must be at least 1");
+        for (name, v) in [("scheduler_tick", c.scheduler_tick), ("job_retry_base", c.job_retry_base)] {
+            positive_seconds(&v.to_string()).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        }
         Ok(c)
     }
 }
@@ -207,8 +239,9 @@ macro_rules! say {
     }};
 }
 
-/// Runs `serve` until SIGINT or SIGTERM: the API, the drives of the iterations started here
-/// and a supervisor that picks up active iterations nobody drives. On the signal the requests
+/// Runs `serve` until SIGINT or SIGTERM: the API, the drives of the iterations started here,
+/// a supervisor that picks up active iterations nobody drives, and the scheduler (schedules'
+/// due slots, retries, webhook deliveries). On the signal the requests
 /// in flight finish, the drives stop and hand their shard and iteration leases back.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
@@ -229,6 +262,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let out = crate::iterate::out_override(&cfg.out, cfg.db.as_deref());
     let lease_ttl = std::time::Duration::from_secs(cfg.lease_ttl);
+    let holder = format!("{}:{}", crate::run::hostname(), std::process::id());
     let drivers = corpusminer_api::drivers::Drivers::new(
         ms.clone(),
         corpusminer_api::drivers::DriverSettings {
@@ -238,18 +272,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             lease_ttl,
             out: out.clone(),
             storage: storage.clone(),
-            holder: format!("{}:{}", crate::run::hostname(), std::process::id()),
+            holder: holder.clone(),
         },
     );
     let run_request = crate::run_request::RunFlags { out: cfg.out.clone(), db: cfg.db.clone(), workers: cfg.workers, s3_endpoint: cfg.s3_endpoint.clone() };
-    let control = corpusminer_api::control::Control { drivers: drivers.clone(), run_request: std::sync::Arc::new(run_request) };
+    let control = std::sync::Arc::new(corpusminer_api::control::Control { drivers: drivers.clone(), run_request: std::sync::Arc::new(run_request) });
     let mut root_storage = corpusminer_storage::StorageConfig::default();
     root_storage.s3_endpoint = cfg.s3_endpoint.clone();
     let output = corpusminer_storage::resolve_root(&cfg.out, &root_storage).map_err(|e| anyhow::anyhow!("--out {}: {e}", cfg.out))?;
-    let state = corpusminer_api::ApiState { metastore: ms.clone(), out, storage, control: Some(std::sync::Arc::new(control)), output: Some(output) };
+    let scheduler = corpusminer_api::scheduler::SchedulerSettings {
+        tick: std::time::Duration::from_secs_f64(cfg.scheduler_tick),
+        retry_base: std::time::Duration::from_secs_f64(cfg.job_retry_base),
+        holder,
+        converge: corpusminer_storage::metastore::schedules::CONVERGED_RETENTION,
+        storage: storage.clone().unwrap_or_default(),
+        exe: std::env::current_exe().map_err(|e| anyhow::anyhow!("finding this binary (train jobs start it): {e}"))?,
+    };
+    let state = corpusminer_api::ApiState { metastore: ms.clone(), out, storage, control: Some(control.clone()), output: Some(output) };
     let supervisor = tokio::spawn(drivers.clone().supervise((lease_ttl / 2).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(10))));
-    corpusminer_api::serve(listener, state, shutdown_signal()).await?;
+    let scheduler = tokio::spawn(corpusminer_api::scheduler::run(ms.clone(), control, scheduler));
+    let served = corpusminer_api::serve(listener, state, shutdown_signal()).await;
+    scheduler.abort();
     supervisor.abort();
+    served?;
     let stopped = drivers.shutdown().await;
     if !stopped.is_empty() {
         say!("corpusminer serve: stopped driving iterations {stopped:?}; their leases are handed back (a restarted serve or a replica goes on)");
@@ -315,6 +360,13 @@ mod tests {
         assert!(e.contains("listen_on") && e.contains("serve.toml"), "unknown keys are refused by name: {e}");
         std::fs::write(&file, "workers = 0\n").unwrap();
         assert!(resolve(&["--config", f]).is_err(), "0 workers is refused");
+        std::fs::write(&file, "scheduler_tick = 0.5\njob_retry_base = 2\n").unwrap();
+        let c = resolve(&["--config", f, "--job-retry-base", "1.5"]).unwrap();
+        assert_eq!((c.scheduler_tick, c.job_retry_base), (0.5, 1.5));
+        assert_eq!((d.scheduler_tick, d.job_retry_base), (5.0, 30.0));
+        std::fs::write(&file, "scheduler_tick = -1\n").unwrap();
+        assert!(resolve(&["--config", f]).unwrap_err().to_string().contains("scheduler_tick"), "a negative tick is refused by name");
+        assert!(Cli::try_parse_from(["corpusminer", "serve", "--scheduler-tick", "0"]).is_err());
         assert!(resolve(&["--config", "/nonexistent.toml"]).unwrap_err().to_string().contains("/nonexistent.toml"));
     }
 }

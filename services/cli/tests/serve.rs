@@ -6,22 +6,12 @@
 
 mod common;
 
-use common::{corpusminer, fixture, ok, strings};
+use common::{corpusminer, fixture, get, ok, request, run_body, serve, strings, token, wait_for};
 use corpusminer_storage::Metastore;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// `(status, body)` of `GET path` with `token`, over a plain TCP connection.
-fn get(addr: &str, path: &str, token: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
-}
 
 #[test]
 fn tokens_from_the_cli_open_the_api_until_revoked() {
@@ -66,125 +56,6 @@ fn tokens_from_the_cli_open_the_api_until_revoked() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(status.success(), "{status:?}");
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
-}
-
-/// A response: status, headers (lowercase names) and body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} body is not JSON ({e}): {}", self.status, String::from_utf8_lossy(&self.body)))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 request over a plain TCP connection (the way `curl` would send it).
-fn request(addr: &str, method: &str, path: &str, token: &str, body: Option<&Value>, extra: &[(&str, &str)]) -> Response {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    if !body.is_empty() {
-        head += "Content-Type: application/json\r\n";
-    }
-    for (k, v) in extra {
-        head += &format!("{k}: {v}\r\n");
-    }
-    write!(s, "{head}\r\n{body}").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v == "chunked") {
-        body = dechunk(&body);
-    }
-    Response { status, headers, body }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).split(';').next().unwrap().trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
-        b = &b[eol + 2 + n + 2..];
-    }
-}
-
-/// A running `serve` and the address it printed.
-struct Serve {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Serve {
-    let (child, addr) = common::spawn_serve(args, env);
-    Serve { child, addr }
-}
-
-fn token(store: &[&str], role: &str, name: &str) -> String {
-    let mut args = strings(&["admin", "token", "create", "--role", role, "--name", name]);
-    args.extend(store.iter().map(|s| s.to_string()));
-    let made = corpusminer(&args, None);
-    ok(&made, "token create");
-    String::from_utf8(made.stdout).unwrap().lines().next().unwrap().to_string()
-}
-
-/// The fixture's `run` flags as a `POST /iterations` body (flags in snake_case).
-fn run_body(run_args: &[String]) -> Value {
-    let mut body = serde_json::Map::new();
-    let mut key: Option<String> = None;
-    for a in &run_args[1..] {
-        if let Some(flag) = a.strip_prefix("--") {
-            key = Some(flag.replace('-', "_"));
-            continue;
-        }
-        let k = key.clone().expect("a value follows a flag");
-        let v = if ["seed", "negatives", "input"].contains(&k.as_str()) {
-            let mut list = body.get(&k).and_then(Value::as_array).cloned().unwrap_or_default();
-            list.push(json!(a));
-            json!(list)
-        } else {
-            a.parse::<u64>().map(|n| json!(n)).unwrap_or_else(|_| json!(a))
-        };
-        body.insert(k, v);
-    }
-    body.remove("workers");
-    Value::Object(body)
-}
-
-/// Polls `GET /iterations/{id}` until its state is one of `states`.
-fn wait_for(addr: &str, token: &str, id: i64, states: &[&str], limit: Duration) -> Value {
-    let started = Instant::now();
-    loop {
-        let r = request(addr, "GET", &format!("/api/v1/iterations/{id}"), token, None, &[]);
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let it = r.json();
-        if states.contains(&it["state"].as_str().unwrap_or_default()) {
-            return it;
-        }
-        assert!(started.elapsed() < limit, "iteration {id} still {} after {limit:?}: {it}", it["state"]);
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

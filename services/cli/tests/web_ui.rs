@@ -1,7 +1,8 @@
 //! The web UI in a real browser (Debian's Chromium driven by playwright-core, both installed by
 //! `.ci/start-services.sh`): sign in with a token, open a proposed host of a real iteration and
 //! label two prefixes with the keyboard; the labels are in the store under the token's name,
-//! a session cookie without the UI's header writes nothing, and signing out ends the session.
+//! a session cookie without the UI's header writes nothing, and signing out ends the session;
+//! the dashboard lists the schedules.
 //! Every page visited is checked for WCAG AA contrast.
 
 mod common;
@@ -66,6 +67,13 @@ fn an_annotator_labels_prefixes_with_the_keyboard() {
     let body = r#"{"annotations":[{"prefix":"forged.example.org","label":"math"}]}"#;
     let (status, _) = raw(&addr, &format!("POST /api/v1/annotations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={session}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()));
     assert_eq!(status, 403);
+    // The dashboard lists the schedules (one added by an admin), with their next run.
+    let admin = common::token(&["--out", &served.out.to_string_lossy()], "admin", "root");
+    let schedule = serde_json::json!({"name": "nightly-leases", "kind": "expire-leases", "cron": "0 3 * * *", "timezone": "Europe/Paris"});
+    assert_eq!(common::request(&addr, "POST", "/api/v1/schedules", &admin, Some(&schedule), &[]).status, 201);
+    let (status, dashboard) = raw(&addr, &format!("GET /ui/iterations HTTP/1.1\r\nHost: {addr}\r\nCookie: cm_session={session}\r\nConnection: close\r\n\r\n"));
+    assert_eq!(status, 200);
+    assert!(dashboard.contains("nightly-leases") && dashboard.contains("0 3 * * *") && dashboard.contains("Europe/Paris") && dashboard.contains("not run yet"), "{dashboard}");
 
     let shots = std::env::var_os("CORPUSMINER_UI_SHOTS").map(PathBuf::from).unwrap_or_else(|| served.fixture.dir.join("shots"));
     std::fs::create_dir_all(&shots).unwrap();

@@ -734,11 +734,8 @@ async fn selecting_step(ctx: &Ctx, opts: &DriveOptions) -> anyhow::Result<Iterat
     opts.progress.set_detail("threshold, corpus (dedup, decontamination), proposals and report");
     let report = finish(&prepared, &ctx.cfg, ctx.it.parent_id, &ctx.inputs()?, opts.workers).await?;
     let annotations = ctx.ms.annotations(false).await?;
-    let unlabelled = report
-        .proposed_hosts
-        .iter()
-        .filter(|h| !annotations.iter().any(|a| a.prefix == h.host || a.prefix.starts_with(&format!("{}/", h.host))))
-        .count();
+    let proposed: Vec<String> = report.proposed_hosts.iter().map(|h| h.host.clone()).collect();
+    let unlabelled = crate::scheduler::unlabelled_hosts(&proposed, &annotations).len();
     Ok(if unlabelled > 0 { IterationState::AwaitingAnnotation } else { IterationState::Complete })
 }
 

@@ -30,6 +30,7 @@ pub mod inputs;
 pub mod iteration;
 pub mod negatives;
 pub mod report;
+pub mod scheduler;
 pub mod seed;
 pub mod selection;
 pub mod training;

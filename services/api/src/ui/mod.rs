@@ -180,6 +180,7 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         let reasons = corpusminer_coordinator::driver::failure_reasons(&shards);
         rows.push((it, counts, live, reasons));
     }
+    let schedules = schedule_rows(&state).await;
     let admin = caller.role == Role::Admin;
     let active = rows.iter().any(|(it, _, _, _)| corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_active()));
     let body = html! {
@@ -214,6 +215,31 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
                 }
             }
         }
+        h2 { "Schedules" }
+        @if schedules.is_empty() {
+            p.muted { "No schedule: add one with " code { "corpusminer schedule add" } " or " code { "POST /api/v1/schedules" } "." }
+        } @else {
+            table #schedules {
+                thead { tr { th { "name" } th { "kind" } th { "when" } th { "next run" } th { "latest run" } } }
+                tbody {
+                    @for (s, next, last) in &schedules {
+                        tr {
+                            td { (s.spec.name) }
+                            td { (s.spec.kind.as_str()) }
+                            td { code { (s.spec.cron) } " " span.muted { (s.spec.timezone) } }
+                            td.muted { (next.map(utc_minute).unwrap_or_else(|| "never".into())) }
+                            td {
+                                @if let Some(r) = last {
+                                    span class=(format!("state {}", r.state.as_str())) { (r.state.as_str()) }
+                                    " " span.muted { (utc_minute(r.slot_ms)) }
+                                    @if let Some(text) = r.error.as_ref().or(r.outcome.as_ref()) { br; span class=(if r.error.is_some() { "error" } else { "muted" }) { (text) } }
+                                } @else { span.muted { "not run yet" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     };
     let form = html! {
         @if admin {
@@ -228,6 +254,23 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         }
     };
     layout("Iterations", Some(&caller), html! { (form) (body) @if admin { script src="/ui/assets/actions.js" {} } })
+}
+
+/// Each schedule with its next occurrence and latest run (empty when they cannot be read).
+async fn schedule_rows(state: &ApiState) -> Vec<(corpusminer_storage::metastore::schedules::Schedule, Option<i64>, Option<corpusminer_storage::metastore::schedules::JobRun>)> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut out = Vec::new();
+    for s in state.metastore.schedules().await.unwrap_or_default() {
+        let next = corpusminer_coordinator::scheduler::CronSchedule::parse(&s.spec.cron, &s.spec.timezone).ok().and_then(|c| c.next_after(now));
+        let last = state.metastore.job_runs(Some(s.id), 1).await.ok().and_then(|r| r.into_iter().next());
+        out.push((s, next, last));
+    }
+    out
+}
+
+/// Unix epoch ms as `2026-12-04 03:00 UTC`.
+fn utc_minute(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
 }
 
 /// What the start form holds at first.
