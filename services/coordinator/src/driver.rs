@@ -289,6 +289,10 @@ pub fn output_store(cfg: &RunConfig) -> anyhow::Result<Arc<dyn ObjectStore>> {
     Ok(resolve_root(&cfg.out, &cfg.storage)?)
 }
 
+/// How long a shard lease lasts unless its worker renews it (every third of it, while it
+/// works on the shard): the longest a killed or cut-off worker's shard waits for another.
+pub const SHARD_LEASE_TTL: Duration = Duration::from_secs(300);
+
 /// Default time an iteration lease lasts unless renewed ([`DriveOptions::lease_ttl`]).
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
@@ -678,7 +682,9 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
         storage: ctx.cfg.storage.clone(),
         retry: RetryPolicy { max_attempts: opts.retries.max(1), ..RetryPolicy::default() },
         max_attempts: opts.max_attempts.max(1),
-        lease: Duration::from_secs(3600),
+        // Renewed every third of it while a shard is worked on: a worker that stops loses
+        // its shard after this long.
+        lease: SHARD_LEASE_TTL,
         concurrency: opts.workers.max(1),
     };
     // The run is recorded before any shard is scored, so a killed run's time still counts (up
@@ -687,7 +693,7 @@ async fn scoring_step(ctx: &Ctx, opts: &DriveOptions, reclaim: bool) -> anyhow::
     inputs.scoring_runs.push(ScoringRun { started_ms: chrono::Utc::now().timestamp_millis(), seconds: None });
     ctx.save_inputs(&inputs).await?;
     let started = Instant::now();
-    let summary = run_worker(ctx.ms.clone(), worker, shard_ctx).await?;
+    let summary = run_worker(std::sync::Arc::new(ctx.ms.clone()), worker, shard_ctx).await?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(done = summary.shards_done, failed = summary.shards_failed, retried = summary.attempts_failed, seconds, "scoring finished");
     inputs.scoring_seconds += seconds;

@@ -982,6 +982,26 @@ impl Metastore {
         Ok(())
     }
 
+    /// Renews a shard lease for `ttl` from now (a worker's heartbeat while it streams the
+    /// shard). `Ok(false)` when the lease is no longer held under `lease.token` (it expired and
+    /// another worker took the shard, or the shard was finished): the holder's completion will
+    /// be refused. On success `lease.expires_at` moves on.
+    pub async fn renew_shard_lease(&self, lease: &mut Lease, ttl: Duration) -> Result<bool, MetastoreError> {
+        let expires = now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
+        let done = sqlx::query("UPDATE shards SET lease_expires_at = $1 WHERE shard_id = $2 AND iteration_id = $3 AND state = 'leased' AND lease_token = $4")
+            .bind(expires)
+            .bind(lease.shard_id)
+            .bind(lease.iteration_id)
+            .bind(lease.token.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        lease.expires_at = from_ms(expires);
+        Ok(true)
+    }
+
     /// Ends a failed attempt at a leased shard: with `retry`, the shard goes back to `pending`
     /// (another lease may take it); otherwise it is `failed` for good. Either way `reason` (a
     /// stable snake_case word: `io`, `empty`, `not_warc`, `panic`) and `error` (the message) are

@@ -1,9 +1,11 @@
-//! The async lease loop: lease a shard, stream it, write its files, commit its aggregates.
+//! The async lease loop: lease a shard, stream it (renewing the lease every third of its
+//! term), write its files, commit its aggregates, all through a [`ShardQueue`].
 
+use crate::queue::{QueueError, ShardQueue};
 use crate::shard::{process_shard_caught, ShardContext, ShardFailure};
 use bytes::Bytes;
 use corpusminer_pipeline::scored::encode_rows;
-use corpusminer_storage::metastore::{HostBucket, HostLanguage, IterationState, LanguageBucket, Lease, Metastore, MetastoreError, ShardResult};
+use corpusminer_storage::metastore::{HostBucket, HostLanguage, LanguageBucket, Lease, ShardResult};
 use corpusminer_storage::{open_resumable, redact_uri, resolve, ObjectStore, RetryPolicy, StorageConfig, StorageError, StorageErrorKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,7 +31,8 @@ pub struct WorkerConfig {
     /// puts it back in the queue); failures that a retry cannot fix (`not_found`,
     /// `unauthorized`, `unsupported`, `empty`, `not_warc`, `panic`) fail it at once.
     pub max_attempts: u32,
-    /// How long a lease lasts before another worker may take the shard over.
+    /// How long a lease lasts unless renewed; the worker renews it every third of this while it
+    /// works on the shard, so only a worker that stopped (killed, stalled, cut off) loses it.
     pub lease: Duration,
     /// Shards processed at once (one CPU thread each).
     pub concurrency: usize,
@@ -51,9 +54,9 @@ pub struct WorkerSummary {
 /// Worker errors that stop the loop (a failing shard does not: it is marked failed).
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    /// The metastore failed.
-    #[error("metastore: {0}")]
-    Metastore(#[from] MetastoreError),
+    /// The shard queue (the metastore, or the coordinator) failed.
+    #[error("shard queue: {0}")]
+    Queue(#[from] QueueError),
     /// The output store failed.
     #[error("object store: {0}")]
     Storage(#[from] StorageError),
@@ -71,16 +74,16 @@ pub fn shard_key(shard_id: i64, uri: &str) -> String {
     format!("{shard_id:06}-{safe}")
 }
 
-/// Runs `config.concurrency` lease loops until no shard is left to lease.
+/// Runs `config.concurrency` lease loops on `queue` until no shard is left to lease.
 pub async fn run_worker(
-    metastore: Metastore,
+    queue: std::sync::Arc<dyn ShardQueue>,
     config: WorkerConfig,
     ctx: ShardContext,
 ) -> Result<WorkerSummary, WorkerError> {
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..config.concurrency.max(1) {
-        let (metastore, config, ctx) = (metastore.clone(), config.clone(), ctx.clone());
-        tasks.spawn(async move { lease_loop(metastore, config, ctx, n).await });
+        let (queue, config, ctx) = (queue.clone(), config.clone(), ctx.clone());
+        tasks.spawn(async move { lease_loop(queue.as_ref(), config, ctx, n).await });
     }
     let mut summary = WorkerSummary::default();
     let mut first_error = None;
@@ -104,7 +107,7 @@ pub async fn run_worker(
 }
 
 async fn lease_loop(
-    metastore: Metastore,
+    queue: &dyn ShardQueue,
     config: WorkerConfig,
     ctx: ShardContext,
     n: usize,
@@ -113,20 +116,21 @@ async fn lease_loop(
     let mut summary = WorkerSummary::default();
     loop {
         // A cancelled iteration stops here, between shards (cancel is checked per lease).
-        if metastore.iteration(config.iteration).await?.state == IterationState::Cancelled.as_str() {
+        if queue.cancelled(config.iteration).await? {
             tracing::warn!(iteration = config.iteration, "iteration cancelled; worker stops");
             break;
         }
-        let Some(lease) = metastore.lease_shard(config.iteration, &name, config.lease).await? else { break };
+        let Some(lease) = queue.lease(config.iteration, &name, config.lease).await? else { break };
         tracing::info!(shard = %redact_uri(&lease.uri), attempt = lease.attempts, "leased shard");
         corpusminer_storage::fault::point("shard_leased");
-        match process_leased(&config, &ctx, &lease).await {
-            Ok(result) => match metastore.complete_shard(&lease, &result).await {
+        let processed = with_heartbeats(queue, lease.clone(), config.lease, process_leased(&config, &ctx, &lease)).await;
+        match processed {
+            Ok(result) => match queue.complete(&lease, &result).await {
                 Ok(()) => {
                     summary.shards_done += 1;
                     corpusminer_storage::fault::point("shard_completed");
                 }
-                Err(MetastoreError::LeaseLost { .. }) => {
+                Err(QueueError::LeaseLost { .. }) => {
                     tracing::warn!(shard = %redact_uri(&lease.uri), "lease lost before completion; not counted");
                     summary.leases_lost += 1;
                 }
@@ -136,7 +140,7 @@ async fn lease_loop(
                 let retry = failure.retryable() && lease.attempts < i64::from(config.max_attempts.max(1));
                 let shard = redact_uri(&lease.uri);
                 let (reason, attempt) = (failure.reason(), lease.attempts);
-                match metastore.fail_shard(&lease, reason, &failure.to_string(), retry).await {
+                match queue.fail(&lease, reason, &failure.to_string(), retry).await {
                     Ok(()) if retry => {
                         tracing::warn!(%shard, reason, attempt, max_attempts = config.max_attempts, error = %failure, "shard attempt failed; back in the queue");
                         summary.attempts_failed += 1;
@@ -146,7 +150,7 @@ async fn lease_loop(
                         tracing::error!(%shard, reason, attempt, error = %failure, "shard failed");
                         summary.shards_failed += 1;
                     }
-                    Err(MetastoreError::LeaseLost { .. }) => {
+                    Err(QueueError::LeaseLost { .. }) => {
                         tracing::warn!(%shard, "lease lost before the failure was recorded; not counted");
                         summary.leases_lost += 1;
                     }
@@ -157,6 +161,33 @@ async fn lease_loop(
         ctx.progress.shards.fetch_add(1, Ordering::Relaxed);
     }
     Ok(summary)
+}
+
+/// Runs `work` while renewing `lease` every third of `ttl`. A heartbeat that finds the lease
+/// lost, or fails, is logged and the work goes on: its completion is then refused by the lease
+/// token, so a slow holder never counts a shard another worker took over.
+async fn with_heartbeats<T>(queue: &dyn ShardQueue, mut lease: Lease, ttl: Duration, work: impl std::future::Future<Output = T>) -> T {
+    let beat = async {
+        let mut every = tokio::time::interval((ttl / 3).max(Duration::from_millis(10)));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match queue.heartbeat(&mut lease, ttl).await {
+                Ok(h) if h.held => {}
+                Ok(_) => {
+                    tracing::warn!(shard = %redact_uri(&lease.uri), "lease lost while working on the shard (another worker has it); this attempt will not count");
+                    return;
+                }
+                Err(e) => tracing::warn!(shard = %redact_uri(&lease.uri), error = %e, "heartbeat failed; trying again"),
+            }
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        out = &mut work => out,
+        () = beat => work.await,
+    }
 }
 
 /// Streams the leased shard, writes its files, and returns the aggregates to commit. A failed
@@ -228,7 +259,31 @@ async fn score_and_write(config: &WorkerConfig, ctx: &ShardContext, lease: &Leas
 
 #[cfg(test)]
 mod tests {
-    use super::shard_key;
+    use super::{shard_key, with_heartbeats};
+    use corpusminer_storage::Metastore;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn heartbeats_keep_a_slow_shard_leased_past_its_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let ms = Metastore::connect(&format!("sqlite://{}/m.db", dir.path().display())).await.unwrap();
+        let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+        ms.add_shards(it, &["s3://b/CC-MAIN-0.warc.gz".to_string()]).await.unwrap();
+        let ttl = Duration::from_millis(300);
+        let lease = ms.lease_shard(it, "slow", ttl).await.unwrap().unwrap();
+        // Work four terms long: renewed every third of a term, nobody else gets the shard.
+        let other = ms.clone();
+        let taken = with_heartbeats(&ms, lease.clone(), ttl, async move {
+            tokio::time::sleep(ttl * 4).await;
+            other.lease_shard(it, "fast", ttl).await.unwrap()
+        })
+        .await;
+        assert!(taken.is_none(), "a renewed lease is not taken over");
+        // The same wait without heartbeats loses it.
+        tokio::time::sleep(ttl * 2).await;
+        assert!(ms.lease_shard(it, "fast", ttl).await.unwrap().is_some(), "an unrenewed lease runs out");
+        ms.close().await;
+    }
 
     #[test]
     fn shard_keys_are_safe_and_unique_per_id() {

@@ -249,6 +249,28 @@ async fn stale_token_is_rejected_and_writes_nothing(ms: Metastore) {
     assert_eq!(ms.histogram(it).await.unwrap(), vec![(3, 1, 10)]);
 }
 
+async fn heartbeats_renew_a_shard_lease_until_another_worker_holds_it(ms: Metastore) {
+    let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
+    ms.add_shards(it, &shard_uris(1)).await.unwrap();
+    let mut a = ms.lease_shard(it, "a", Duration::from_millis(300)).await.unwrap().unwrap();
+    // Renewed before it runs out, the lease outlives its first term: nobody else gets the shard.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let before = a.expires_at;
+        assert!(ms.renew_shard_lease(&mut a, Duration::from_millis(300)).await.unwrap());
+        assert!(a.expires_at > before);
+        assert!(ms.lease_shard(it, "b", LEASE).await.unwrap().is_none(), "a renewed lease is not taken over");
+    }
+    // A holder that stops renewing loses the shard; its later heartbeat and completion say so.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let b = ms.lease_shard(it, "b", LEASE).await.unwrap().expect("an expired lease is taken over");
+    assert!(!ms.renew_shard_lease(&mut a, LEASE).await.unwrap(), "the old holder's heartbeat is refused");
+    assert!(matches!(ms.complete_shard(&a, &result(&[(50, 1, 10)], vec![], &[])).await, Err(MetastoreError::LeaseLost { .. })));
+    ms.complete_shard(&b, &result(&[(50, 1, 10)], vec![], &[])).await.unwrap();
+    let mut b = b;
+    assert!(!ms.renew_shard_lease(&mut b, LEASE).await.unwrap(), "a finished shard has no lease to renew");
+}
+
 async fn expired_lease_is_released_with_a_new_token(ms: Metastore) {
     let it = ms.create_iteration("CC-MAIN-2024-10", "{}").await.unwrap();
     ms.add_shards(it, &shard_uris(1)).await.unwrap();
@@ -1034,6 +1056,7 @@ metastore_suite!(
     lease_complete_fail_life_cycle,
     stale_token_is_rejected_and_writes_nothing,
     expired_lease_is_released_with_a_new_token,
+    heartbeats_renew_a_shard_lease_until_another_worker_holds_it,
     aggregates_add_up_across_shards,
     concurrent_leasing_hands_each_shard_out_once,
     proposals_are_replaced_per_iteration,
