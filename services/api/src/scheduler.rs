@@ -2,9 +2,9 @@
 //! whose retry is due (the rules are [`corpusminer_coordinator::scheduler`]'s; the metastore
 //! claims each slot once across replicas), then sends the webhook deliveries that are due.
 
-use crate::control::Control;
+use crate::control::{Control, FieldError, RunRequest};
 use corpusminer_coordinator::scheduler::{self, CronSchedule};
-use corpusminer_storage::metastore::schedules::{DueDelivery, JobKind, JobRun, JobStart, Schedule};
+use corpusminer_storage::metastore::schedules::{DueDelivery, JobKind, JobRun, JobStart, Schedule, ScheduleSpec};
 use corpusminer_storage::{Metastore, StorageConfig};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -120,15 +120,17 @@ async fn attempt(ms: &Metastore, control: &Control, settings: &SchedulerSettings
                     control.drivers.start(id, false, live);
                 }
                 if let (Some(iteration), Some(argv)) = (c.train, train) {
-                    if let Err(e) = launch_training(&settings.exe, &argv, name, iteration) {
-                        let attempts = match &attempt {
+                    let run = ClaimedRun {
+                        ms: ms.clone(),
+                        id: c.run_id,
+                        attempts: match &attempt {
                             Attempt::First(_) => 1,
                             Attempt::Retry(run) => run.attempts + 1,
-                        };
-                        let error = format!("starting `corpusminer train`: {e:#}");
-                        let retry = scheduler::retry_at(now, attempts, base, scheduler::MAX_ATTEMPTS);
-                        tracing::warn!(schedule = name, run = c.run_id, error = %error, "training did not start");
-                        ms.fail_claimed_run(c.run_id, &error, retry).await?;
+                        },
+                        retry_base_ms: base,
+                    };
+                    if let Err(e) = launch_training(&settings.exe, &argv, name, iteration, run.clone()) {
+                        run.failed(&format!("starting `corpusminer train`: {e:#}")).await;
                     }
                 }
             }
@@ -155,10 +157,33 @@ impl Prepared {
     }
 }
 
+/// A claimed run whose work goes on after its claim (a training process): what marks it
+/// failed, with a retry, when that work fails.
+#[derive(Clone)]
+struct ClaimedRun {
+    ms: Metastore,
+    id: i64,
+    attempts: i64,
+    retry_base_ms: i64,
+}
+
+impl ClaimedRun {
+    /// Records the run failed with `error` (retried with backoff, or given up) and sends
+    /// `job.failed`; a store error is logged.
+    async fn failed(&self, error: &str) {
+        let retry = scheduler::retry_at(chrono::Utc::now().timestamp_millis(), self.attempts, self.retry_base_ms, scheduler::MAX_ATTEMPTS);
+        tracing::warn!(run = self.id, error = %error, retry_at = ?retry, "job failed after its claim");
+        if let Err(e) = self.ms.fail_claimed_run(self.id, error, retry).await {
+            tracing::warn!(run = self.id, error = %e, "the failed job run could not be recorded");
+        }
+    }
+}
+
 /// Starts `exe ARGV` (a `corpusminer train`) as a process of its own, its output in a log file
-/// beside its `--out` folder; a task reaps it and logs how it ended. The process outlives this
-/// server: it records its progress and end in the metastore itself.
-fn launch_training(exe: &std::path::Path, argv: &[String], schedule: &str, iteration: i64) -> anyhow::Result<u32> {
+/// beside its `--out` folder; a task reaps it: a process that fails fails `run` (so it is
+/// retried, and `job.failed` is sent). The process outlives this server: it records its
+/// progress and end in the metastore itself.
+fn launch_training(exe: &std::path::Path, argv: &[String], schedule: &str, iteration: i64, run: ClaimedRun) -> anyhow::Result<u32> {
     let out = argv.iter().find_map(|a| a.strip_prefix("--out=")).ok_or_else(|| anyhow::anyhow!("no --out in {argv:?}"))?;
     let log_path = std::path::PathBuf::from(format!("{out}.log"));
     if let Some(dir) = log_path.parent() {
@@ -178,8 +203,8 @@ fn launch_training(exe: &std::path::Path, argv: &[String], schedule: &str, itera
     tokio::spawn(async move {
         match child.wait().await {
             Ok(status) if status.success() => tracing::info!(schedule = %schedule, iteration, pid, "training finished"),
-            Ok(status) => tracing::warn!(schedule = %schedule, iteration, pid, %status, log = %log_path.display(), "training failed"),
-            Err(e) => tracing::warn!(schedule = %schedule, iteration, pid, error = %e, "training process lost"),
+            Ok(status) => run.failed(&format!("`corpusminer train` on iteration {iteration} ended with {status}; its log: {}", log_path.display())).await,
+            Err(e) => run.failed(&format!("`corpusminer train` on iteration {iteration} (pid {pid}) was lost: {e}")).await,
         }
     });
     Ok(pid)
@@ -218,6 +243,32 @@ async fn prepare(ms: &Metastore, control: &Control, settings: &SchedulerSettings
             Ok(Prepared { start: JobStart::Iteration { crawl: crawl.id.clone(), config_json, parent: None }, outcome: format!("{} is new in {base}/collinfo.json", crawl.id), live: Some(cfg), train: None })
         }
     }
+}
+
+/// Checks what a schedule's first run would need, before it is stored: a `mine-new-crawl`
+/// template is read as `POST /iterations` reads its body (with a stand-in crawl) and the crawl
+/// base's `collinfo.json` is read; a `train` template is read as `corpusminer train` reads its
+/// flags. Blocking parts run off the runtime. Errors: (field, message), the field
+/// `template.<name>` or `crawl_base`.
+pub async fn check_template(run_request: Arc<dyn RunRequest>, spec: &ScheduleSpec, storage: &StorageConfig) -> Result<(), (String, String)> {
+    let template = spec.template.clone().and_then(|t| t.as_object().cloned()).unwrap_or_default();
+    let in_template = |e: FieldError| (if e.field == "body" { "template".to_string() } else { format!("template.{}", e.field) }, e.message);
+    match spec.kind {
+        JobKind::MineNewCrawl => {
+            let base = spec.crawl_base.clone().unwrap_or_default();
+            let mut body = template;
+            body.insert("crawl".into(), "CC-MAIN-2000-01".into());
+            body.insert("crawl_base".into(), base.clone().into());
+            let checked = tokio::task::spawn_blocking(move || run_request.config(&body)).await.map_err(|e| ("template".to_string(), e.to_string()))?;
+            checked.map_err(in_template)?;
+            scheduler::collinfo(&base, storage).await.map_err(|e| ("crawl_base".to_string(), format!("{e:#}")))?;
+        }
+        JobKind::Train => {
+            run_request.train_command(&template, 1, &spec.name).map_err(in_template)?;
+        }
+        JobKind::NextWhenLabelled | JobKind::ExpireLeases => {}
+    }
+    Ok(())
 }
 
 /// Sends the deliveries that are due, each claimed by this replica for twice the timeout.

@@ -78,7 +78,8 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<
     Ok(Json(out))
 }
 
-/// Adds a schedule (admins). Its cron expression, time zone and the fields its kind needs are
+/// Adds a schedule (admins). Its cron expression, time zone, the fields its kind needs, its
+/// template (read as its first run would read it) and its crawl base's `collinfo.json` are
 /// checked first (400 naming the field; nothing is stored); a name in use is a 409.
 #[utoipa::path(post, path = "/api/v1/schedules", tag = "schedules", security(("bearer" = [])), request_body = NewScheduleBody,
     responses((status = 201, body = ScheduleItem), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -103,6 +104,9 @@ pub async fn add(State(state): State<ApiState>, caller: Caller, body: Result<Jso
     check_schedule(&spec, &keys).map_err(|(field, message)| ApiError::bad_request(&field, message))?;
     if let Some(chain) = spec.chain {
         state.metastore.iteration(chain).await.map_err(|_| ApiError::bad_request("chain", format!("no iteration {chain}")))?;
+    }
+    if let Some(c) = &state.control {
+        crate::scheduler::check_template(c.run_request.clone(), &spec, &state.storage.clone().unwrap_or_default()).await.map_err(|(field, message)| ApiError::bad_request(&field, message))?;
     }
     if state.metastore.schedules().await?.iter().any(|s| s.spec.name == spec.name) {
         return Err(ApiError::conflict(format!("a schedule named {:?} exists already", spec.name)));
@@ -207,11 +211,11 @@ pub async fn add_webhook(State(state): State<ApiState>, caller: Caller, body: Re
     if let Some(e) = b.events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
         return Err(ApiError::bad_request("events", format!("unknown event {e:?}: expected one of {}", EVENTS.join(", "))));
     }
-    if b.secret.is_empty() {
-        return Err(ApiError::bad_request("secret", "a webhook needs a non-empty secret: it signs each body"));
+    if b.secret.trim().is_empty() {
+        return Err(ApiError::bad_request("secret", "a webhook needs a non-blank secret: it signs each body"));
     }
     let w = state.metastore.add_webhook(url.as_str(), &b.events, &b.secret, &caller.name).await?;
-    tracing::info!(webhook = w.id, url = %corpusminer_storage::redact_uri(&w.url), events = ?w.events, by = %caller.name, "webhook added");
+    tracing::info!(webhook = w.id, url = %w.url, events = ?w.events, by = %caller.name, "webhook added");
     Ok((StatusCode::CREATED, Json(w)))
 }
 

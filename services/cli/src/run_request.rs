@@ -225,10 +225,18 @@ impl RunRequest for RunFlags {
     }
 }
 
-/// A parse error of clap as a [`FieldError`]: its first line, flags named as fields.
+/// A parse error of clap as a [`FieldError`]: its first line (with the lines it introduces,
+/// "the following required arguments were not provided: --negatives <FILE>..."), flags named
+/// as fields; the usage and help lines after it are left out.
 fn clap_error(e: clap::Error) -> FieldError {
     let text = e.to_string();
-    error(text.lines().next().unwrap_or_default().trim_start_matches("error: "))
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_string();
+    if message.ends_with(':') {
+        let listed: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information")).collect();
+        message = format!("{message} {}", listed.join(", "));
+    }
+    error(&message)
 }
 
 #[cfg(test)]
@@ -269,6 +277,7 @@ mod tests {
             (json!({"model": "m.bin", "input": ["x.warc.gz"], "threshold": 2}), "threshold", "threshold 2 is not in [0, 1]"),
             (json!({"model": "m.bin", "input": ["x.warc.gz"], "token_budget": "many"}), "token_budget", "invalid value"),
             (json!({"model": "/nonexistent/m.bin", "input": ["/nonexistent/*.warc.gz"]}), "input", "no file matches"),
+            (json!({"seed": ["/nonexistent/seed.jsonl"], "input": ["x.warc.gz"]}), "negatives", "required arguments were not provided: negatives"),
         ] {
             let e = flags().config(b.as_object().unwrap()).expect_err(&b.to_string());
             assert_eq!(e.field, field, "{b}: {}", e.message);

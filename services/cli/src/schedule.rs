@@ -107,7 +107,12 @@ pub async fn schedule(cmd: ScheduleCommand) -> anyhow::Result<String> {
             };
             let by = std::env::var("USER").map(|u| format!("cli:{u}")).unwrap_or_else(|_| "cli".into());
             let spec = ScheduleSpec { name: a.name.trim().to_string(), kind: a.kind, cron: a.cron.trim().to_string(), timezone: a.timezone.clone(), template, crawl_base: a.crawl_base.clone(), chain: a.chain, created_by: by };
-            check_schedule(&spec, &template_keys(&a.store, a.kind)).map_err(|(field, message)| anyhow::anyhow!("--{}: {message}", field.split('.').next().unwrap_or(&field).replace('_', "-")))?;
+            let flag = |(field, message): (String, String)| anyhow::anyhow!("--{}: {message}", field.split('.').next().unwrap_or(&field).replace('_', "-"));
+            check_schedule(&spec, &template_keys(&a.store, a.kind)).map_err(flag)?;
+            let run_request = std::sync::Arc::new(crate::run_request::RunFlags { out: a.store.out.clone(), db: a.store.db.clone(), workers: 1, s3_endpoint: std::env::var("CORPUSMINER_S3_ENDPOINT").ok() });
+            let mut storage = corpusminer_storage::StorageConfig::default();
+            storage.s3_endpoint = std::env::var("CORPUSMINER_S3_ENDPOINT").ok();
+            corpusminer_api::scheduler::check_template(run_request, &spec, &storage).await.map_err(flag)?;
             let ms = a.store.connect(false).await?;
             let added = async {
                 if let Some(chain) = spec.chain {
@@ -155,7 +160,13 @@ pub async fn schedule(cmd: ScheduleCommand) -> anyhow::Result<String> {
         }
         ScheduleCommand::Runs(a) => {
             let ms = a.store.connect(true).await?;
-            let runs = ms.job_runs(a.schedule, a.limit).await;
+            let runs = async {
+                if let Some(id) = a.schedule {
+                    ms.schedule(id).await.map_err(|e| anyhow::anyhow!("--schedule {id}: {e}: `corpusminer schedule list {}` shows the schedules", a.store.flags()))?;
+                }
+                Ok::<_, anyhow::Error>(ms.job_runs(a.schedule, a.limit).await?)
+            }
+            .await;
             ms.close().await;
             let runs = runs?;
             if runs.is_empty() {

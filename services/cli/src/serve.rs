@@ -46,10 +46,11 @@ pub struct ServeArgs {
     pub job_retry_base: Option<f64>,
 }
 
+/// Seconds in [0.05, 86400]: a shorter tick or retry would only spin.
 fn positive_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a number of seconds in (0, 86400]")),
+        Ok(v) if v.is_finite() && (0.05..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in [0.05, 86400]")),
     }
 }
 

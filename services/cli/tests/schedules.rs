@@ -213,6 +213,9 @@ fn mine_new_crawl_then_train_each_once_and_webhooks_are_signed_and_retried() {
     bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "template": {"input": ["x.warc.gz"]}, "crawl_base": base}), "template.input");
     bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "crawl_base": base}), "template");
     bad(json!({"name": "m", "kind": "next-when-labelled", "cron": EVERY_2S}), "chain");
+    bad(json!({"name": "m", "kind": "expire-leases", "cron": "0 0 30 2 *"}), "cron");
+    bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "template": {"seed": ["/nonexistent/seed.jsonl"], "negatives": ["/nonexistent/n.txt"]}, "crawl_base": base}), "template.seed");
+    bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "template": template, "crawl_base": f.dir.join("no-mirror")}), "crawl_base");
     let r = request(&s.addr, "POST", "/api/v1/schedules", &annotator, Some(&json!({"name": "m", "kind": "expire-leases", "cron": EVERY_2S})), &[]);
     assert_eq!(r.status, 403);
     let r = request(&s.addr, "POST", "/api/v1/webhooks", &admin, Some(&json!({"url": "ftp://x/", "events": ["job.failed"], "secret": "s"})), &[]);
@@ -220,6 +223,9 @@ fn mine_new_crawl_then_train_each_once_and_webhooks_are_signed_and_retried() {
     let r = request(&s.addr, "POST", "/api/v1/webhooks", &admin, Some(&json!({"url": url, "events": ["iteration.started"], "secret": "s"})), &[]);
     assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("events")));
     assert_eq!(request(&s.addr, "GET", "/api/v1/schedules", &admin, None, &[]).json(), json!([]));
+    let masked = request(&s.addr, "POST", "/api/v1/webhooks", &admin, Some(&json!({"url": "http://hook:pa55word@127.0.0.1:9/x", "events": ["job.failed"], "secret": "s"})), &[]).json();
+    assert!(!masked["url"].as_str().unwrap().contains("pa55word"), "a webhook URL's password is never shown: {masked}");
+    assert_eq!(request(&s.addr, "DELETE", &format!("/api/v1/webhooks/{}", masked["id"]), &admin, None, &[]).status, 200);
 
     let r = request(&s.addr, "POST", "/api/v1/webhooks", &admin, Some(&json!({"url": url, "events": ["iteration.awaiting_annotation", "iteration.complete", "iteration.failed"], "secret": secret})), &[]);
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
@@ -288,6 +294,14 @@ fn mine_new_crawl_then_train_each_once_and_webhooks_are_signed_and_retried() {
     assert!(again["outcome"].as_str().unwrap().contains("trained on already"), "{again}");
     assert_eq!(jobs(&s.addr, &admin, train).iter().filter(|r| r["state"] == "succeeded").count(), 1);
 
+    // A training process that fails fails its run, which is retried and reported.
+    let mut broken = tiny.clone();
+    broken["tokenizer"] = json!(f.dir.join("gone/tokenizer.json"));
+    let flaky = add_schedule(&s.addr, &admin, json!({"name": "train-broken", "kind": "train", "cron": EVERY_2S, "chain": it_id, "template": broken}));
+    let failed = until(Duration::from_secs(120), "the failed training fails its run", || jobs(&s.addr, &admin, flaky).into_iter().find(|r| r["state"] == "failed" || r["state"] == "gave_up"));
+    assert!(failed["error"].as_str().unwrap().contains("`corpusminer train` on iteration"), "{failed}");
+    assert_eq!(request(&s.addr, "DELETE", &format!("/api/v1/schedules/{flaky}"), &admin, None, &[]).status, 200);
+
     // The CLI reads the same rows; DELETE removes the schedule, its iteration stays.
     let list = corpusminer(&strings(&["schedule", "list", "--out", &out]), None);
     ok(&list, "schedule list");
@@ -302,22 +316,31 @@ fn mine_new_crawl_then_train_each_once_and_webhooks_are_signed_and_retried() {
 
 #[test]
 fn a_failing_job_is_retried_with_backoff_then_gives_up_and_says_so() {
+    let Some(f) = fixture() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out").to_string_lossy().to_string();
     let store = ["--out", out.as_str()];
     let admin = token(&store, "admin", "root");
     let (url, got) = receiver();
-    // A mirror that is not there: every attempt fails reading its collinfo.json.
-    let add = corpusminer(
-        &strings(&["schedule", "add", "--out", &out, "--name", "nowhere", "--kind", "mine-new-crawl", "--cron", EVERY_2S, "--crawl-base", &tmp.path().join("missing").to_string_lossy(), "--template", &{
-            let t = tmp.path().join("template.json");
-            std::fs::write(&t, r#"{"seed": ["seed.jsonl"]}"#).unwrap();
-            t.to_string_lossy().to_string()
-        }]),
-        None,
-    );
-    ok(&add, "schedule add");
-    assert!(String::from_utf8_lossy(&add.stdout).contains("schedule 1 \"nowhere\" added"), "{}", String::from_utf8_lossy(&add.stdout));
+    // What the first run needs is checked when the schedule is added: its template as `run`
+    // checks its flags, and the mirror's collinfo.json.
+    let template = tmp.path().join("template.json");
+    let add = |template_json: &str, base: &str| {
+        std::fs::write(&template, template_json).unwrap();
+        corpusminer(&strings(&["schedule", "add", "--out", &out, "--name", "nowhere", "--kind", "mine-new-crawl", "--cron", EVERY_2S, "--crawl-base", base, "--template", &template.to_string_lossy()]), None)
+    };
+    let base = mirror(&tmp.path().join("mirror"), "CC-MAIN-2026-47");
+    let refused = add(r#"{"seed": ["/nonexistent/seed.jsonl"], "negatives": ["/nonexistent/neg.txt"]}"#, &base);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--template: seed /nonexistent/seed.jsonl"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let mut good = run_body(&f.run_args);
+    good.as_object_mut().unwrap().remove("input");
+    let refused = add(&good.to_string(), &tmp.path().join("missing").to_string_lossy());
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("--crawl-base: reading"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let added = add(&good.to_string(), &base);
+    ok(&added, "schedule add");
+    assert!(String::from_utf8_lossy(&added.stdout).contains("schedule 1 \"nowhere\" added"), "{}", String::from_utf8_lossy(&added.stdout));
+    // Then the mirror goes away: every attempt fails reading its collinfo.json.
+    std::fs::remove_file(tmp.path().join("mirror/collinfo.json")).unwrap();
     let args: Vec<&str> = store.iter().chain(FAST.iter()).copied().collect();
     let s = serve(&args, &[]);
     let r = request(&s.addr, "POST", "/api/v1/webhooks", &admin, Some(&json!({"url": url, "events": ["job.failed"], "secret": "k"})), &[]);

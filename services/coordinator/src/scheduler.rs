@@ -79,13 +79,19 @@ pub fn check_schedule(s: &ScheduleSpec, template_keys: &[String]) -> Result<(), 
     if s.name.trim().is_empty() {
         return field("name", "a schedule needs a name".into());
     }
-    if let Err(e) = CronSchedule::parse(&s.cron, &s.timezone) {
-        return field(if e.starts_with("unknown time zone") { "timezone" } else { "cron" }, e);
+    if s.name.chars().count() > 100 || s.name.chars().any(char::is_control) {
+        return field("name", "a schedule's name is at most 100 characters, none of them control characters".into());
+    }
+    match CronSchedule::parse(&s.cron, &s.timezone) {
+        Err(e) => return field(if e.starts_with("unknown time zone") { "timezone" } else { "cron" }, e),
+        Ok(c) if c.next_after(Utc::now().timestamp_millis()).is_none() => return field("cron", format!("cron expression {:?} never fires (a day that no month has?)", s.cron)),
+        Ok(_) => {}
     }
     let needs = |what: &str, has: bool, kind: JobKind, f: &str| -> Result<(), (String, String)> {
+        let a = if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         match (has, what) {
-            (false, "needs") => field(f, format!("a {kind} schedule needs {f}")),
-            (true, "forbids") => field(f, format!("a {kind} schedule takes no {f}")),
+            (false, "needs") => field(f, format!("{a} {kind} schedule needs {f}")),
+            (true, "forbids") => field(f, format!("{a} {kind} schedule takes no {f}")),
             _ => Ok(()),
         }
     };
@@ -293,5 +299,12 @@ mod tests {
         let mut bad = spec(JobKind::ExpireLeases, None, None, None);
         bad.timezone = "Nowhere/Else".into();
         assert_eq!(err(bad), "timezone");
+        let mut never = spec(JobKind::ExpireLeases, None, None, None);
+        never.cron = "0 0 30 2 *".into();
+        assert_eq!(check_schedule(&never, &keys).unwrap_err(), ("cron".to_string(), "cron expression \"0 0 30 2 *\" never fires (a day that no month has?)".to_string()));
+        let mut named = spec(JobKind::ExpireLeases, None, None, None);
+        named.name = "two\nlines".into();
+        assert_eq!(err(named), "name");
+        assert_eq!(check_schedule(&spec(JobKind::ExpireLeases, None, None, Some(1)), &keys).unwrap_err().1, "an expire-leases schedule takes no chain");
     }
 }

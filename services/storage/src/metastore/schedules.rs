@@ -209,12 +209,13 @@ pub struct Claimed {
 /// Events webhooks subscribe to.
 pub const EVENTS: [&str; 5] = ["iteration.awaiting_annotation", "iteration.failed", "iteration.complete", "iteration.converged", "job.failed"];
 
-/// A stored webhook (never with its secret).
+/// A stored webhook as shown (never with its secret; its URL's password and token-like query
+/// values masked).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     /// Row id.
     pub id: i64,
-    /// Where deliveries are POSTed.
+    /// Where deliveries are POSTed, credentials masked.
     pub url: String,
     /// The events it receives ([`EVENTS`]).
     pub events: Vec<String>,
@@ -573,9 +574,13 @@ impl Metastore {
         if let Some(e) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
             return Err(MetastoreError::InvalidInput(format!("unknown event {e:?}: expected one of {}", EVENTS.join(", "))));
         }
-        if secret.is_empty() {
-            return Err(MetastoreError::InvalidInput("a webhook needs a non-empty secret (it signs each body)".into()));
+        if secret.trim().is_empty() {
+            return Err(MetastoreError::InvalidInput("a webhook needs a non-blank secret (it signs each body)".into()));
         }
+        let mut events = events.to_vec();
+        events.sort();
+        events.dedup();
+        let events = &events[..];
         let now = now_ms();
         let row = sqlx::query("INSERT INTO webhooks (url, events, secret, created_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(url)
@@ -585,7 +590,7 @@ impl Metastore {
             .bind(now)
             .fetch_one(self.pool())
             .await?;
-        Ok(Webhook { id: row.try_get(0)?, url: url.to_string(), events: events.to_vec(), created_by: created_by.to_string(), created_at_ms: now })
+        Ok(Webhook { id: row.try_get(0)?, url: crate::redact::redact_uri(url), events: events.to_vec(), created_by: created_by.to_string(), created_at_ms: now })
     }
 
     /// Every webhook, oldest first (without secrets).
@@ -594,7 +599,8 @@ impl Metastore {
         rows.iter()
             .map(|r| {
                 let events: String = r.try_get(2)?;
-                Ok(Webhook { id: r.try_get(0)?, url: r.try_get(1)?, events: events.split(',').map(str::to_string).collect(), created_by: r.try_get(3)?, created_at_ms: r.try_get(4)? })
+                let url: String = r.try_get(1)?;
+                Ok(Webhook { id: r.try_get(0)?, url: crate::redact::redact_uri(&url), events: events.split(',').map(str::to_string).collect(), created_by: r.try_get(3)?, created_at_ms: r.try_get(4)? })
             })
             .collect()
     }
@@ -752,13 +758,14 @@ async fn do_start(tx: &mut sqlx::Transaction<'_, sqlx::Any>, run_id: i64, start:
             sqlx::query("UPDATE job_runs SET outcome = $1 WHERE id = $2").bind(outcome).bind(run_id).execute(&mut **tx).await?;
         }
         JobStart::Train { iteration } => {
-            let done = sqlx::query("SELECT MIN(id) FROM job_runs WHERE schedule_id = (SELECT schedule_id FROM job_runs WHERE id = $1) AND iteration_id = $2 AND state = 'succeeded' AND id <> $1")
+            // A run that trained on it (or failed to, and will retry) has it.
+            let done = sqlx::query("SELECT MIN(id) FROM job_runs WHERE schedule_id = (SELECT schedule_id FROM job_runs WHERE id = $1) AND iteration_id = $2 AND state IN ('succeeded', 'failed') AND id <> $1")
                 .bind(run_id)
                 .bind(*iteration)
                 .fetch_one(&mut **tx)
                 .await?;
             if let Some(earlier) = done.try_get::<Option<i64>, _>(0)? {
-                let outcome = format!("iteration {iteration} was trained on already, by run {earlier}");
+                let outcome = format!("iteration {iteration} was trained on already, by run {earlier} (or is retried by it)");
                 sqlx::query("UPDATE job_runs SET state = 'skipped', outcome = $1 WHERE id = $2").bind(outcome).bind(run_id).execute(&mut **tx).await?;
                 return Ok(claimed);
             }
