@@ -97,11 +97,52 @@ impl IntoResponse for ApiError {
 }
 
 /// Maps axum's own rejections (malformed JSON, a query that does not parse, a body over the
-/// limit) to the same JSON error bodies.
+/// limit) to the same JSON error bodies. A JSON body's data error names the field it is about
+/// ([`json_field`]); others name `field`.
 pub fn rejection(status: StatusCode, message: String, field: &str) -> ApiError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(status, "payload_too_large", message, None),
-        s if s.is_client_error() => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message, Some(field)),
+        s if s.is_client_error() => {
+            let named = json_field(&message).unwrap_or_else(|| field.to_string());
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message, Some(&named))
+        }
         _ => ApiError::internal(message),
+    }
+}
+
+/// The field a JSON body's data error is about, from axum's message: it gives the path to the
+/// value (`annotations[0].colour: unknown field …`, serde_path_to_error's) after its prefix, and
+/// a missing field's name in backticks after its parent's path (`annotations[0].label`). `None`
+/// when the message names neither (a syntax error, a body of the wrong type).
+pub fn json_field(message: &str) -> Option<String> {
+    let detail = message.split_once("into the target type: ")?.1;
+    let (path, rest) = match detail.split_once(": ") {
+        Some((p, r)) if !p.is_empty() && !p.contains(char::is_whitespace) => (Some(p), r),
+        _ => (None, detail),
+    };
+    let named = ["unknown field `", "missing field `"].iter().find_map(|k| rest.strip_prefix(k)).and_then(|r| r.split('`').next());
+    match (path, named) {
+        // An unknown field's path already ends with it; a missing one's is its parent's.
+        (Some(p), Some(n)) if p == n || p.ends_with(&format!(".{n}")) => Some(p.to_string()),
+        (Some(p), Some(n)) => Some(format!("{p}.{n}")),
+        (Some(p), None) => Some(p.to_string()),
+        (None, Some(n)) => Some(n.to_string()),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod json_field_tests {
+    use super::json_field;
+
+    #[test]
+    fn data_errors_name_their_field() {
+        let m = |d: &str| format!("Failed to deserialize the JSON body into the target type: {d}");
+        assert_eq!(json_field(&m("kind: unknown variant `daily`, expected one of `mine-new-crawl`, `train` at line 1 column 30")).as_deref(), Some("kind"));
+        assert_eq!(json_field(&m("annotations[0].colour: unknown field `colour`, expected one of `prefix`, `label` at line 1 column 60")).as_deref(), Some("annotations[0].colour"));
+        assert_eq!(json_field(&m("annotations[0]: missing field `label` at line 1 column 25")).as_deref(), Some("annotations[0].label"));
+        assert_eq!(json_field(&m("missing field `cron` at line 1 column 20")).as_deref(), Some("cron"));
+        assert_eq!(json_field(&m("invalid type: sequence, expected struct NewScheduleBody at line 1 column 0")), None);
+        assert_eq!(json_field("Failed to parse the request body as JSON: key must be a string at line 1 column 2"), None);
     }
 }

@@ -134,7 +134,7 @@ async fn auth_and_bad_input(pg: bool) {
         ("POST", "/api/v1/annotations", Some("{not json"), "body"),
         ("POST", "/api/v1/annotations", Some(r#"{"annotations":[]}"#), "annotations"),
         ("POST", "/api/v1/annotations", Some(r#"{"annotations":[{"prefix":"a.org","label":"math"},{"prefix":"b.org","label":"maybe"}]}"#), "annotations[1].label"),
-        ("POST", "/api/v1/annotations", Some(r#"{"annotations":[{"prefix":"a.org","label":"math","colour":"red"}]}"#), "body"),
+        ("POST", "/api/v1/annotations", Some(r#"{"annotations":[{"prefix":"a.org","label":"math","colour":"red"}]}"#), "annotations[0].colour"),
     ];
     for (method, path, body, field) in bad {
         let (st, e) = call(&s, method, path, Some(&s.admin), body).await;

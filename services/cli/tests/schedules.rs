@@ -214,6 +214,8 @@ fn mine_new_crawl_then_train_each_once_and_webhooks_are_signed_and_retried() {
     bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "crawl_base": base}), "template");
     bad(json!({"name": "m", "kind": "next-when-labelled", "cron": EVERY_2S}), "chain");
     bad(json!({"name": "m", "kind": "expire-leases", "cron": "0 0 30 2 *"}), "cron");
+    bad(json!({"name": "m", "kind": "daily", "cron": EVERY_2S}), "kind");
+    bad(json!({"name": "m", "kind": "expire-leases"}), "cron");
     bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "template": {"seed": ["/nonexistent/seed.jsonl"], "negatives": ["/nonexistent/n.txt"]}, "crawl_base": base}), "template.seed");
     bad(json!({"name": "m", "kind": "mine-new-crawl", "cron": EVERY_2S, "template": template, "crawl_base": f.dir.join("no-mirror")}), "crawl_base");
     let r = request(&s.addr, "POST", "/api/v1/schedules", &annotator, Some(&json!({"name": "m", "kind": "expire-leases", "cron": EVERY_2S})), &[]);
