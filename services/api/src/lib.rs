@@ -23,6 +23,7 @@ pub mod iterations;
 pub mod metrics;
 pub mod scheduler;
 pub mod schedules;
+pub mod training;
 pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -72,10 +73,10 @@ impl ApiState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "corpusminer", description = "Mining a domain corpus out of Common Crawl: iterations, proposals, annotations."),
-    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post, annotations::delete, annotations::disputes, schedules::list, schedules::add, schedules::remove, schedules::jobs, schedules::webhooks, schedules::add_webhook, schedules::remove_webhook, schedules::deliveries),
+    paths(healthz, readyz, metrics::render, iterations::list, iterations::get, iterations::proposals, browse::host_paths, browse::page, iterations::cancel, control::create, control::next, control::resume, control::delete, corpus::list, corpus::download, corpus::parquet, annotations::list, annotations::post, annotations::delete, annotations::disputes, schedules::list, schedules::add, schedules::remove, schedules::jobs, schedules::webhooks, schedules::add_webhook, schedules::remove_webhook, schedules::deliveries, training::list),
     components(schemas(ErrorBody, Health)),
     modifiers(&BearerAuth),
-    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "schedules", description = "Scheduled jobs, their runs, and webhooks"), (name = "health", description = "Liveness and readiness"))
+    tags((name = "iterations", description = "Iterations of the mining loop"), (name = "annotations", description = "URL path prefixes labelled by people"), (name = "corpus", description = "The corpus files of done iterations"), (name = "schedules", description = "Scheduled jobs, their runs, webhooks, and training runs"), (name = "health", description = "Liveness and readiness"))
 )]
 pub struct ApiDoc;
 
@@ -153,7 +154,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/jobs", get(schedules::jobs))
         .route("/webhooks", get(schedules::webhooks).post(schedules::add_webhook))
         .route("/webhooks/{id}", axum::routing::delete(schedules::remove_webhook))
-        .route("/webhooks/{id}/deliveries", get(schedules::deliveries));
+        .route("/webhooks/{id}/deliveries", get(schedules::deliveries))
+        .route("/training", get(training::list));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

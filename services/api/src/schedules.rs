@@ -164,7 +164,8 @@ pub async fn jobs(State(state): State<ApiState>, caller: Caller, query: Result<Q
     Ok(Json(state.metastore.job_runs(q.schedule, limit).await?))
 }
 
-fn limit(l: Option<i64>) -> Result<i64, ApiError> {
+/// A list route's `limit`: 1 to 1000, default 100.
+pub(crate) fn limit(l: Option<i64>) -> Result<i64, ApiError> {
     match l {
         None => Ok(100),
         Some(n) if (1..=1000).contains(&n) => Ok(n),

@@ -292,6 +292,11 @@ fn mine_new_crawl_then_train_each_once_and_webhooks_are_signed_and_retried() {
         r
     });
     assert_eq!((recorded.state.as_str(), recorded.steps), ("done", 2), "{recorded:?}");
+    let shown = request(&s.addr, "GET", "/api/v1/training", &annotator, None, &[]).json();
+    assert_eq!((shown[0]["state"].as_str(), shown[0]["step"].as_u64(), shown[0]["steps"].as_u64()), (Some("done"), Some(2), Some(2)), "serve shows the training run: {shown}");
+    assert!(shown[0]["loss"].as_f64().is_some_and(|l| l > 0.0), "{shown}");
+    let dashboard = String::from_utf8(request(&s.addr, "GET", "/ui/iterations", &annotator, None, &[]).body).unwrap();
+    assert!(dashboard.contains("Training runs") && dashboard.contains(&format!("training/train-{it_id}")), "the dashboard lists the training run: {dashboard}");
     let again = until(Duration::from_secs(20), "a later slot skips the trained iteration", || jobs(&s.addr, &admin, train).into_iter().find(|r| r["state"] == "skipped"));
     assert!(again["outcome"].as_str().unwrap().contains("trained on already"), "{again}");
     assert_eq!(jobs(&s.addr, &admin, train).iter().filter(|r| r["state"] == "succeeded").count(), 1);

@@ -181,6 +181,7 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         rows.push((it, counts, live, reasons));
     }
     let schedules = schedule_rows(&state).await;
+    let trainings = state.metastore.training_runs(20).await.unwrap_or_default();
     let admin = caller.role == Role::Admin;
     let active = rows.iter().any(|(it, _, _, _)| corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_active()));
     let body = html! {
@@ -235,6 +236,29 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
                                     @if let Some(text) = r.error.as_ref().or(r.outcome.as_ref()) { br; span class=(if r.error.is_some() { "error" } else { "muted" }) { (text) } }
                                 } @else { span.muted { "not run yet" } }
                             }
+                        }
+                    }
+                }
+            }
+        }
+        @if !trainings.is_empty() {
+            h2 { "Training runs" }
+            table #training {
+                thead { tr { th { "name" } th { "state" } th { "steps" } th.num { "loss" } th.num { "tokens/s" } th.num { "ETA" } th { "report" } } }
+                tbody {
+                    @for t in &trainings {
+                        tr {
+                            td { (t.name) }
+                            td { span class=(format!("state {}", t.state)) { (t.state) } }
+                            td {
+                                @let step = t.progress.map_or(0, |p| p.step);
+                                div.bar title=(format!("{step} of {} steps", t.steps)) { span style=(format!("width: {:.0}%", if t.steps > 0 { 100.0 * step as f64 / t.steps as f64 } else { 0.0 })) {} }
+                                span.muted { (step) " / " (t.steps) }
+                            }
+                            td.num { (t.progress.map(|p| format!("{:.3}", p.loss)).unwrap_or_default()) }
+                            td.num { (t.progress.map(|p| format!("{:.0}", p.tokens_per_s)).unwrap_or_default()) }
+                            td.num { (t.progress.filter(|_| t.state == "running").map(|p| format!("{:.0} s", p.eta_s)).unwrap_or_default()) }
+                            td { @if let Some(e) = &t.error { span.error { (e) } } @else { span.muted { (t.report_key.clone().unwrap_or_default()) } } }
                         }
                     }
                 }

@@ -101,35 +101,44 @@ impl Metastore {
 
     /// The run `id`. Errors: `NotFound`.
     pub async fn training_run(&self, id: i64) -> Result<TrainingRun, MetastoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, state, config, step, steps, loss, tokens_per_s, eta_s, report_key, error, updated_at \
-             FROM training_runs WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or_else(|| MetastoreError::NotFound { what: format!("training run {id}") })?;
-        let step: i64 = row.try_get("step")?;
-        let loss: Option<f64> = row.try_get("loss")?;
-        let progress = match (step, loss) {
-            (s, Some(loss)) if s > 0 => Some(TrainingProgress {
-                step: s as u64,
-                loss,
-                tokens_per_s: row.try_get::<Option<f64>, _>("tokens_per_s")?.unwrap_or(0.0),
-                eta_s: row.try_get::<Option<f64>, _>("eta_s")?.unwrap_or(0.0),
-            }),
-            _ => None,
-        };
-        Ok(TrainingRun {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            state: row.try_get("state")?,
-            config: row.try_get("config")?,
-            steps: row.try_get::<i64, _>("steps")? as u64,
-            progress,
-            report_key: row.try_get("report_key")?,
-            error: row.try_get("error")?,
-            updated_at_ms: row.try_get("updated_at")?,
-        })
+        let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM training_runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| MetastoreError::NotFound { what: format!("training run {id}") })?;
+        training_row(&row)
     }
+
+    /// The newest `limit` runs, newest first.
+    pub async fn training_runs(&self, limit: i64) -> Result<Vec<TrainingRun>, MetastoreError> {
+        let rows = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM training_runs ORDER BY id DESC LIMIT $1")).bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(training_row).collect()
+    }
+}
+
+const RUN_COLUMNS: &str = "id, name, state, config, step, steps, loss, tokens_per_s, eta_s, report_key, error, updated_at";
+
+fn training_row(row: &sqlx::any::AnyRow) -> Result<TrainingRun, MetastoreError> {
+    let step: i64 = row.try_get("step")?;
+    let loss: Option<f64> = row.try_get("loss")?;
+    let progress = match (step, loss) {
+        (s, Some(loss)) if s > 0 => Some(TrainingProgress {
+            step: s as u64,
+            loss,
+            tokens_per_s: row.try_get::<Option<f64>, _>("tokens_per_s")?.unwrap_or(0.0),
+            eta_s: row.try_get::<Option<f64>, _>("eta_s")?.unwrap_or(0.0),
+        }),
+        _ => None,
+    };
+    Ok(TrainingRun {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        state: row.try_get("state")?,
+        config: row.try_get("config")?,
+        steps: row.try_get::<i64, _>("steps")? as u64,
+        progress,
+        report_key: row.try_get("report_key")?,
+        error: row.try_get("error")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
 }

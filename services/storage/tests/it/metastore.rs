@@ -807,6 +807,9 @@ async fn training_runs(ms: Metastore) {
     let failed = ms.start_training_run("b", "{}", 5).await.unwrap();
     ms.finish_training_run(failed, None, Some("the loss diverged")).await.unwrap();
     assert_eq!(ms.training_run(failed).await.unwrap().state, "failed");
+    let listed: Vec<(i64, String)> = ms.training_runs(10).await.unwrap().into_iter().map(|r| (r.id, r.state)).collect();
+    assert_eq!(listed, vec![(failed, "failed".to_string()), (id, "done".to_string())], "newest first");
+    assert_eq!(ms.training_runs(1).await.unwrap().len(), 1);
 }
 
 async fn api_tokens_are_stored_hashed_and_revoked(ms: Metastore) {
