@@ -209,7 +209,7 @@ pub struct DeletedAnnotation {
     responses((status = 200, body = DeletedAnnotation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(State(state): State<ApiState>, caller: Caller, path: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>) -> Result<Json<DeletedAnnotation>, ApiError> {
     caller.may_annotate()?;
-    let axum::extract::Path(id) = path.map_err(|e| ApiError::bad_request("id", format!("annotation id: {}", e.body_text())))?;
+    let id = crate::iterations::path_id(path, "annotation")?;
     let own = (caller.role != corpusminer_storage::Role::Admin).then_some(caller.name.as_str());
     state.metastore.delete_annotation(id, own).await?;
     tracing::info!(annotation = id, by = %caller.name, "annotation deleted (undo)");

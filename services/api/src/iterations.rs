@@ -213,7 +213,12 @@ async fn summary(state: &ApiState, it: &Iteration) -> Result<IterationSummary, A
 
 /// Parses the `{id}` path parameter.
 pub fn iteration_id(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
-    path.map(|Path(id)| id).map_err(|e| ApiError::bad_request("id", format!("iteration id: {}", e.body_text())))
+    path_id(path, "iteration")
+}
+
+/// Parses an `{id}` path parameter of a `what` (`iteration`, `schedule`): 400 on field `id`.
+pub fn path_id(path: Result<Path<i64>, PathRejection>, what: &str) -> Result<i64, ApiError> {
+    path.map(|Path(id)| id).map_err(|e| ApiError::bad_request("id", format!("{what} id: {}", e.body_text())))
 }
 
 /// Iterations, newest first, paged.

@@ -210,20 +210,25 @@ fn launch_training(exe: &std::path::Path, argv: &[String], schedule: &str, itera
     Ok(pid)
 }
 
+/// The chain a `next-when-labelled` or `train` schedule follows.
+fn chain_of(s: &Schedule) -> anyhow::Result<i64> {
+    s.spec.chain.ok_or_else(|| anyhow::anyhow!("schedule {} names no chain", s.spec.name))
+}
+
 /// What a run of `s` would do now.
 async fn prepare(ms: &Metastore, control: &Control, settings: &SchedulerSettings, s: &Schedule) -> anyhow::Result<Prepared> {
     match s.spec.kind {
         JobKind::ExpireLeases => Ok(Prepared::of(JobStart::ExpireShardLeases, "expired shard leases released".into())),
         JobKind::NextWhenLabelled => {
-            let chain = s.spec.chain.ok_or_else(|| anyhow::anyhow!("schedule {} names no chain", s.spec.name))?;
+            let chain = chain_of(s)?;
             let (start, outcome) = scheduler::next_when_labelled(ms, chain, settings.converge).await?;
             Ok(Prepared::of(start, outcome))
         }
         JobKind::Train => {
-            let chain = s.spec.chain.ok_or_else(|| anyhow::anyhow!("schedule {} names no chain", s.spec.name))?;
+            let chain = chain_of(s)?;
             let (start, outcome) = scheduler::next_training(ms, chain).await?;
             let JobStart::Train { iteration } = start else { return Ok(Prepared::of(start, outcome)) };
-            let template = s.spec.template.clone().and_then(|t| t.as_object().cloned()).unwrap_or_default();
+            let template = s.spec.template_fields();
             let argv = control.run_request.train_command(&template, iteration, &s.spec.name).map_err(|e| anyhow::anyhow!("the template: {}: {}", e.field, e.message))?;
             Ok(Prepared { start, outcome, live: None, train: Some(argv) })
         }
@@ -234,7 +239,7 @@ async fn prepare(ms: &Metastore, control: &Control, settings: &SchedulerSettings
             let Some(crawl) = scheduler::newest_unmined(&crawls, &mined) else {
                 return Ok(Prepared::of(JobStart::Skip, format!("the newest crawl of {base}/collinfo.json ({} listed) is mined already", crawls.len())));
             };
-            let mut body = s.spec.template.clone().and_then(|t| t.as_object().cloned()).unwrap_or_default();
+            let mut body = s.spec.template_fields();
             body.insert("crawl".into(), crawl.id.clone().into());
             body.insert("crawl_base".into(), base.clone().into());
             let parser = control.run_request.clone();
@@ -251,7 +256,7 @@ async fn prepare(ms: &Metastore, control: &Control, settings: &SchedulerSettings
 /// flags. Blocking parts run off the runtime. Errors: (field, message), the field
 /// `template.<name>` or `crawl_base`.
 pub async fn check_template(run_request: Arc<dyn RunRequest>, spec: &ScheduleSpec, storage: &StorageConfig) -> Result<(), (String, String)> {
-    let template = spec.template.clone().and_then(|t| t.as_object().cloned()).unwrap_or_default();
+    let template = spec.template_fields();
     let in_template = |e: FieldError| (if e.field == "body" { "template".to_string() } else { format!("template.{}", e.field) }, e.message);
     match spec.kind {
         JobKind::MineNewCrawl => {

@@ -10,7 +10,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use corpusminer_coordinator::scheduler::{check_schedule, CronSchedule};
+use corpusminer_coordinator::scheduler::{check_schedule, next_run, schedule_statuses, ScheduleStatus};
 use corpusminer_storage::metastore::schedules::{Delivery, JobKind, JobRun, Schedule, ScheduleSpec, Webhook, EVENTS};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -55,14 +55,10 @@ pub struct ScheduleItem {
     pub last_run: Option<JobRun>,
 }
 
-fn item(s: Schedule, last_run: Option<JobRun>) -> ScheduleItem {
-    let now = chrono::Utc::now().timestamp_millis();
-    let next_run_ms = CronSchedule::parse(&s.spec.cron, &s.spec.timezone).ok().and_then(|c| c.next_after(now));
-    ScheduleItem { schedule: s, next_run_ms, last_run }
-}
-
-fn id_of(path: Result<Path<i64>, PathRejection>, what: &str) -> Result<i64, ApiError> {
-    path.map(|Path(id)| id).map_err(|e| ApiError::bad_request("id", format!("{what} id: {}", e.body_text())))
+impl From<ScheduleStatus> for ScheduleItem {
+    fn from(s: ScheduleStatus) -> Self {
+        ScheduleItem { schedule: s.schedule, next_run_ms: s.next_run_ms, last_run: s.last_run }
+    }
 }
 
 /// Every schedule (admins and annotators).
@@ -70,12 +66,7 @@ fn id_of(path: Result<Path<i64>, PathRejection>, what: &str) -> Result<i64, ApiE
     responses((status = 200, body = Vec<ScheduleItem>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<Vec<ScheduleItem>>, ApiError> {
     caller.may_read()?;
-    let mut out = Vec::new();
-    for s in state.metastore.schedules().await? {
-        let last = state.metastore.job_runs(Some(s.id), 1).await?.into_iter().next();
-        out.push(item(s, last));
-    }
-    Ok(Json(out))
+    Ok(Json(schedule_statuses(&state.metastore).await?.into_iter().map(Into::into).collect()))
 }
 
 /// Adds a schedule (admins). Its cron expression, time zone, the fields its kind needs, its
@@ -113,7 +104,8 @@ pub async fn add(State(state): State<ApiState>, caller: Caller, body: Result<Jso
     }
     let s = state.metastore.add_schedule(&spec).await?;
     tracing::info!(schedule = %s.spec.name, kind = %s.spec.kind, cron = %s.spec.cron, by = %caller.name, "schedule added");
-    Ok((StatusCode::CREATED, Json(item(s, None))))
+    let next_run_ms = next_run(&s.spec, chrono::Utc::now().timestamp_millis());
+    Ok((StatusCode::CREATED, Json(ScheduleItem { schedule: s, next_run_ms, last_run: None })))
 }
 
 /// What a DELETE removed.
@@ -128,7 +120,7 @@ pub struct Removed {
     responses((status = 200, body = Removed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>) -> Result<Json<Removed>, ApiError> {
     caller.must_be_admin("remove schedules")?;
-    let id = id_of(path, "schedule")?;
+    let id = crate::iterations::path_id(path, "schedule")?;
     state.metastore.remove_schedule(id).await?;
     tracing::info!(schedule = id, by = %caller.name, "schedule removed");
     Ok(Json(Removed { id }))
@@ -225,7 +217,7 @@ pub async fn add_webhook(State(state): State<ApiState>, caller: Caller, body: Re
     responses((status = 200, body = Removed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn remove_webhook(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>) -> Result<Json<Removed>, ApiError> {
     caller.must_be_admin("remove webhooks")?;
-    let id = id_of(path, "webhook")?;
+    let id = crate::iterations::path_id(path, "webhook")?;
     state.metastore.remove_webhook(id).await?;
     Ok(Json(Removed { id }))
 }
@@ -245,7 +237,7 @@ pub struct DeliveriesQuery {
     responses((status = 200, body = Vec<Delivery>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn deliveries(State(state): State<ApiState>, caller: Caller, path: Result<Path<i64>, PathRejection>, query: Result<Query<DeliveriesQuery>, QueryRejection>) -> Result<Json<Vec<Delivery>>, ApiError> {
     caller.must_be_admin("read webhook deliveries")?;
-    let id = id_of(path, "webhook")?;
+    let id = crate::iterations::path_id(path, "webhook")?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("query", e.body_text()))?;
     if !state.metastore.webhooks().await?.iter().any(|w| w.id == id) {
         return Err(ApiError::not_found(format!("no webhook {id}")));

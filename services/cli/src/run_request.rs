@@ -219,8 +219,9 @@ impl RunRequest for RunFlags {
         if let Some(e) = &self.s3_endpoint {
             argv.push(format!("--s3-endpoint={e}"));
         }
-        argv.extend(body_flags(&train_command(), TRAIN_JOB_FLAGS, template, "train")?);
-        train_command().try_get_matches_from(&argv).map_err(clap_error)?;
+        let cmd = train_command();
+        argv.extend(body_flags(&cmd, TRAIN_JOB_FLAGS, template, "train")?);
+        cmd.try_get_matches_from(&argv).map_err(clap_error)?;
         Ok(argv)
     }
 }

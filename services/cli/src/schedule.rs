@@ -5,7 +5,7 @@
 use crate::domains::StoreArgs;
 use clap::{Args, Subcommand};
 use corpusminer_api::control::RunRequest;
-use corpusminer_coordinator::scheduler::{check_schedule, CronSchedule};
+use corpusminer_coordinator::scheduler::{check_schedule, next_run, schedule_statuses, ScheduleStatus};
 use corpusminer_storage::metastore::schedules::{JobKind, ScheduleSpec};
 
 /// `corpusminer schedule …`.
@@ -123,29 +123,20 @@ pub async fn schedule(cmd: ScheduleCommand) -> anyhow::Result<String> {
             .await;
             ms.close().await;
             let s = added?;
-            let next = CronSchedule::parse(&s.spec.cron, &s.spec.timezone).ok().and_then(|c| c.next_after(chrono::Utc::now().timestamp_millis()));
+            let next = next_run(&s.spec, chrono::Utc::now().timestamp_millis());
             Ok(format!("schedule {} {:?} added: {} on `{}` ({}), next run {}\n", s.id, s.spec.name, s.spec.kind, s.spec.cron, s.spec.timezone, next.map_or("never".into(), when)))
         }
         ScheduleCommand::List(store) => {
             let ms = store.connect(true).await?;
-            let listed = async {
-                let mut rows = Vec::new();
-                for s in ms.schedules().await? {
-                    let last = ms.job_runs(Some(s.id), 1).await?.into_iter().next();
-                    rows.push((s, last));
-                }
-                Ok::<_, anyhow::Error>(rows)
-            }
-            .await;
+            let listed = schedule_statuses(&ms).await;
             ms.close().await;
             let rows = listed?;
             if rows.is_empty() {
                 return Ok(format!("no schedules: add one with `corpusminer schedule add {} --name NAME --kind KIND --cron EXPR`\n", store.flags()));
             }
-            let now = chrono::Utc::now().timestamp_millis();
             let mut out = format!("{:>4}  {:<20} {:<19} {:<16} {:<14} {:<24} {}\n", "id", "name", "kind", "cron", "timezone", "next run", "latest run");
-            for (s, last) in rows {
-                let next = CronSchedule::parse(&s.spec.cron, &s.spec.timezone).ok().and_then(|c| c.next_after(now)).map_or("never".into(), when);
+            for ScheduleStatus { schedule: s, next_run_ms, last_run: last } in rows {
+                let next = next_run_ms.map_or("never".into(), when);
                 let last = last.map_or("-".into(), |r| format!("{} {}: {}", when(r.slot_ms), r.state.as_str(), r.error.or(r.outcome).unwrap_or_default()));
                 out += &format!("{:>4}  {:<20} {:<19} {:<16} {:<14} {:<24} {}\n", s.id, s.spec.name, s.spec.kind.as_str(), s.spec.cron, s.spec.timezone, next, last);
             }

@@ -5,7 +5,7 @@
 
 use crate::annotation::prefix_on_host;
 use chrono::{TimeZone, Utc};
-use corpusminer_storage::metastore::schedules::{JobKind, JobStart, ScheduleSpec};
+use corpusminer_storage::metastore::schedules::{JobKind, JobRun, JobStart, Schedule, ScheduleSpec};
 use corpusminer_storage::metastore::Annotation;
 use corpusminer_storage::{resolve, Iteration, IterationState, Metastore, StorageConfig};
 use std::str::FromStr;
@@ -60,6 +60,34 @@ impl CronSchedule {
     }
 }
 
+/// The next occurrence of schedule `spec` after `after_ms`; `None` for one that never fires
+/// again (or whose expression no longer parses).
+pub fn next_run(spec: &ScheduleSpec, after_ms: i64) -> Option<i64> {
+    CronSchedule::parse(&spec.cron, &spec.timezone).ok()?.next_after(after_ms)
+}
+
+/// A schedule as its lists show it: when it runs next, and its latest run.
+#[derive(Debug, Clone)]
+pub struct ScheduleStatus {
+    /// The schedule.
+    pub schedule: Schedule,
+    /// Its next occurrence after now, Unix epoch milliseconds.
+    pub next_run_ms: Option<i64>,
+    /// Its latest run.
+    pub last_run: Option<JobRun>,
+}
+
+/// Every schedule with its next occurrence and latest run, oldest schedule first.
+pub async fn schedule_statuses(ms: &Metastore) -> Result<Vec<ScheduleStatus>, corpusminer_storage::MetastoreError> {
+    let now = Utc::now().timestamp_millis();
+    let mut out = Vec::new();
+    for schedule in ms.schedules().await? {
+        let last_run = ms.job_runs(Some(schedule.id), 1).await?.into_iter().next();
+        out.push(ScheduleStatus { next_run_ms: next_run(&schedule.spec, now), schedule, last_run });
+    }
+    Ok(out)
+}
+
 /// Attempts a run gets before it gives up.
 pub const MAX_ATTEMPTS: i64 = 5;
 
@@ -87,18 +115,13 @@ pub fn check_schedule(s: &ScheduleSpec, template_keys: &[String]) -> Result<(), 
         Ok(c) if c.next_after(Utc::now().timestamp_millis()).is_none() => return field("cron", format!("cron expression {:?} never fires (a day that no month has?)", s.cron)),
         Ok(_) => {}
     }
-    let needs = |what: &str, has: bool, kind: JobKind, f: &str| -> Result<(), (String, String)> {
-        let a = if kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
-        match (has, what) {
-            (false, "needs") => field(f, format!("{a} {kind} schedule needs {f}")),
-            (true, "forbids") => field(f, format!("{a} {kind} schedule takes no {f}")),
-            _ => Ok(()),
-        }
-    };
+    let kind = format!("{} {} schedule", if s.kind.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }, s.kind);
+    let need = |has: bool, f: &str| if has { Ok(()) } else { field(f, format!("{kind} needs {f}")) };
+    let forbid = |has: bool, f: &str| if has { field(f, format!("{kind} takes no {f}")) } else { Ok(()) };
     match s.kind {
         JobKind::MineNewCrawl => {
-            needs("needs", s.crawl_base.is_some(), s.kind, "crawl_base")?;
-            needs("forbids", s.chain.is_some(), s.kind, "chain")?;
+            need(s.crawl_base.is_some(), "crawl_base")?;
+            forbid(s.chain.is_some(), "chain")?;
             let Some(t) = &s.template else { return field("template", "a mine-new-crawl schedule needs a template: the POST /iterations body without inputs".into()) };
             let Some(obj) = t.as_object() else { return field("template", "the template must be a JSON object of run choices".into()) };
             for k in obj.keys() {
@@ -111,13 +134,13 @@ pub fn check_schedule(s: &ScheduleSpec, template_keys: &[String]) -> Result<(), 
             }
         }
         JobKind::NextWhenLabelled => {
-            needs("needs", s.chain.is_some(), s.kind, "chain")?;
-            needs("forbids", s.template.is_some(), s.kind, "template")?;
-            needs("forbids", s.crawl_base.is_some(), s.kind, "crawl_base")?;
+            need(s.chain.is_some(), "chain")?;
+            forbid(s.template.is_some(), "template")?;
+            forbid(s.crawl_base.is_some(), "crawl_base")?;
         }
         JobKind::Train => {
-            needs("needs", s.chain.is_some(), s.kind, "chain")?;
-            needs("forbids", s.crawl_base.is_some(), s.kind, "crawl_base")?;
+            need(s.chain.is_some(), "chain")?;
+            forbid(s.crawl_base.is_some(), "crawl_base")?;
             if let Some(t) = &s.template {
                 let Some(obj) = t.as_object() else { return field("template", "the template must be a JSON object of `corpusminer train` choices".into()) };
                 if let Some(k) = obj.keys().find(|k| !template_keys.contains(k)) {
@@ -126,9 +149,9 @@ pub fn check_schedule(s: &ScheduleSpec, template_keys: &[String]) -> Result<(), 
             }
         }
         JobKind::ExpireLeases => {
-            needs("forbids", s.template.is_some(), s.kind, "template")?;
-            needs("forbids", s.crawl_base.is_some(), s.kind, "crawl_base")?;
-            needs("forbids", s.chain.is_some(), s.kind, "chain")?;
+            forbid(s.template.is_some(), "template")?;
+            forbid(s.crawl_base.is_some(), "crawl_base")?;
+            forbid(s.chain.is_some(), "chain")?;
         }
     }
     Ok(())

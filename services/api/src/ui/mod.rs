@@ -180,7 +180,7 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         let reasons = corpusminer_coordinator::driver::failure_reasons(&shards);
         rows.push((it, counts, live, reasons));
     }
-    let schedules = schedule_rows(&state).await;
+    let schedules = corpusminer_coordinator::scheduler::schedule_statuses(&state.metastore).await.unwrap_or_default();
     let trainings = state.metastore.training_runs(20).await.unwrap_or_default();
     let admin = caller.role == Role::Admin;
     let active = rows.iter().any(|(it, _, _, _)| corpusminer_storage::IterationState::parse(&it.state).is_some_and(|s| s.is_active()));
@@ -223,7 +223,7 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
             table #schedules {
                 thead { tr { th { "name" } th { "kind" } th { "when" } th { "next run" } th { "latest run" } } }
                 tbody {
-                    @for (s, next, last) in &schedules {
+                    @for corpusminer_coordinator::scheduler::ScheduleStatus { schedule: s, next_run_ms: next, last_run: last } in &schedules {
                         tr {
                             td { (s.spec.name) }
                             td { (s.spec.kind.as_str()) }
@@ -278,18 +278,6 @@ async fn iterations(State(state): State<ApiState>, caller: Result<Caller, ApiErr
         }
     };
     layout("Iterations", Some(&caller), html! { (form) (body) @if admin { script src="/ui/assets/actions.js" {} } })
-}
-
-/// Each schedule with its next occurrence and latest run (empty when they cannot be read).
-async fn schedule_rows(state: &ApiState) -> Vec<(corpusminer_storage::metastore::schedules::Schedule, Option<i64>, Option<corpusminer_storage::metastore::schedules::JobRun>)> {
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut out = Vec::new();
-    for s in state.metastore.schedules().await.unwrap_or_default() {
-        let next = corpusminer_coordinator::scheduler::CronSchedule::parse(&s.spec.cron, &s.spec.timezone).ok().and_then(|c| c.next_after(now));
-        let last = state.metastore.job_runs(Some(s.id), 1).await.ok().and_then(|r| r.into_iter().next());
-        out.push((s, next, last));
-    }
-    out
 }
 
 /// Unix epoch ms as `2026-12-04 03:00 UTC`.

@@ -99,6 +99,13 @@ pub struct ScheduleSpec {
     pub created_by: String,
 }
 
+impl ScheduleSpec {
+    /// The template's fields (none when there is no template, or it is not an object).
+    pub fn template_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.template.as_ref().and_then(|t| t.as_object()).cloned().unwrap_or_default()
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -374,7 +381,7 @@ pub(super) async fn queue_state_events(tx: &mut sqlx::Transaction<'_, sqlx::Any>
 }
 
 /// The body of an event: `{"event", "at_ms", …fields}`.
-pub fn event_body(event: &str, fields: serde_json::Value) -> serde_json::Value {
+fn event_body(event: &str, fields: serde_json::Value) -> serde_json::Value {
     let mut body = serde_json::json!({ "event": event, "at_ms": now_ms() });
     if let (Some(b), serde_json::Value::Object(f)) = (body.as_object_mut(), fields) {
         b.extend(f);
@@ -615,14 +622,6 @@ impl Metastore {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Queues `event` with `body` for its subscribed webhooks in a transaction of its own.
-    pub async fn emit_event(&self, event: &str, body: &serde_json::Value) -> Result<u64, MetastoreError> {
-        let mut tx = self.pool().begin().await?;
-        let n = queue_event(&mut tx, event, body).await?;
-        tx.commit().await?;
-        Ok(n)
     }
 
     /// Deliveries of webhook `webhook` (all when `None`), newest first, at most `limit`.
